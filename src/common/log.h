@@ -1,0 +1,13 @@
+/* log.h — logging setup shared by vdagentd, vdagent and vdagent-ctl.
+ *
+ * GLib structured logging. Under systemd (stderr connected to the journal) records go to the
+ * journal with their fields; otherwise one line per record on stderr. --debug given n times raises
+ * the level; without it debug records are dropped before formatting. */
+#pragma once
+
+#include <glib.h>
+
+/* program: "vdagentd", "vdagent"…; debug_level: how many --debug were given. */
+void vd_log_init(const char *program, int debug_level);
+/* Whether records at debug level are being written (to skip building expensive summaries). */
+gboolean vd_log_debug_enabled(void);

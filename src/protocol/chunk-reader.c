@@ -1,0 +1,2 @@
+/* chunk-reader.c — not written yet. */
+#include "chunk-reader.h"

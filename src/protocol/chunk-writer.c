@@ -1,0 +1,2 @@
+/* chunk-writer.c — not written yet. */
+#include "chunk-writer.h"

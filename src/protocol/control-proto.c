@@ -1,0 +1,2 @@
+/* control-proto.c — not written yet. */
+#include "control-proto.h"

@@ -1,0 +1,2 @@
+/* grab-serial.c — not written yet. */
+#include "grab-serial.h"

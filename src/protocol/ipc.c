@@ -1,0 +1,2 @@
+/* ipc.c — not written yet. */
+#include "ipc.h"

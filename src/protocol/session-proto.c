@@ -1,0 +1,2 @@
+/* session-proto.c — not written yet. */
+#include "session-proto.h"

@@ -1,0 +1,87 @@
+/* session-proto.h — the daemon <-> session agent protocol (docs/protocols.md, "Session protocol").
+ *
+ * Over the session socket, framed by ipc.h. Both sides start with HELLO (magic VD_SESSION_MAGIC);
+ * nothing else is honoured before it. Symmetric messages (clipboard) use the same type in both
+ * directions. Clipboard data and file data travel as a BEGIN with the total size, then DATA pieces
+ * of at most VD_IPC_MAX_PIECE bytes adding up to it (the end is implicit), or an ABORT. Grab
+ * serials, caps negotiation and framing for the host are the daemon's business, not the agent's.
+ */
+#pragma once
+
+#include "ipc.h"
+#include "vd-messages.h"
+
+#define VD_SESSION_MAGIC 0x53474456u /* "VDGS" */
+#define VD_SESSION_VERSION_MAJOR 1
+#define VD_SESSION_VERSION_MINOR 0
+
+typedef enum {
+    /* both directions */
+    VD_S_CLIPBOARD_GRAB = 16,       /* selection u8, n u32 (<= VD_LIMIT_GRAB_TYPES), types u32[n] */
+    VD_S_CLIPBOARD_REQUEST = 17,    /* selection u8, type u32 */
+    VD_S_CLIPBOARD_RELEASE = 18,    /* selection u8 */
+    VD_S_CLIPBOARD_BEGIN = 19,      /* selection u8, type u32, total u64 */
+    VD_S_CLIPBOARD_DATA = 20,       /* selection u8, bytes (rest of frame, <= VD_IPC_MAX_PIECE) */
+    VD_S_CLIPBOARD_ABORT = 21,      /* selection u8: the data in progress will not complete */
+    /* daemon -> agent */
+    VD_S_HOST_STATE = 32,           /* connected u8, negotiated caps, max_clipboard i32 */
+    VD_S_SESSION_STATE = 33,        /* active u8, locked u8 */
+    VD_S_MONITORS_CONFIG = 34,      /* request_id u32, flags u32, n u32, n x monitor */
+    VD_S_DEVICE_INFO = 35,          /* n u32, n x (channel u32, monitor u32, device_display u32, address string) */
+    VD_S_XFER_START = 36,           /* id u32, size u64, nr u32, total u32, name string */
+    VD_S_XFER_DATA = 37,            /* id u32, bytes (rest of frame, <= VD_IPC_MAX_PIECE) */
+    VD_S_XFER_CANCEL = 38,          /* id u32, result u32 (why: CANCELLED, ERROR, VDAGENT_NOT_CONNECTED) */
+    /* agent -> daemon */
+    VD_S_MONITORS_RESULT = 48,      /* request_id u32, result u32 (VD_REPLY_SUCCESS / VD_REPLY_ERROR) */
+    VD_S_LAYOUT = 49,               /* screen_w u32, screen_h u32, n u32, n x display */
+    VD_S_XFER_STATUS = 50,          /* id u32, result u32, has_detail u8, error_type u8, error_code u32, free u64 */
+} VdSessionMsgType;
+
+const char *vd_session_msg_type_to_string(uint32_t type);
+
+/* A display as the agent reports it: where display_id's pixels are on the X screen. */
+typedef struct {
+    uint32_t display_id;
+    int32_t x, y;
+    uint32_t width, height;
+} VdDisplayRect;
+
+typedef struct {
+    uint32_t screen_width, screen_height;
+    uint32_t count;
+    VdDisplayRect displays[VD_IPC_MAX_DISPLAYS];
+} VdLayout;
+
+/* One decoded frame. Pointers (data) point into the payload it was decoded from; strings are
+ * owned (vd_session_msg_clear frees them). */
+typedef struct {
+    uint16_t type;
+    union {
+        VdIpcHello hello;
+        VdIpcError error;
+        VdClipboardGrab grab;            /* has_serial false */
+        VdClipboardRequest request;
+        struct { uint8_t selection; } release, abort;
+        struct { uint8_t selection; uint32_t type; uint64_t total; } begin;
+        struct { uint8_t selection; const uint8_t *data; size_t len; } data;
+        struct { bool connected; VdCaps caps; int32_t max_clipboard; } host_state;
+        struct { bool active, locked; } session_state;
+        struct { uint32_t request_id; VdMonitorsConfig config; } monitors;
+        VdGraphicsDeviceInfo device_info;
+        struct { uint32_t id; uint64_t size; uint32_t nr, total; char *name; } xfer_start;
+        struct { uint32_t id; const uint8_t *data; size_t len; } xfer_data;
+        struct { uint32_t id; uint32_t result; } xfer_cancel;
+        struct { uint32_t request_id; uint32_t result; } monitors_result;
+        VdLayout layout;
+        VdFileXferStatus xfer_status;
+    } u;
+} VdSessionMsg;
+
+/* Strict decode of one frame's payload: every field checked (selection < VD_SELECTION_END, counts
+ * bounded, enums in range, strings valid UTF-8), no trailing bytes. Returns 0 or -EBADMSG (*reason).
+ * Unknown types are -EOPNOTSUPP, so a newer peer's additions can be told from garbage. */
+int vd_session_msg_decode(uint16_t type, const uint8_t *payload, size_t len, VdSessionMsg *ret,
+                          const char **reason);
+/* Appends one whole frame. Returns 0 or -EMSGSIZE. */
+int vd_session_msg_encode(GByteArray *out, const VdSessionMsg *msg);
+void vd_session_msg_clear(VdSessionMsg *msg);

@@ -1,0 +1,2 @@
+/* vd-messages.c — not written yet. */
+#include "vd-messages.h"

@@ -1,0 +1,2 @@
+/* vd-proto.c — not written yet. */
+#include "vd-proto.h"

@@ -1,0 +1,2 @@
+/* clipboard.c — not written yet. */
+#include <glib.h>

@@ -1,0 +1,2 @@
+/* daemon-link.c — not written yet. */
+#include <glib.h>

@@ -1,0 +1,2 @@
+/* files.c — not written yet. */
+#include <glib.h>

@@ -1,0 +1,2 @@
+/* randr.c — not written yet. */
+#include <glib.h>

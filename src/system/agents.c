@@ -1,0 +1,2 @@
+/* agents.c — not written yet. */
+#include <glib.h>

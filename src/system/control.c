@@ -1,0 +1,2 @@
+/* control.c — not written yet. */
+#include <glib.h>

@@ -1,0 +1,2 @@
+/* port.c — not written yet. */
+#include <glib.h>

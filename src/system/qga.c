@@ -1,0 +1,2 @@
+/* qga.c — not written yet. */
+#include <glib.h>

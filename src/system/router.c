@@ -1,0 +1,2 @@
+/* router.c — not written yet. */
+#include <glib.h>

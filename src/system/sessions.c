@@ -1,0 +1,2 @@
+/* sessions.c — not written yet. */
+#include <glib.h>

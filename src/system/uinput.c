@@ -1,0 +1,2 @@
+/* uinput.c — not written yet. */
+#include <glib.h>

@@ -1,0 +1,2 @@
+/* xfers.c — not written yet. */
+#include <glib.h>

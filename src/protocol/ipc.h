@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "limits.h"
+#include "vd-limits.h"
 #include "vd-proto.h"
 
 #define VD_IPC_HEADER_SIZE 8u
@@ -112,7 +112,8 @@ typedef int (*VdIpcFrameCallback)(uint16_t type, const uint8_t *payload, size_t 
 VdIpcDecoder *vd_ipc_decoder_new(uint32_t max_payload);
 void vd_ipc_decoder_free(VdIpcDecoder *d);
 /* Consumes buf; calls back once per complete frame. Returns 0, -EBADMSG for a bad header (flags
- * != 0, size > max; *reason set), or -ECANCELED when the callback stopped it. */
+ * != 0, size > max; *reason set), or -ECANCELED when the callback stopped it (the rest of buf is
+ * then dropped: callers stop to close). A bad header is sticky: every later feed fails too. */
 int vd_ipc_decoder_feed(VdIpcDecoder *d, const uint8_t *buf, size_t len, VdIpcFrameCallback cb,
                         void *user_data, const char **reason);
 /* Bytes of an incomplete frame held (0 at a frame boundary). */

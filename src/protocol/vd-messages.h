@@ -1,7 +1,7 @@
 /* vd-messages.h — one parser and one builder per VDAgent message type.
  *
  * Parsers take the payload exactly as received (buf, len), check every length against len before
- * reading, bound every count (limits.h), honour what was negotiated, and write *ret only on success.
+ * reading, bound every count (vd-limits.h), honour what was negotiated, and write *ret only on success.
  * They return 0 or -EBADMSG, and on failure point *reason (if non-NULL) at a static sentence naming
  * what was wrong. Builders append a payload (not framed: see chunk-writer.h) to a GByteArray.
  * `neg` is the negotiated capability set (both sides announced); only CLIPBOARD_SELECTION and
@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "limits.h"
+#include "vd-limits.h"
 #include "vd-proto.h"
 
 /* --- MOUSE_STATE (1) --- */

@@ -20,6 +20,10 @@ typedef struct {
     int (*send)(const VdSessionMsg *msg, void *user_data);
     /* Bytes queued for the daemon and not yet written (to pace large guest->host data). */
     size_t (*queued)(void *user_data);
+    /* Optional (may be NULL): stop (true) or resume (false) reading from the daemon while an X
+     * client takes host data more slowly than it arrives. Without it, host data ahead of a slow
+     * X client is bounded by VD_CLIP_STREAM_BUFFER_MAX and the paste is cut short past that. */
+    void (*throttle)(bool paused, void *user_data);
 } VdXClipboardSink;
 
 /* dpy: the agent's X connection (shared with randr). Fails if XFixes is missing. */

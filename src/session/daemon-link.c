@@ -1,2 +1,470 @@
-/* daemon-link.c — not written yet. */
-#include <glib.h>
+/* daemon-link.c — connect, HELLO, strict framing, output queue and reconnect to vdagentd. */
+#include "daemon-link.h"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+typedef enum {
+    LINK_IDLE,       /* not started, or waiting for the reconnect timer */
+    LINK_HELLO_WAIT, /* connected, our HELLO sent, theirs not yet received */
+    LINK_UP,         /* HELLO exchanged */
+    LINK_DEAD,       /* fatal: never retried */
+} LinkState;
+
+static const char *link_state_to_string(LinkState s)
+{
+    switch (s) {
+    case LINK_IDLE: return "IDLE";
+    case LINK_HELLO_WAIT: return "HELLO_WAIT";
+    case LINK_UP: return "UP";
+    case LINK_DEAD: return "DEAD";
+    }
+    return "UNKNOWN";
+}
+
+struct VdDaemonLink {
+    char *path;
+    VdDaemonLinkCallbacks cb;
+    void *user_data;
+
+    LinkState state;
+    int fd;
+    guint in_watch, out_watch, retry_timer, hello_timer, close_idle;
+    unsigned backoff_ms;
+    bool announced_absent; /* "daemon not there" logged once per outage */
+
+    VdIpcDecoder *decoder;
+    uint8_t *rbuf;
+    GByteArray *out;
+    size_t out_pos;  /* bytes of out already written */
+    bool above_low;  /* queue went above VD_LINK_LOW_WATER: tell the owner when it drains */
+    const char *close_reason; /* set by a frame handler or a failed write: close after the current step */
+};
+
+static void link_close(VdDaemonLink *link, const char *reason);
+static void link_schedule_retry(VdDaemonLink *link);
+static gboolean on_readable(int fd, GIOCondition cond, gpointer data);
+
+static size_t queued(const VdDaemonLink *link)
+{
+    return link->out->len - link->out_pos;
+}
+
+/* Writes what it can. Returns 0, or -errno on a broken connection. */
+static int flush_out(VdDaemonLink *link)
+{
+    while (queued(link) > 0) {
+        ssize_t n = send(link->fd, link->out->data + link->out_pos, queued(link), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            return -errno;
+        }
+        link->out_pos += (size_t)n;
+    }
+    if (queued(link) == 0) {
+        g_byte_array_set_size(link->out, 0);
+        link->out_pos = 0;
+    } else if (link->out_pos >= link->out->len / 2) {
+        /* Keep the buffer from creeping: drop what was written once it is the bigger half. */
+        g_byte_array_remove_range(link->out, 0, (guint)link->out_pos);
+        link->out_pos = 0;
+    }
+    return 0;
+}
+
+static void update_out_watch(VdDaemonLink *link);
+
+static gboolean on_close_idle(gpointer data)
+{
+    VdDaemonLink *link = data;
+
+    link->close_idle = 0;
+    if (link->close_reason)
+        link_close(link, link->close_reason);
+    return G_SOURCE_REMOVE;
+}
+
+/* Closing from inside a callback the owner is running (send() from a message handler) would pull
+ * the connection from under it: defer to an idle. */
+static void close_soon(VdDaemonLink *link, const char *reason)
+{
+    if (!link->close_reason)
+        link->close_reason = reason;
+    if (!link->close_idle)
+        link->close_idle = g_idle_add(on_close_idle, link);
+}
+
+static gboolean on_writable(int fd, GIOCondition cond, gpointer data)
+{
+    VdDaemonLink *link = data;
+    int r = flush_out(link);
+
+    if (r < 0) {
+        link->out_watch = 0;
+        g_message("daemon link: write failed: %s", g_strerror(-r));
+        link_close(link, "write failed");
+        return G_SOURCE_REMOVE;
+    }
+    if (queued(link) > 0)
+        return G_SOURCE_CONTINUE;
+    link->out_watch = 0;
+    if (link->above_low) {
+        link->above_low = false;
+        if (link->state == LINK_UP && link->cb.writable)
+            link->cb.writable(link->user_data);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+static void update_out_watch(VdDaemonLink *link)
+{
+    if (queued(link) > 0 && !link->out_watch && link->fd >= 0)
+        link->out_watch = g_unix_fd_add(link->fd, G_IO_OUT, on_writable, link);
+}
+
+static int queue_frame(VdDaemonLink *link, const VdSessionMsg *msg)
+{
+    bool was_empty = queued(link) == 0;
+    int r = vd_session_msg_encode(link->out, msg);
+
+    if (r < 0)
+        return r;
+    if (was_empty) {
+        r = flush_out(link);
+        if (r < 0) {
+            g_message("daemon link: write failed: %s", g_strerror(-r));
+            close_soon(link, "write failed");
+            return 0; /* queued as far as the caller is concerned; the link is going down */
+        }
+    }
+    if (queued(link) >= VD_LINK_LOW_WATER)
+        link->above_low = true;
+    update_out_watch(link);
+    return 0;
+}
+
+static void send_error(VdDaemonLink *link, uint32_t code, const char *message)
+{
+    VdSessionMsg msg = { .type = VD_IPC_ERROR };
+
+    msg.u.error.code = code;
+    msg.u.error.message = (char *)message;
+    (void)queue_frame(link, &msg);
+    (void)flush_out(link);
+}
+
+static void link_close(VdDaemonLink *link, const char *reason)
+{
+    bool was_up = link->state == LINK_UP;
+
+    if (link->fd < 0)
+        return;
+    g_debug("daemon link: closing (%s) in state %s", reason, link_state_to_string(link->state));
+    g_clear_handle_id(&link->in_watch, g_source_remove);
+    g_clear_handle_id(&link->out_watch, g_source_remove);
+    g_clear_handle_id(&link->hello_timer, g_source_remove);
+    g_clear_handle_id(&link->close_idle, g_source_remove);
+    link->close_reason = NULL;
+    close(link->fd);
+    link->fd = -1;
+    g_byte_array_set_size(link->out, 0);
+    link->out_pos = 0;
+    link->above_low = false;
+    vd_ipc_decoder_free(link->decoder);
+    link->decoder = NULL;
+    if (link->state != LINK_DEAD) {
+        link->state = LINK_IDLE;
+        link_schedule_retry(link);
+    }
+    if (was_up) {
+        g_message("daemon link: connection to the daemon lost (%s); reconnecting", reason);
+        if (link->cb.down)
+            link->cb.down(link->user_data);
+    }
+}
+
+static void link_fatal(VdDaemonLink *link, const char *reason)
+{
+    bool was_up = link->state == LINK_UP;
+
+    link->state = LINK_DEAD;
+    link_close(link, reason);
+    g_clear_handle_id(&link->retry_timer, g_source_remove);
+    if (was_up && link->cb.down)
+        link->cb.down(link->user_data);
+    if (link->cb.fatal)
+        link->cb.fatal(reason, link->user_data);
+}
+
+static int handle_hello(VdDaemonLink *link, const VdSessionMsg *msg)
+{
+    const VdIpcHello *h = &msg->u.hello;
+
+    if (link->state != LINK_HELLO_WAIT) {
+        link->close_reason = "a second HELLO";
+        return -1;
+    }
+    if (h->magic != VD_SESSION_MAGIC) {
+        g_warning("daemon link: peer on \"%s\" is not a vdagentd session socket (magic 0x%08x)", link->path,
+                  h->magic);
+        link->close_reason = "wrong magic";
+        return -1;
+    }
+    if (h->version_major != VD_SESSION_VERSION_MAJOR) {
+        g_critical("daemon link: the daemon (\"%s\") speaks session protocol %u.%u, this agent %u.%u: "
+                   "incompatible, giving up (restart the session after an upgrade)",
+                   h->software ? h->software : "", h->version_major, h->version_minor,
+                   VD_SESSION_VERSION_MAJOR, VD_SESSION_VERSION_MINOR);
+        send_error(link, VD_IPC_ERR_VERSION, "session protocol major version differs");
+        return 1; /* fatal */
+    }
+    g_clear_handle_id(&link->hello_timer, g_source_remove);
+    link->state = LINK_UP;
+    link->backoff_ms = VD_LINK_BACKOFF_MIN_MS;
+    link->announced_absent = false;
+    g_message("daemon link: connected to \"%s\" (protocol %u.%u)", h->software ? h->software : "",
+              h->version_major, h->version_minor);
+    if (link->cb.up)
+        link->cb.up(link->user_data);
+    return 0;
+}
+
+static int handle_error(VdDaemonLink *link, const VdSessionMsg *msg)
+{
+    const VdIpcError *e = &msg->u.error;
+
+    g_warning("daemon link: the daemon reports %s: \"%s\"", vd_ipc_error_code_to_string(e->code),
+              e->message ? e->message : "");
+    if (e->code == VD_IPC_ERR_VERSION)
+        return 1;
+    /* Other errors are informational unless the daemon closes (which it does for BAD_FRAME,
+     * PERMISSION): then EOF brings the link down. */
+    return 0;
+}
+
+typedef struct {
+    VdDaemonLink *link;
+    bool fatal;
+} FeedCtx;
+
+static int on_frame(uint16_t type, const uint8_t *payload, size_t len, void *user_data)
+{
+    FeedCtx *ctx = user_data;
+    VdDaemonLink *link = ctx->link;
+    VdSessionMsg msg;
+    const char *reason = NULL;
+    int r = vd_session_msg_decode(type, payload, len, &msg, &reason);
+
+    if (r == -EOPNOTSUPP) {
+        g_debug("daemon link: ignoring unknown frame type %u (%zu bytes) from a newer daemon", type, len);
+        return 0;
+    }
+    if (r < 0) {
+        g_warning("daemon link: malformed %s frame (%zu bytes) from the daemon: %s; reconnecting",
+                  vd_session_msg_type_to_string(type), len, reason ? reason : "bad message");
+        send_error(link, VD_IPC_ERR_BAD_FRAME, reason ? reason : "bad message");
+        link->close_reason = "malformed frame";
+        return -1;
+    }
+
+    int ret = 0;
+    if (type == VD_IPC_HELLO) {
+        ret = handle_hello(link, &msg);
+    } else if (link->state != LINK_UP) {
+        g_warning("daemon link: %s frame before HELLO; reconnecting", vd_session_msg_type_to_string(type));
+        link->close_reason = "frame before HELLO";
+        ret = -1;
+    } else if (type == VD_IPC_ERROR) {
+        ret = handle_error(link, &msg);
+    } else if (link->cb.message) {
+        link->cb.message(&msg, link->user_data);
+    }
+    vd_session_msg_clear(&msg);
+    if (ret > 0)
+        ctx->fatal = true;
+    /* Stop on errors, and whenever a callback asked for the link to be closed. */
+    return ret != 0 || link->close_reason != NULL || link->state == LINK_DEAD;
+}
+
+static gboolean on_readable(int fd, GIOCondition cond, gpointer data)
+{
+    VdDaemonLink *link = data;
+    ssize_t n;
+
+    do {
+        n = read(fd, link->rbuf, VD_LINK_READ_SIZE);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return G_SOURCE_CONTINUE;
+    if (n <= 0) {
+        link->in_watch = 0;
+        if (n < 0)
+            g_message("daemon link: read failed: %s", g_strerror(errno));
+        else if (link->state == LINK_HELLO_WAIT)
+            g_message("daemon link: the daemon closed the connection before HELLO");
+        link_close(link, n == 0 ? "closed by the daemon" : "read failed");
+        return G_SOURCE_REMOVE;
+    }
+
+    FeedCtx ctx = { .link = link };
+    const char *reason = NULL;
+    int r = vd_ipc_decoder_feed(link->decoder, link->rbuf, (size_t)n, on_frame, &ctx, &reason);
+    if (ctx.fatal) {
+        link->in_watch = 0;
+        link_fatal(link, "protocol version mismatch");
+        return G_SOURCE_REMOVE;
+    }
+    if (r == -EBADMSG) {
+        g_warning("daemon link: bad frame header from the daemon: %s; reconnecting", reason ? reason : "?");
+        send_error(link, VD_IPC_ERR_BAD_FRAME, reason ? reason : "bad frame header");
+        link->close_reason = "bad frame header";
+    }
+    if (link->close_reason) {
+        link->in_watch = 0;
+        link_close(link, link->close_reason);
+        return G_SOURCE_REMOVE;
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_hello_timeout(gpointer data)
+{
+    VdDaemonLink *link = data;
+
+    link->hello_timer = 0;
+    g_warning("daemon link: no HELLO from the daemon within %u ms; reconnecting", VD_LINK_HELLO_TIMEOUT_MS);
+    link_close(link, "HELLO timeout");
+    return G_SOURCE_REMOVE;
+}
+
+static void link_connect(VdDaemonLink *link)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+    if (strlen(link->path) >= sizeof(sa.sun_path)) {
+        link_fatal(link, "socket path too long");
+        return;
+    }
+    memcpy(sa.sun_path, link->path, strlen(link->path) + 1);
+
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        g_warning("daemon link: socket(): %s", g_strerror(errno));
+        link_schedule_retry(link);
+        return;
+    }
+    /* A Unix stream connect either completes or fails at once; EAGAIN (a full backlog) is
+     * treated like an absent daemon. */
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int err = errno;
+        close(fd);
+        if (!link->announced_absent) {
+            g_message("daemon link: cannot connect to \"%s\": %s; retrying", link->path, g_strerror(err));
+            link->announced_absent = true;
+        } else {
+            g_debug("daemon link: cannot connect to \"%s\": %s", link->path, g_strerror(err));
+        }
+        link_schedule_retry(link);
+        return;
+    }
+
+    link->fd = fd;
+    link->state = LINK_HELLO_WAIT;
+    link->decoder = vd_ipc_decoder_new(VD_IPC_MAX_PAYLOAD);
+    link->in_watch = g_unix_fd_add(fd, G_IO_IN, on_readable, link);
+    link->hello_timer = g_timeout_add(VD_LINK_HELLO_TIMEOUT_MS, on_hello_timeout, link);
+
+    VdSessionMsg hello = { .type = VD_IPC_HELLO };
+    hello.u.hello.magic = VD_SESSION_MAGIC;
+    hello.u.hello.version_major = VD_SESSION_VERSION_MAJOR;
+    hello.u.hello.version_minor = VD_SESSION_VERSION_MINOR;
+    hello.u.hello.features = 0;
+    hello.u.hello.software = (char *)"vdagent " VDAGENT_VERSION;
+    (void)queue_frame(link, &hello);
+    g_debug("daemon link: connected to \"%s\", HELLO sent", link->path);
+}
+
+static gboolean on_retry(gpointer data)
+{
+    VdDaemonLink *link = data;
+
+    link->retry_timer = 0;
+    if (link->state == LINK_IDLE)
+        link_connect(link);
+    return G_SOURCE_REMOVE;
+}
+
+static void link_schedule_retry(VdDaemonLink *link)
+{
+    if (link->retry_timer || link->state == LINK_DEAD)
+        return;
+    link->retry_timer = g_timeout_add(link->backoff_ms, on_retry, link);
+    link->backoff_ms = MIN(link->backoff_ms * 2, VD_LINK_BACKOFF_MAX_MS);
+}
+
+VdDaemonLink *vd_daemon_link_new(const char *path, const VdDaemonLinkCallbacks *callbacks, void *user_data)
+{
+    VdDaemonLink *link = g_new0(VdDaemonLink, 1);
+
+    link->path = g_strdup(path);
+    link->cb = *callbacks;
+    link->user_data = user_data;
+    link->fd = -1;
+    link->backoff_ms = VD_LINK_BACKOFF_MIN_MS;
+    link->rbuf = g_malloc(VD_LINK_READ_SIZE);
+    link->out = g_byte_array_new();
+    return link;
+}
+
+void vd_daemon_link_free(VdDaemonLink *link)
+{
+    if (!link)
+        return;
+    link->state = LINK_DEAD; /* no retry, no callbacks from here on */
+    link->cb = (VdDaemonLinkCallbacks){ 0 };
+    link_close(link, "shutting down");
+    g_clear_handle_id(&link->retry_timer, g_source_remove);
+    g_byte_array_unref(link->out);
+    g_free(link->rbuf);
+    g_free(link->path);
+    g_free(link);
+}
+
+void vd_daemon_link_start(VdDaemonLink *link)
+{
+    if (link->state == LINK_IDLE && link->fd < 0 && !link->retry_timer)
+        link_connect(link);
+}
+
+bool vd_daemon_link_is_up(const VdDaemonLink *link)
+{
+    return link->state == LINK_UP && !link->close_reason;
+}
+
+int vd_daemon_link_send(VdDaemonLink *link, const VdSessionMsg *msg)
+{
+    if (!vd_daemon_link_is_up(link))
+        return -ENOTCONN;
+    if (queued(link) >= VD_LINK_MAX_QUEUED) {
+        g_warning("daemon link: output queue full (%zu bytes): dropping a %s frame", queued(link),
+                  vd_session_msg_type_to_string(msg->type));
+        return -ENOBUFS;
+    }
+    int r = queue_frame(link, msg);
+    if (r < 0)
+        g_warning("daemon link: cannot encode a %s frame: %s", vd_session_msg_type_to_string(msg->type),
+                  g_strerror(-r));
+    return r;
+}
+
+size_t vd_daemon_link_queued(const VdDaemonLink *link)
+{
+    return link->fd >= 0 ? queued(link) : 0;
+}

@@ -1,2 +1,853 @@
-/* agents.c — not written yet. */
-#include <glib.h>
+/* agents.c — accept, identify and talk to session agents (see agents.h).
+ *
+ * Defences against the spice-vdagentd flaws of 2020, each where it lives:
+ *   CVE-2020-25650 (memory exhaustion by file transfers): nothing is buffered per transfer; data is
+ *     streamed (router.c) and every queue here has a hard cap (VD_AGENT_OUT_MAX, vd_agent_send).
+ *   CVE-2020-25651 (transfer status from the wrong connection): xfers.c binds each id to the agent
+ *     that accepted it; router.c ignores status from any other connection.
+ *   CVE-2020-25652 (unbounded connections and frames): VD_AGENTS_MAX_CONNECTIONS and _PER_UID in
+ *     on_accept(), frame size in the decoder (VD_IPC_MAX_PAYLOAD), the hello deadline.
+ *   CVE-2020-25653 (session check racing with pid reuse): the pid is pinned by a pidfd taken at
+ *     accept (or its start time where the kernel has no SO_PEERPIDFD) and re-checked after the
+ *     asynchronous session lookup, before a single byte of the agent is read (identified()).
+ */
+#include "agents.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "control-proto.h"
+#include "sd-glue.h"
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
+typedef enum {
+    AGENT_IDENTIFYING, /* peer credentials known, session lookup running; nothing is read */
+    AGENT_HELLO,       /* identified; waiting for its HELLO */
+    AGENT_READY,
+} AgentState;
+
+static const char *agent_state_to_string(AgentState s)
+{
+    switch (s) {
+    case AGENT_IDENTIFYING: return "identifying";
+    case AGENT_HELLO: return "hello";
+    case AGENT_READY: return "ready";
+    }
+    return "unknown";
+}
+
+struct VdAgent {
+    VdAgents *agents;
+    uint64_t serial;
+    int fd;
+    int pidfd;                   /* -1 where the kernel has no SO_PEERPIDFD */
+    unsigned long long start_time; /* of pid, when there is no pidfd */
+    uid_t uid;
+    pid_t pid;
+    AgentState state;
+    char *session;
+    char *name;
+    char *software;
+    guint watch;
+    GIOCondition watch_cond;
+    guint hello_timer;
+    guint stall_timer;
+    GCancellable *lookup;
+    VdIpcDecoder *decoder;
+    GByteArray *out;
+    size_t out_pos;
+    bool in_dispatch;
+    bool doomed;    /* destroy when the dispatch in progress returns */
+    bool closing;   /* an ERROR was queued: read nothing more, deliver it, then linger */
+    bool retired;   /* the router was told it is gone */
+    bool lingering; /* ERROR delivered, write side shut: waiting for the peer to read it and leave */
+    guint linger_timer;
+    void *data;
+    uint64_t frames_in, frames_out;
+};
+
+struct VdAgents {
+    VdSessions *sessions;
+    VdAgentsHandlers h;
+    void *user_data;
+    int listen_fd;
+    guint listen_watch;
+    char *socket_path;  /* bound by us: unlinked at exit */
+    GList *all;         /* VdAgent*, connection order */
+    uint64_t next_serial;
+    bool reading;
+    bool any_full;
+    bool pinned;        /* tracking none: the uid of the first agent */
+    uid_t pinned_uid;
+    uint8_t *rbuf;
+    VdTraceFunc trace;
+    void *trace_data;
+    uint64_t accepted, refused;
+};
+
+static void agent_destroy(VdAgent *agent);
+static gboolean on_agent_fd(int fd, GIOCondition cond, gpointer user_data);
+
+static bool tracking(const VdAgents *agents)
+{
+    return agents->sessions && vd_sessions_tracking(agents->sessions);
+}
+
+static void update_name(VdAgent *agent)
+{
+    g_free(agent->name);
+    agent->name = g_strdup_printf("session %s (uid %u, pid %d)", agent->session ? agent->session : "?",
+                                  (unsigned)agent->uid, (int)agent->pid);
+}
+
+static void update_watch(VdAgent *agent)
+{
+    if (agent->fd < 0)
+        return;
+    GIOCondition want = G_IO_HUP | G_IO_ERR;
+    bool read = agent->lingering || (agent->state != AGENT_IDENTIFYING && !agent->closing &&
+                                     (agent->agents->reading || agent->state != AGENT_READY));
+    if (read)
+        want |= G_IO_IN;
+    if (agent->out->len > agent->out_pos)
+        want |= G_IO_OUT;
+    if (agent->watch && want == agent->watch_cond)
+        return;
+    if (agent->watch)
+        g_source_remove(agent->watch);
+    agent->watch = g_unix_fd_add(agent->fd, want, on_agent_fd, agent);
+    agent->watch_cond = want;
+}
+
+static size_t queued(const VdAgent *agent)
+{
+    return agent->out->len - agent->out_pos;
+}
+
+static void check_drained(VdAgents *agents)
+{
+    if (!agents->any_full)
+        return;
+    for (GList *l = agents->all; l; l = l->next)
+        if (queued(l->data) >= VD_AGENT_OUT_HIGH)
+            return;
+    agents->any_full = false;
+    if (agents->h.drained)
+        agents->h.drained(agents->user_data);
+}
+
+static gboolean on_stall(gpointer user_data)
+{
+    VdAgent *agent = user_data;
+    agent->stall_timer = 0;
+    g_warning("agent %s: has not read its socket for %u s; disconnecting it", agent->name,
+              VD_AGENT_STALL_MS / 1000);
+    agent_destroy(agent);
+    return G_SOURCE_REMOVE;
+}
+
+/* Returns false if the agent was destroyed. */
+static bool do_write(VdAgent *agent)
+{
+    while (agent->out->len > agent->out_pos) {
+        ssize_t w = send(agent->fd, agent->out->data + agent->out_pos, agent->out->len - agent->out_pos,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                break;
+            g_message("agent %s: write error: %s; disconnecting it", agent->name, g_strerror(errno));
+            agent_destroy(agent);
+            return false;
+        }
+        agent->out_pos += (size_t)w;
+    }
+    if (agent->out_pos == agent->out->len) {
+        g_byte_array_set_size(agent->out, 0);
+        agent->out_pos = 0;
+    } else if (agent->out_pos >= VD_AGENT_OUT_HIGH) {
+        g_byte_array_remove_range(agent->out, 0, (guint)agent->out_pos);
+        agent->out_pos = 0;
+    }
+    if (queued(agent) >= VD_AGENT_OUT_HIGH) {
+        agent->agents->any_full = true;
+        if (!agent->stall_timer)
+            agent->stall_timer = g_timeout_add(VD_AGENT_STALL_MS, on_stall, agent);
+    } else if (agent->stall_timer) {
+        g_source_remove(agent->stall_timer);
+        agent->stall_timer = 0;
+    }
+    if (agent->closing && !agent->lingering && queued(agent) == 0) {
+        /* The ERROR is out: let the peer read it (its write of a HELLO would otherwise fail
+         * with EPIPE before it looks), discarding what it still sends, for a bounded time. */
+        shutdown(agent->fd, SHUT_WR);
+        agent->lingering = true;
+    }
+    update_watch(agent);
+    check_drained(agent->agents);
+    return true;
+}
+
+static void queue_error(VdAgent *agent, uint32_t code, const char *message)
+{
+    VdSessionMsg msg = { .type = VD_IPC_ERROR };
+    msg.u.error.code = code;
+    msg.u.error.message = (char *)message;
+    vd_session_msg_encode(agent->out, &msg);
+}
+
+static void agent_retire(VdAgent *agent)
+{
+    if (agent->retired)
+        return;
+    agent->retired = true;
+    if (agent->state == AGENT_READY) {
+        g_message("agent %s disconnected", agent->name);
+        if (agent->agents->h.gone)
+            agent->agents->h.gone(agent, agent->agents->user_data);
+    }
+}
+
+static gboolean on_linger_timeout(gpointer user_data)
+{
+    VdAgent *agent = user_data;
+    agent->linger_timer = 0;
+    agent_destroy(agent);
+    return G_SOURCE_REMOVE;
+}
+
+void vd_agent_close(VdAgent *agent, uint32_t code, const char *message)
+{
+    if (agent->closing)
+        return;
+    g_message("agent %s: closing: %s (%s)", agent->name, message, vd_ipc_error_code_to_string(code));
+    queue_error(agent, code, message);
+    agent->closing = true;
+    if (agent->hello_timer) {
+        g_source_remove(agent->hello_timer);
+        agent->hello_timer = 0;
+    }
+    agent->linger_timer = g_timeout_add(VD_AGENTS_LINGER_MS, on_linger_timeout, agent);
+    if (agent->in_dispatch) {
+        agent->doomed = true;
+        return;
+    }
+    agent_retire(agent);
+    do_write(agent);
+}
+
+static void agent_destroy(VdAgent *agent)
+{
+    if (agent->in_dispatch) {
+        agent->doomed = true;
+        return;
+    }
+    VdAgents *agents = agent->agents;
+    agents->all = g_list_remove(agents->all, agent);
+    agent_retire(agent);
+    if (agent->lookup) {
+        g_cancellable_cancel(agent->lookup);
+        g_object_unref(agent->lookup);
+    }
+    if (agent->watch)
+        g_source_remove(agent->watch);
+    if (agent->hello_timer)
+        g_source_remove(agent->hello_timer);
+    if (agent->stall_timer)
+        g_source_remove(agent->stall_timer);
+    if (agent->linger_timer)
+        g_source_remove(agent->linger_timer);
+    if (agent->fd >= 0)
+        close(agent->fd);
+    if (agent->pidfd >= 0)
+        close(agent->pidfd);
+    vd_ipc_decoder_free(agent->decoder);
+    g_byte_array_unref(agent->out);
+    g_free(agent->session);
+    g_free(agent->name);
+    g_free(agent->software);
+    g_free(agent);
+    check_drained(agents);
+}
+
+/* --- identification --- */
+
+static unsigned long long proc_start_time(pid_t pid)
+{
+    char path[64];
+    g_snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return 0;
+    /* Field 22, counted after the command name, which may contain anything but ends at the last ')'. */
+    const char *p = strrchr(text, ')');
+    if (!p)
+        return 0;
+    unsigned long long start = 0;
+    int field = 2;
+    for (p++; *p && field < 22; p++)
+        if (*p == ' ')
+            field++;
+    if (field == 22)
+        start = g_ascii_strtoull(p, NULL, 10);
+    return start;
+}
+
+/* Whether the process that connected is still the one with this pid. */
+static bool peer_still_there(const VdAgent *agent)
+{
+    if (agent->pidfd >= 0) {
+        char path[64];
+        g_snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", agent->pidfd);
+        g_autofree char *text = NULL;
+        if (!g_file_get_contents(path, &text, NULL, NULL))
+            return false;
+        const char *line = strstr(text, "\nPid:");
+        if (!line)
+            return false;
+        /* "Pid: -1" once the process has exited. */
+        return g_ascii_strtoll(line + 5, NULL, 10) == agent->pid;
+    }
+    return agent->start_time != 0 && proc_start_time(agent->pid) == agent->start_time;
+}
+
+static VdAgent *agent_for_session(VdAgents *agents, const char *session, const VdAgent *except)
+{
+    for (GList *l = agents->all; l; l = l->next) {
+        VdAgent *a = l->data;
+        if (a != except && a->state == AGENT_READY && !a->closing && g_strcmp0(a->session, session) == 0)
+            return a;
+    }
+    return NULL;
+}
+
+static void refuse(VdAgent *agent, uint32_t code, const char *why)
+{
+    agent->agents->refused++;
+    g_message("agent refused: %s: %s", agent->name, why);
+    vd_agent_close(agent, code, why);
+}
+
+/* Identification done (session known and checked): now, and only now, its bytes are read. */
+static void identified(VdAgent *agent, const char *session)
+{
+    g_free(agent->session);
+    agent->session = g_strdup(session);
+    update_name(agent);
+    agent->state = AGENT_HELLO;
+    update_watch(agent);
+}
+
+static void on_lookup(const char *session_id, const GError *error, void *user_data)
+{
+    VdAgent *agent = user_data;
+    if (error && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return; /* agent destroyed */
+    g_clear_object(&agent->lookup);
+    if (!session_id) {
+        g_autofree char *why = g_strdup_printf("no logind session: %s", error ? error->message : "unknown");
+        refuse(agent, VD_IPC_ERR_PERMISSION, why);
+        return;
+    }
+    /* The lookup mapped a pid to a session; make sure that pid is still our peer. */
+    if (!peer_still_there(agent)) {
+        refuse(agent, VD_IPC_ERR_PERMISSION, "the connecting process exited before it was identified");
+        return;
+    }
+    VdSessionInfo info = { 0 };
+    if (vd_sessions_get(agent->agents->sessions, session_id, &info) < 0) {
+        refuse(agent, VD_IPC_ERR_PERMISSION, "its session is not known to logind");
+        return;
+    }
+    bool ok = info.uid == agent->uid || agent->uid == 0;
+    vd_session_info_clear(&info);
+    if (!ok) {
+        refuse(agent, VD_IPC_ERR_PERMISSION, "the session belongs to another user");
+        return;
+    }
+    identified(agent, session_id);
+}
+
+static void identify_none(VdAgent *agent)
+{
+    VdAgents *agents = agent->agents;
+    /* Without logind nobody can say which user owns the display. The first agent's uid is pinned
+     * (the owner of the X display that agent serves, in the one-user setups this mode is for);
+     * after that only root and that uid are accepted. Deny by default. */
+    if (agent->uid != 0 && agents->pinned && agent->uid != agents->pinned_uid) {
+        refuse(agent, VD_IPC_ERR_PERMISSION, "session tracking is off and this is not the display owner");
+        return;
+    }
+    identified(agent, "none");
+}
+
+static gboolean on_hello_timeout(gpointer user_data)
+{
+    VdAgent *agent = user_data;
+    agent->hello_timer = 0;
+    refuse(agent, VD_IPC_ERR_TIMEOUT, "no HELLO in time");
+    return G_SOURCE_REMOVE;
+}
+
+static void handle_hello(VdAgent *agent, const VdSessionMsg *msg)
+{
+    VdAgents *agents = agent->agents;
+    const VdIpcHello *hello = &msg->u.hello;
+    if (hello->magic != VD_SESSION_MAGIC || hello->version_major != VD_SESSION_VERSION_MAJOR) {
+        refuse(agent, VD_IPC_ERR_VERSION, "unsupported session protocol");
+        return;
+    }
+    if (agent->hello_timer) {
+        g_source_remove(agent->hello_timer);
+        agent->hello_timer = 0;
+    }
+    agent->software = g_strdup(hello->software);
+    /* One agent per session (without tracking: one at all), checked as it becomes routable. An
+     * earlier agent whose process is gone is replaced; a live one keeps its place. */
+    VdAgent *other = agent_for_session(agents, agent->session, agent);
+    if (other) {
+        if (peer_still_there(other)) {
+            refuse(agent, VD_IPC_ERR_LIMIT, "another agent already serves this session");
+            return;
+        }
+        g_message("agent %s replaces %s, whose process is gone", agent->name, other->name);
+        agent_destroy(other);
+    }
+    if (!tracking(agents)) {
+        if (agent->uid != 0 && !agents->pinned) {
+            agents->pinned = true;
+            agents->pinned_uid = agent->uid;
+            g_message("session tracking is off: uid %u is now the display owner", (unsigned)agent->uid);
+        }
+    }
+    VdSessionMsg reply = { .type = VD_IPC_HELLO };
+    reply.u.hello = (VdIpcHello){ .magic = VD_SESSION_MAGIC, .version_major = VD_SESSION_VERSION_MAJOR,
+                                  .version_minor = VD_SESSION_VERSION_MINOR,
+                                  .software = (char *)"vdagentd " VDAGENT_VERSION };
+    vd_session_msg_encode(agent->out, &reply);
+    agent->state = AGENT_READY;
+    /* Audit: a user process now receives clipboard, monitor and file data. */
+    g_message("agent %s accepted (\"%s\")", agent->name, agent->software ? agent->software : "");
+    if (agents->h.ready)
+        agents->h.ready(agent, agents->user_data);
+}
+
+static int on_frame(uint16_t type, const uint8_t *payload, size_t len, void *user_data)
+{
+    VdAgent *agent = user_data;
+    VdAgents *agents = agent->agents;
+    if (agent->closing || agent->doomed)
+        return 1;
+    agent->frames_in++;
+    if (G_UNLIKELY(agents->trace))
+        agents->trace(VD_TRACE_FROM_AGENT, 0, type, len, agent->session ? agent->session : "", payload, len,
+                      agents->trace_data);
+    VdSessionMsg msg;
+    const char *reason = NULL;
+    int r = vd_session_msg_decode(type, payload, len, &msg, &reason);
+    if (r == -EOPNOTSUPP) {
+        g_debug("agent %s: ignoring unknown message type %u", agent->name, type);
+        return 0;
+    }
+    if (r < 0) {
+        g_autofree char *why = g_strdup_printf("malformed %s: %s", vd_session_msg_type_to_string(type), reason);
+        refuse(agent, VD_IPC_ERR_BAD_FRAME, why);
+        return 1;
+    }
+    if (agent->state == AGENT_HELLO) {
+        if (type == VD_IPC_HELLO)
+            handle_hello(agent, &msg);
+        else
+            refuse(agent, VD_IPC_ERR_BAD_FRAME, "the first message must be HELLO");
+    } else if (type == VD_IPC_HELLO) {
+        refuse(agent, VD_IPC_ERR_BAD_FRAME, "a second HELLO");
+    } else if (type == VD_IPC_ERROR) {
+        g_message("agent %s reports an error: %s (%s)", agent->name, msg.u.error.message,
+                  vd_ipc_error_code_to_string(msg.u.error.code));
+    } else if (agents->h.message) {
+        agents->h.message(agent, &msg, agents->user_data);
+    }
+    vd_session_msg_clear(&msg);
+    return (agent->closing || agent->doomed) ? 1 : 0;
+}
+
+static gboolean on_agent_fd(int fd, GIOCondition cond, gpointer user_data)
+{
+    VdAgent *agent = user_data;
+    VdAgents *agents = agent->agents;
+    if (cond & G_IO_OUT) {
+        if (!do_write(agent))
+            return G_SOURCE_CONTINUE; /* destroyed, source removed */
+    }
+    if (!(cond & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
+        return G_SOURCE_CONTINUE;
+    if (!(agent->watch_cond & G_IO_IN)) {
+        /* Not reading (identifying, paused): only a hang-up matters. */
+        if (cond & (G_IO_HUP | G_IO_ERR)) {
+            if (agent->state == AGENT_IDENTIFYING)
+                g_message("agent %s hung up before it was identified", agent->name);
+            agent_destroy(agent);
+        }
+        return G_SOURCE_CONTINUE;
+    }
+    ssize_t n = recv(fd, agents->rbuf, VD_AGENT_READ_SIZE, MSG_DONTWAIT);
+    if (agent->lingering) {
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+            agent_destroy(agent);
+        return G_SOURCE_CONTINUE;
+    }
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        if (vd_ipc_decoder_pending(agent->decoder))
+            g_message("agent %s left in the middle of a frame", agent->name);
+        agent_destroy(agent);
+        return G_SOURCE_CONTINUE;
+    }
+    if (n < 0)
+        return G_SOURCE_CONTINUE;
+    const char *reason = NULL;
+    agent->in_dispatch = true;
+    int r = vd_ipc_decoder_feed(agent->decoder, agents->rbuf, (size_t)n, on_frame, agent, &reason);
+    agent->in_dispatch = false;
+    if (r == -EBADMSG) {
+        g_autofree char *why = g_strdup_printf("bad frame: %s", reason);
+        refuse(agent, VD_IPC_ERR_BAD_FRAME, why);
+    }
+    if (agent->doomed) {
+        agent->doomed = false;
+        if (!agent->closing) {
+            agent_destroy(agent);
+        } else {
+            agent_retire(agent);
+            do_write(agent);
+        }
+        return G_SOURCE_CONTINUE;
+    }
+    do_write(agent);
+    return G_SOURCE_CONTINUE;
+}
+
+static unsigned connections_of(const VdAgents *agents, uid_t uid)
+{
+    unsigned n = 0;
+    for (GList *l = agents->all; l; l = l->next)
+        n += ((VdAgent *)l->data)->uid == uid;
+    return n;
+}
+
+static void reject_fd(int fd, const char *why)
+{
+    g_autoptr(GByteArray) out = g_byte_array_new();
+    VdSessionMsg msg = { .type = VD_IPC_ERROR };
+    msg.u.error.code = VD_IPC_ERR_LIMIT;
+    msg.u.error.message = (char *)why;
+    vd_session_msg_encode(out, &msg);
+    (void)!send(fd, out->data, out->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    close(fd);
+}
+
+static void on_new_connection(VdAgents *agents, int fd)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.pid <= 0) {
+        g_warning("session socket: no peer credentials (%s); connection closed", g_strerror(errno));
+        close(fd);
+        return;
+    }
+    if (g_list_length(agents->all) >= VD_AGENTS_MAX_CONNECTIONS) {
+        agents->refused++;
+        g_warning("session socket: %u connections already; refusing pid %d", VD_AGENTS_MAX_CONNECTIONS, cred.pid);
+        reject_fd(fd, "too many connections");
+        return;
+    }
+    if (cred.uid != 0 && connections_of(agents, cred.uid) >= VD_AGENTS_MAX_PER_UID) {
+        agents->refused++;
+        g_warning("session socket: uid %u has %u connections already; refusing pid %d", (unsigned)cred.uid,
+                  VD_AGENTS_MAX_PER_UID, cred.pid);
+        reject_fd(fd, "too many connections for this user");
+        return;
+    }
+    VdAgent *agent = g_new0(VdAgent, 1);
+    agent->agents = agents;
+    agent->serial = ++agents->next_serial;
+    agent->fd = fd;
+    agent->uid = cred.uid;
+    agent->pid = cred.pid;
+    agent->pidfd = -1;
+    int pidfd = -1;
+    len = sizeof(pidfd);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 && pidfd >= 0)
+        agent->pidfd = pidfd;
+    else
+        agent->start_time = proc_start_time(cred.pid);
+    agent->decoder = vd_ipc_decoder_new(VD_IPC_MAX_PAYLOAD);
+    agent->out = g_byte_array_new();
+    agent->state = AGENT_IDENTIFYING;
+    update_name(agent);
+    agents->all = g_list_append(agents->all, agent);
+    agents->accepted++;
+    agent->hello_timer = g_timeout_add(VD_AGENTS_HELLO_TIMEOUT_MS, on_hello_timeout, agent);
+    update_watch(agent);
+    g_debug("session socket: connection from uid %u pid %d", (unsigned)cred.uid, cred.pid);
+    if (!tracking(agents)) {
+        identify_none(agent);
+        return;
+    }
+    agent->lookup = g_cancellable_new();
+    vd_sessions_lookup_pid(agents->sessions, agent->pid, agent->lookup, on_lookup, agent);
+}
+
+static gboolean on_listen(int fd, GIOCondition cond, gpointer user_data)
+{
+    VdAgents *agents = user_data;
+    /* Bounded per wakeup so that a flood of connections cannot starve the port. */
+    for (int i = 0; i < 16; i++) {
+        int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (c < 0) {
+            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+                g_warning("session socket: accept: %s", g_strerror(errno));
+            break;
+        }
+        on_new_connection(agents, c);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+VdAgents *vd_agents_new(VdSessions *sessions, const VdAgentsHandlers *handlers, void *user_data)
+{
+    VdAgents *agents = g_new0(VdAgents, 1);
+    agents->sessions = sessions;
+    agents->h = *handlers;
+    agents->user_data = user_data;
+    agents->listen_fd = -1;
+    agents->reading = true;
+    agents->rbuf = g_malloc(VD_AGENT_READ_SIZE);
+    return agents;
+}
+
+void vd_agents_free(VdAgents *agents)
+{
+    if (!agents)
+        return;
+    while (agents->all) {
+        VdAgent *a = agents->all->data;
+        a->in_dispatch = false;
+        agent_destroy(a);
+    }
+    if (agents->listen_watch)
+        g_source_remove(agents->listen_watch);
+    if (agents->listen_fd >= 0)
+        close(agents->listen_fd);
+    if (agents->socket_path)
+        g_unlink(agents->socket_path);
+    g_free(agents->socket_path);
+    g_free(agents->rbuf);
+    g_free(agents);
+}
+
+bool vd_agents_listen(VdAgents *agents, const char *path, GError **error)
+{
+    int n = vd_sd_listen_socket();
+    if (n < 0) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                    "systemd passed sockets, but not exactly one listening Unix stream socket");
+        return false;
+    }
+    if (n > 0) {
+        agents->listen_fd = n;
+        (void)!fcntl(agents->listen_fd, F_SETFL, fcntl(agents->listen_fd, F_GETFL) | O_NONBLOCK);
+        g_message("session socket from systemd");
+    } else {
+        struct sockaddr_un addr = { .sun_family = AF_UNIX };
+        if (strlen(path) >= sizeof(addr.sun_path)) {
+            g_set_error(error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG, "socket path \"%s\" too long", path);
+            return false;
+        }
+        strcpy(addr.sun_path, path);
+        g_autofree char *dir = g_path_get_dirname(path);
+        if (g_mkdir_with_parents(dir, 0755) < 0) {
+            int e = errno;
+            g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e), "cannot create \"%s\": %s", dir, g_strerror(e));
+            return false;
+        }
+        struct stat st;
+        /* Remove a stale socket of an earlier run, never anything else. */
+        if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+            unlink(path);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+            chmod(path, 0666) < 0 || listen(fd, 64) < 0) {
+            int e = errno;
+            if (fd >= 0)
+                close(fd);
+            g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e), "cannot listen on \"%s\": %s", path,
+                        g_strerror(e));
+            return false;
+        }
+        /* Any local user may connect: who they are is checked per connection, not by file mode. */
+        agents->listen_fd = fd;
+        agents->socket_path = g_strdup(path);
+        g_message("listening for session agents on \"%s\"", path);
+    }
+    agents->listen_watch = g_unix_fd_add(agents->listen_fd, G_IO_IN, on_listen, agents);
+    return true;
+}
+
+void vd_agents_sessions_changed(VdAgents *agents)
+{
+    if (!tracking(agents))
+        return;
+    for (GList *l = agents->all, *next; l; l = next) {
+        next = l->next;
+        VdAgent *agent = l->data;
+        if (agent->state == AGENT_IDENTIFYING || agent->closing)
+            continue;
+        VdSessionInfo info = { 0 };
+        if (vd_sessions_get(agents->sessions, agent->session, &info) < 0) {
+            refuse(agent, VD_IPC_ERR_NOT_ACTIVE, "its session ended");
+            continue;
+        }
+        bool ok = info.uid == agent->uid || agent->uid == 0;
+        vd_session_info_clear(&info);
+        if (!ok)
+            refuse(agent, VD_IPC_ERR_PERMISSION, "its session now belongs to another user");
+    }
+}
+
+void vd_agents_set_reading(VdAgents *agents, bool reading)
+{
+    if (agents->reading == reading)
+        return;
+    agents->reading = reading;
+    for (GList *l = agents->all; l; l = l->next)
+        update_watch(l->data);
+}
+
+bool vd_agents_full(const VdAgents *agents)
+{
+    return agents->any_full;
+}
+
+GPtrArray *vd_agents_list(const VdAgents *agents)
+{
+    GPtrArray *list = g_ptr_array_new();
+    for (GList *l = agents->all; l; l = l->next)
+        if (((VdAgent *)l->data)->state == AGENT_READY && !((VdAgent *)l->data)->closing &&
+            !((VdAgent *)l->data)->retired)
+            g_ptr_array_add(list, l->data);
+    return list;
+}
+
+void vd_agents_set_trace(VdAgents *agents, VdTraceFunc func, void *user_data)
+{
+    agents->trace = func;
+    agents->trace_data = user_data;
+}
+
+void vd_agents_status(const VdAgents *agents, JsonBuilder *b)
+{
+    json_builder_set_member_name(b, "agents");
+    json_builder_begin_array(b);
+    for (GList *l = agents->all; l; l = l->next) {
+        const VdAgent *a = l->data;
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "session");
+        json_builder_add_string_value(b, a->session ? a->session : "");
+        json_builder_set_member_name(b, "uid");
+        json_builder_add_int_value(b, a->uid);
+        json_builder_set_member_name(b, "pid");
+        json_builder_add_int_value(b, a->pid);
+        json_builder_set_member_name(b, "state");
+        json_builder_add_string_value(b, agent_state_to_string(a->state));
+        json_builder_set_member_name(b, "software");
+        json_builder_add_string_value(b, a->software ? a->software : "");
+        json_builder_set_member_name(b, "queued");
+        json_builder_add_int_value(b, (gint64)queued(a));
+        json_builder_set_member_name(b, "frames_in");
+        json_builder_add_int_value(b, (gint64)a->frames_in);
+        json_builder_set_member_name(b, "frames_out");
+        json_builder_add_int_value(b, (gint64)a->frames_out);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    json_builder_set_member_name(b, "agents_accepted");
+    json_builder_add_int_value(b, (gint64)agents->accepted);
+    json_builder_set_member_name(b, "agents_refused");
+    json_builder_add_int_value(b, (gint64)agents->refused);
+}
+
+int vd_agent_send(VdAgent *agent, const VdSessionMsg *msg)
+{
+    VdAgents *agents = agent->agents;
+    if (agent->closing || agent->state != AGENT_READY)
+        return -ENOTCONN;
+    if (queued(agent) >= VD_AGENT_OUT_MAX) {
+        /* Destroyed from the main loop, not from inside whoever is sending. */
+        refuse(agent, VD_IPC_ERR_LIMIT, "its output queue is full");
+        return -ENOBUFS;
+    }
+    size_t start = agent->out->len;
+    int r = vd_session_msg_encode(agent->out, msg);
+    if (r < 0)
+        return r;
+    agent->frames_out++;
+    if (G_UNLIKELY(agents->trace)) {
+        size_t len = agent->out->len - start - VD_IPC_HEADER_SIZE;
+        agents->trace(VD_TRACE_TO_AGENT, 0, msg->type, len, agent->session,
+                      agent->out->data + start + VD_IPC_HEADER_SIZE, len, agents->trace_data);
+    }
+    if (!agent->in_dispatch)
+        do_write(agent);
+    else
+        update_watch(agent);
+    if (queued(agent) >= VD_AGENT_OUT_HIGH)
+        agents->any_full = true;
+    return 0;
+}
+
+bool vd_agent_full(const VdAgent *agent)
+{
+    return queued(agent) >= VD_AGENT_OUT_HIGH;
+}
+
+const char *vd_agent_session(const VdAgent *agent)
+{
+    return agent->session;
+}
+
+uid_t vd_agent_uid(const VdAgent *agent)
+{
+    return agent->uid;
+}
+
+pid_t vd_agent_pid(const VdAgent *agent)
+{
+    return agent->pid;
+}
+
+const char *vd_agent_name(const VdAgent *agent)
+{
+    return agent->name;
+}
+
+void vd_agent_set_data(VdAgent *agent, void *data)
+{
+    agent->data = data;
+}
+
+void *vd_agent_get_data(const VdAgent *agent)
+{
+    return agent->data;
+}

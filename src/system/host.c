@@ -1,2 +1,362 @@
-/* host.c — not written yet. */
+/* host.c — capability negotiation, reassembly and dispatch of the host's messages. */
+#include "host.h"
+
+#include <errno.h>
 #include <glib.h>
+#include <string.h>
+
+#include "chunk-writer.h"
+#include "control-proto.h"
+#include "port.h"
+
+struct VdHost {
+    VdPort *port;
+    VdHostHandlers h;
+    void *user_data;
+    VdChunkReader *reader;
+    VdChunkWriter writer;
+    uint32_t stream_type;
+    uint32_t stream_size;
+    GByteArray *pending;      /* framed whole messages waiting for the stream to end */
+    bool streaming_in[3];     /* a streamed message is arriving on port 1/2 */
+    VdCaps ours, theirs, negotiated;
+    bool caps_known;
+    VdTraceFunc trace;
+    void *trace_data;
+    uint64_t messages_in, messages_out;
+};
+
+static void announce(VdHost *host, bool request)
+{
+    g_autoptr(GByteArray) payload = g_byte_array_new();
+    vd_build_announce_caps(payload, request, &host->ours);
+    vd_host_send(host, VD_MSG_ANNOUNCE_CAPABILITIES, payload->data, payload->len);
+}
+
+static void cut_stream(VdHost *host, uint32_t port)
+{
+    if (!host->streaming_in[port])
+        return;
+    host->streaming_in[port] = false;
+    if (host->h.stream_cut)
+        host->h.stream_cut(port, host->user_data);
+}
+
+static void on_opened(void *user_data)
+{
+    VdHost *host = user_data;
+    vd_chunk_reader_reset(host->reader);
+    vd_chunk_writer_init(&host->writer);
+    g_byte_array_set_size(host->pending, 0);
+    memset(&host->theirs, 0, sizeof(host->theirs));
+    memset(&host->negotiated, 0, sizeof(host->negotiated));
+    host->caps_known = false;
+    if (host->h.link)
+        host->h.link(true, host->user_data);
+    /* QEMU's qemu-vdagent answers only an announcement with request=1, on every open. */
+    announce(host, true);
+}
+
+static void on_closed(const char *why, void *user_data)
+{
+    VdHost *host = user_data;
+    g_message("host link down: %s", why);
+    cut_stream(host, VD_PORT_CLIENT);
+    cut_stream(host, VD_PORT_SERVER);
+    vd_chunk_reader_reset(host->reader);
+    vd_chunk_writer_reset(&host->writer);
+    g_byte_array_set_size(host->pending, 0);
+    memset(&host->theirs, 0, sizeof(host->theirs));
+    memset(&host->negotiated, 0, sizeof(host->negotiated));
+    host->caps_known = false;
+    if (host->h.link)
+        host->h.link(false, host->user_data);
+}
+
+static void handle_caps(VdHost *host, const uint8_t *buf, size_t len)
+{
+    VdAnnounceCaps caps;
+    const char *reason = NULL;
+    if (vd_parse_announce_caps(buf, len, &caps, &reason) < 0) {
+        g_warning("host: ignoring a malformed ANNOUNCE_CAPABILITIES: %s", reason);
+        return;
+    }
+    host->theirs = caps.caps;
+    host->caps_known = true;
+    vd_caps_intersect(&host->ours, &host->theirs, &host->negotiated);
+    char a[256], b[256];
+    g_message("host caps %s (request=%u); negotiated %s", vd_caps_to_string(&host->theirs, a, sizeof(a)),
+              caps.request, vd_caps_to_string(&host->negotiated, b, sizeof(b)));
+    if (caps.request)
+        announce(host, false);
+    if (host->h.caps)
+        host->h.caps(caps.request != 0, host->user_data);
+}
+
+static void dispatch_whole(VdHost *host, uint32_t port, uint32_t type, const uint8_t *buf, size_t len)
+{
+    host->messages_in++;
+    if (G_UNLIKELY(host->trace))
+        host->trace(VD_TRACE_HOST_TO_GUEST, port, type, len, "", buf, len, host->trace_data);
+    switch (type) {
+    case VD_MSG_MOUSE_STATE: {
+        VdMouseState m;
+        const char *reason = NULL;
+        if (vd_parse_mouse_state(buf, len, &m, &reason) < 0) {
+            g_debug("host: ignoring a malformed MOUSE_STATE: %s", reason);
+            return;
+        }
+        host->h.mouse(&m, host->user_data);
+        return;
+    }
+    case VD_MSG_ANNOUNCE_CAPABILITIES:
+        handle_caps(host, buf, len);
+        return;
+    case VD_MSG_CLIENT_DISCONNECTED: {
+        const char *reason = NULL;
+        if (vd_parse_client_disconnected(buf, len, &reason) < 0)
+            g_warning("host: CLIENT_DISCONNECTED with a payload (%s); handled anyway", reason);
+        g_message("host: the client disconnected");
+        /* Whatever the client was sending on port 1 will never be completed. */
+        cut_stream(host, VD_PORT_CLIENT);
+        vd_chunk_reader_reset_port(host->reader, VD_PORT_CLIENT);
+        if (host->h.client_disconnected)
+            host->h.client_disconnected(host->user_data);
+        return;
+    }
+    default:
+        host->h.message(type, buf, len, host->user_data);
+        return;
+    }
+}
+
+static int on_event(const VdReadEvent *ev, void *user_data)
+{
+    VdHost *host = user_data;
+    switch (ev->kind) {
+    case VD_READ_MESSAGE:
+        dispatch_whole(host, ev->port, ev->header.type, ev->data, ev->len);
+        break;
+    case VD_READ_BEGIN:
+        host->messages_in++;
+        if (G_UNLIKELY(host->trace))
+            host->trace(VD_TRACE_HOST_TO_GUEST, ev->port, ev->header.type, ev->header.size, "", ev->data, ev->len,
+                        host->trace_data);
+        host->streaming_in[ev->port] = true;
+        host->h.stream(ev, host->user_data);
+        break;
+    case VD_READ_DATA:
+        host->h.stream(ev, host->user_data);
+        break;
+    case VD_READ_END:
+        host->streaming_in[ev->port] = false;
+        host->h.stream(ev, host->user_data);
+        break;
+    }
+    return 0;
+}
+
+static void on_data(const uint8_t *buf, size_t len, void *user_data)
+{
+    VdHost *host = user_data;
+    VdReadError err;
+    int r = vd_chunk_reader_feed(host->reader, buf, len, on_event, host, &err);
+    if (host->h.batch_end)
+        host->h.batch_end(host->user_data);
+    if (r < 0) {
+        g_warning("host: framing error (%s): %s; reopening the port", vd_read_error_code_to_string(err.code),
+                  err.message);
+        vd_port_reset(host->port, "framing error", 0);
+        return;
+    }
+    vd_port_healthy(host->port);
+}
+
+static void on_drained(void *user_data)
+{
+    VdHost *host = user_data;
+    if (host->h.drained)
+        host->h.drained(host->user_data);
+}
+
+VdHost *vd_host_new(const char *port_path, const VdHostHandlers *handlers, void *user_data)
+{
+    VdHost *host = g_new0(VdHost, 1);
+    host->h = *handlers;
+    host->user_data = user_data;
+    host->reader = vd_chunk_reader_new(NULL);
+    host->pending = g_byte_array_new();
+    vd_chunk_writer_init(&host->writer);
+    static const VdPortCallbacks cb = {
+        .opened = on_opened, .data = on_data, .closed = on_closed, .drained = on_drained };
+    host->port = vd_port_new(port_path, &cb, host);
+    return host;
+}
+
+void vd_host_free(VdHost *host)
+{
+    if (!host)
+        return;
+    vd_port_free(host->port);
+    vd_chunk_reader_free(host->reader);
+    g_byte_array_unref(host->pending);
+    g_free(host);
+}
+
+void vd_host_start(VdHost *host)
+{
+    vd_port_start(host->port);
+}
+
+bool vd_host_connected(const VdHost *host)
+{
+    return vd_port_is_open(host->port);
+}
+
+void vd_host_set_our_caps(VdHost *host, const VdCaps *caps)
+{
+    if (memcmp(&host->ours, caps, sizeof(*caps)) == 0)
+        return;
+    host->ours = *caps;
+    vd_caps_intersect(&host->ours, &host->theirs, &host->negotiated);
+    if (vd_port_is_open(host->port))
+        announce(host, false);
+}
+
+const VdCaps *vd_host_our_caps(const VdHost *host)
+{
+    return &host->ours;
+}
+
+const VdCaps *vd_host_their_caps(const VdHost *host)
+{
+    return &host->theirs;
+}
+
+const VdCaps *vd_host_negotiated(const VdHost *host)
+{
+    return &host->negotiated;
+}
+
+bool vd_host_has(const VdHost *host, uint32_t cap)
+{
+    return vd_caps_has(&host->negotiated, cap);
+}
+
+int vd_host_send(VdHost *host, uint32_t type, const void *payload, uint32_t len)
+{
+    if (!vd_port_is_open(host->port))
+        return -ENOTCONN;
+    if (G_UNLIKELY(host->trace))
+        host->trace(VD_TRACE_GUEST_TO_HOST, VD_PORT_CLIENT, type, len, "", payload, len, host->trace_data);
+    host->messages_out++;
+    if (vd_chunk_writer_busy(&host->writer)) {
+        if (host->pending->len + vd_framed_size(len) > VD_HOST_PENDING_MAX) {
+            g_warning("host: %s dropped: %u bytes already wait behind a stream", vd_msg_type_to_string(type),
+                      host->pending->len);
+            return -ENOBUFS;
+        }
+        vd_frame_message(host->pending, type, payload, len);
+        return 0;
+    }
+    vd_frame_message(vd_port_out(host->port), type, payload, len);
+    vd_port_flush(host->port);
+    return 0;
+}
+
+int vd_host_stream_begin(VdHost *host, uint32_t type, uint32_t size)
+{
+    if (!vd_port_is_open(host->port))
+        return -ENOTCONN;
+    if (vd_chunk_writer_busy(&host->writer))
+        return -EBUSY;
+    if (G_UNLIKELY(host->trace))
+        host->trace(VD_TRACE_GUEST_TO_HOST, VD_PORT_CLIENT, type, size, "", NULL, 0, host->trace_data);
+    host->messages_out++;
+    int r = vd_chunk_writer_begin(&host->writer, vd_port_out(host->port), type, size);
+    if (r < 0)
+        return r;
+    vd_port_flush(host->port);
+    return 0;
+}
+
+int vd_host_stream_write(VdHost *host, const void *data, size_t len)
+{
+    if (!vd_port_is_open(host->port))
+        return -ENOTCONN;
+    int r = vd_chunk_writer_write(&host->writer, vd_port_out(host->port), data, len);
+    if (r < 0)
+        return r;
+    if (!vd_chunk_writer_busy(&host->writer) && host->pending->len) {
+        g_byte_array_append(vd_port_out(host->port), host->pending->data, host->pending->len);
+        g_byte_array_set_size(host->pending, 0);
+    }
+    vd_port_flush(host->port);
+    return 0;
+}
+
+bool vd_host_streaming(const VdHost *host)
+{
+    return vd_chunk_writer_busy(&host->writer);
+}
+
+void vd_host_stream_abort(VdHost *host, const char *why)
+{
+    if (!vd_chunk_writer_busy(&host->writer))
+        return;
+    g_autofree char *msg = g_strdup_printf("a message to the host cannot be completed (%s)", why);
+    vd_port_reset(host->port, msg, VD_PORT_BACKOFF_MIN_MS);
+}
+
+bool vd_host_full(const VdHost *host)
+{
+    return vd_port_full(host->port);
+}
+
+void vd_host_set_reading(VdHost *host, bool reading)
+{
+    vd_port_set_reading(host->port, reading);
+}
+
+void vd_host_inject(VdHost *host, uint32_t port, uint32_t type, const uint8_t *payload, size_t len)
+{
+    dispatch_whole(host, port, type, payload, len);
+    if (host->h.batch_end)
+        host->h.batch_end(host->user_data);
+}
+
+void vd_host_set_trace(VdHost *host, VdTraceFunc func, void *user_data)
+{
+    host->trace = func;
+    host->trace_data = user_data;
+}
+
+const char *vd_host_port_path(const VdHost *host)
+{
+    return vd_port_path(host->port);
+}
+
+uint64_t vd_host_messages_in(const VdHost *host)
+{
+    return host->messages_in;
+}
+
+uint64_t vd_host_messages_out(const VdHost *host)
+{
+    return host->messages_out;
+}
+
+uint64_t vd_host_bytes_in(const VdHost *host)
+{
+    return vd_port_bytes_in(host->port);
+}
+
+uint64_t vd_host_bytes_out(const VdHost *host)
+{
+    return vd_port_bytes_out(host->port);
+}
+
+unsigned vd_host_opens(const VdHost *host)
+{
+    return vd_port_opens(host->port);
+}

@@ -1,2 +1,1181 @@
-/* router.c — not written yet. */
-#include <glib.h>
+/* router.c — decides who gets each message (see router.h). */
+#include "router.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "grab-serial.h"
+#include "layout.h"
+#include "xfers.h"
+
+typedef enum {
+    OWNER_NONE = 0,
+    OWNER_HOST,  /* the host holds the selection; the guest may request it */
+    OWNER_GUEST, /* the active agent holds it; the host may request it */
+} Owner;
+
+static const char *owner_to_string(Owner o)
+{
+    switch (o) {
+    case OWNER_NONE: return "none";
+    case OWNER_HOST: return "host";
+    case OWNER_GUEST: return "guest";
+    }
+    return "unknown";
+}
+
+typedef enum {
+    OUT_IDLE = 0,
+    OUT_FORWARD, /* agent data -> host stream */
+    OUT_DROP,    /* agent data discarded (over MAX_CLIPBOARD, unrequested, host gone) */
+} OutState;
+
+typedef struct {
+    Owner owner;
+    VdGrabSerial serial;
+    uint32_t n_types;                   /* the host's grab, for a newly active agent */
+    uint32_t types[VD_LIMIT_GRAB_TYPES];
+    VdAgent *requester;                 /* agent waiting for the host's data */
+    bool host_waiting;                  /* the host asked the guest for data */
+    uint32_t host_waiting_type;
+    OutState out;
+    uint64_t out_left;
+    VdAgent *out_agent;                 /* whose data out is */
+} Selection;
+
+typedef struct {
+    bool active;
+    uint32_t type;       /* CLIPBOARD or FILE_XFER_DATA */
+    VdAgent *target;     /* NULL: dropping */
+    uint8_t selection;
+    uint32_t xfer_id;
+} InStream;
+
+typedef struct {
+    bool have_layout;
+    VdLayoutMap layout;
+    int sent_active, sent_locked; /* last SESSION_STATE sent, -1 = none yet */
+} AgentData;
+
+struct VdRouter {
+    VdHost *host;
+    VdAgents *agents;
+    VdSessions *sessions;
+    VdUinput *uinput;
+    VdXfers *xfers;
+    VdAgent *active;
+    bool client;          /* a client announced its caps since the last open/disconnect */
+    int32_t max_clipboard;
+    /* pointer */
+    VdLayoutMap map;
+    bool have_host_map;
+    VdLayoutMap host_map;
+    VdLayoutMap base_map; /* kernel framebuffer or default */
+    uint32_t unknown_displays_logged;
+    uint64_t mouse_events;
+    /* host state cached for agents */
+    bool have_monitors;
+    VdMonitorsConfig monitors;
+    bool have_device_info;
+    VdGraphicsDeviceInfo device_info;
+    uint32_t monitors_request_id;
+    uint32_t monitors_reply_for; /* request id a host REPLY is owed for, 0 = none */
+    guint monitors_timer;
+    Selection sel[VD_SELECTION_END];
+    InStream in[3];
+};
+
+/* --- helpers --- */
+
+static AgentData *agent_data(VdAgent *agent)
+{
+    return vd_agent_get_data(agent);
+}
+
+static bool by_demand(VdRouter *r)
+{
+    return r->client && vd_host_has(r->host, VD_CAP_CLIPBOARD_BY_DEMAND);
+}
+
+static bool selection_ok(VdRouter *r, uint8_t sel)
+{
+    return sel < VD_SELECTION_END &&
+           (sel == VD_SELECTION_CLIPBOARD || vd_host_has(r->host, VD_CAP_CLIPBOARD_SELECTION));
+}
+
+static void send_agent(VdAgent *agent, const VdSessionMsg *msg)
+{
+    if (agent)
+        (void)vd_agent_send(agent, msg);
+}
+
+/* Built payload -> host, whole. */
+static void host_send(VdRouter *r, uint32_t type, GByteArray *payload)
+{
+    (void)vd_host_send(r->host, type, payload->data, payload->len);
+}
+
+static void host_reply(VdRouter *r, uint32_t type, uint32_t error)
+{
+    if (!vd_caps_has(vd_host_their_caps(r->host), VD_CAP_REPLY))
+        return;
+    g_autoptr(GByteArray) p = g_byte_array_new();
+    vd_build_reply(p, type, error);
+    host_send(r, VD_MSG_REPLY, p);
+}
+
+static void host_xfer_status(VdRouter *r, const VdFileXferStatus *status)
+{
+    VdFileXferStatus s = *status;
+    if (!vd_host_has(r->host, VD_CAP_FILE_XFER_DETAILED_ERRORS))
+        s.has_detail = false;
+    g_autoptr(GByteArray) p = g_byte_array_new();
+    vd_build_file_xfer_status(p, &s);
+    host_send(r, VD_MSG_FILE_XFER_STATUS, p);
+}
+
+static void host_xfer_result(VdRouter *r, uint32_t id, uint32_t result)
+{
+    VdFileXferStatus s = { .id = id, .result = result };
+    host_xfer_status(r, &s);
+}
+
+static void host_clipboard_release(VdRouter *r, uint8_t sel)
+{
+    g_autoptr(GByteArray) p = g_byte_array_new();
+    vd_build_clipboard_release(p, vd_host_negotiated(r->host), sel);
+    host_send(r, VD_MSG_CLIPBOARD_RELEASE, p);
+}
+
+/* An empty answer to a host request we cannot serve (what QEMU itself does). */
+static void host_clipboard_empty(VdRouter *r, uint8_t sel, uint32_t type)
+{
+    g_autoptr(GByteArray) p = g_byte_array_new();
+    vd_build_clipboard_head(p, vd_host_negotiated(r->host), sel, type);
+    host_send(r, VD_MSG_CLIPBOARD, p);
+}
+
+static void agent_abort_clipboard(VdAgent *agent, uint8_t sel)
+{
+    VdSessionMsg m = { .type = VD_S_CLIPBOARD_ABORT };
+    m.u.abort.selection = sel;
+    send_agent(agent, &m);
+}
+
+static void send_host_state(VdRouter *r, VdAgent *agent)
+{
+    VdSessionMsg m = { .type = VD_S_HOST_STATE };
+    m.u.host_state.connected = r->client;
+    m.u.host_state.caps = *vd_host_negotiated(r->host);
+    m.u.host_state.max_clipboard = r->max_clipboard;
+    send_agent(agent, &m);
+}
+
+static void broadcast_host_state(VdRouter *r)
+{
+    g_autoptr(GPtrArray) list = vd_agents_list(r->agents);
+    for (guint i = 0; i < list->len; i++)
+        send_host_state(r, list->pdata[i]);
+}
+
+static bool session_info(VdRouter *r, VdAgent *agent, VdSessionInfo *ret)
+{
+    if (!vd_sessions_tracking(r->sessions)) {
+        *ret = (VdSessionInfo){ .active = true };
+        return true;
+    }
+    return vd_sessions_get(r->sessions, vd_agent_session(agent), ret) == 0;
+}
+
+static void send_session_state(VdRouter *r, VdAgent *agent)
+{
+    VdSessionInfo info = { 0 };
+    bool known = session_info(r, agent, &info);
+    VdSessionMsg m = { .type = VD_S_SESSION_STATE };
+    m.u.session_state.active = agent == r->active;
+    m.u.session_state.locked = known && info.locked;
+    vd_session_info_clear(&info);
+    AgentData *d = agent_data(agent);
+    if (d->sent_active == m.u.session_state.active && d->sent_locked == m.u.session_state.locked)
+        return;
+    d->sent_active = m.u.session_state.active;
+    d->sent_locked = m.u.session_state.locked;
+    send_agent(agent, &m);
+}
+
+/* --- the pointer --- */
+
+static void update_layout(VdRouter *r)
+{
+    const VdLayoutMap *m = &r->base_map;
+    if (r->active && agent_data(r->active)->have_layout)
+        m = &agent_data(r->active)->layout;
+    else if (r->have_host_map)
+        m = &r->host_map;
+    if (memcmp(m, &r->map, sizeof(*m)) == 0)
+        return;
+    r->map = *m;
+    r->unknown_displays_logged = 0;
+    g_message("pointer: desktop %ux%u at %d,%d from the %s layout", r->map.width, r->map.height, r->map.origin_x,
+              r->map.origin_y, vd_layout_source_to_string(r->map.source));
+}
+
+static void on_mouse(const VdMouseState *m, void *user_data)
+{
+    VdRouter *r = user_data;
+    uint32_t ax, ay;
+    if (G_UNLIKELY(vd_layout_map_pointer(&r->map, m->display_id, m->x, m->y, &ax, &ay) < 0)) {
+        uint32_t bit = 1u << (m->display_id % 32);
+        if (!(r->unknown_displays_logged & bit)) {
+            r->unknown_displays_logged |= bit;
+            g_message("pointer: ignoring events for display %u, which the %s layout does not have", m->display_id,
+                      vd_layout_source_to_string(r->map.source));
+        }
+        return;
+    }
+    r->mouse_events++;
+    vd_uinput_pointer(r->uinput, ax, ay, m->buttons);
+}
+
+static void on_batch_end(void *user_data)
+{
+    VdRouter *r = user_data;
+    vd_uinput_flush(r->uinput);
+}
+
+/* --- capabilities: announce only what works right now --- */
+
+static bool files_allowed(VdRouter *r, uint32_t *ret_refusal)
+{
+    if (!r->active) {
+        *ret_refusal = VD_XFER_VDAGENT_NOT_CONNECTED;
+        return false;
+    }
+    VdSessionInfo info = { 0 };
+    bool known = session_info(r, r->active, &info);
+    bool locked = !known || info.locked;
+    bool greeter = known && info.klass && g_strcmp0(info.klass, "user") != 0;
+    vd_session_info_clear(&info);
+    if (locked) {
+        *ret_refusal = VD_XFER_SESSION_LOCKED;
+        return false;
+    }
+    if (greeter) {
+        *ret_refusal = VD_XFER_DISABLED;
+        return false;
+    }
+    return true;
+}
+
+static void update_caps(VdRouter *r)
+{
+    VdCaps c = { 0 };
+    static const uint32_t always[] = {
+        VD_CAP_MOUSE_STATE, VD_CAP_MONITORS_CONFIG, VD_CAP_REPLY, VD_CAP_SPARSE_MONITORS_CONFIG,
+        VD_CAP_MONITORS_CONFIG_POSITION, VD_CAP_GRAPHICS_DEVICE_INFO,
+    };
+    static const uint32_t with_agent[] = {
+        VD_CAP_CLIPBOARD_BY_DEMAND, VD_CAP_CLIPBOARD_SELECTION, VD_CAP_CLIPBOARD_GRAB_SERIAL,
+        VD_CAP_MAX_CLIPBOARD, VD_CAP_FILE_XFER_DETAILED_ERRORS, VD_CAP_GUEST_LINEEND_LF,
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(always); i++)
+        vd_caps_set(&c, always[i]);
+    if (r->active)
+        for (size_t i = 0; i < G_N_ELEMENTS(with_agent); i++)
+            vd_caps_set(&c, with_agent[i]);
+    uint32_t refusal;
+    if (!files_allowed(r, &refusal))
+        vd_caps_set(&c, VD_CAP_FILE_XFER_DISABLED);
+    vd_host_set_our_caps(r->host, &c);
+}
+
+/* --- transfers --- */
+
+static void cancel_xfers(VdRouter *r, VdAgent *agent, uint32_t to_agent, uint32_t to_host)
+{
+    g_autoptr(GArray) ids = vd_xfers_ids(r->xfers, agent);
+    for (guint i = 0; i < ids->len; i++) {
+        uint32_t id = g_array_index(ids, uint32_t, i);
+        VdXfer *x = vd_xfers_get(r->xfers, id);
+        if (to_agent != VD_XFER_END) {
+            VdSessionMsg m = { .type = VD_S_XFER_CANCEL };
+            m.u.xfer_cancel.id = id;
+            m.u.xfer_cancel.result = to_agent;
+            send_agent(x->agent, &m);
+        }
+        if (to_host != VD_XFER_END)
+            host_xfer_result(r, id, to_host);
+        for (guint p = 1; p < 3; p++)
+            if (r->in[p].active && r->in[p].type == VD_MSG_FILE_XFER_DATA && r->in[p].xfer_id == id)
+                r->in[p].target = NULL;
+        vd_xfers_remove(r->xfers, id);
+    }
+}
+
+/* Forget agent in every host -> guest stream and request (it left or lost the active seat). */
+static void detach_agent(VdRouter *r, VdAgent *agent, bool abort_streams)
+{
+    for (guint p = 1; p < 3; p++) {
+        InStream *in = &r->in[p];
+        if (in->active && in->target == agent) {
+            if (abort_streams && in->type == VD_MSG_CLIPBOARD)
+                agent_abort_clipboard(agent, in->selection);
+            in->target = NULL;
+        }
+    }
+    for (unsigned s = 0; s < VD_SELECTION_END; s++)
+        if (r->sel[s].requester == agent)
+            r->sel[s].requester = NULL;
+}
+
+/* --- active session --- */
+
+static VdAgent *find_active(VdRouter *r)
+{
+    g_autoptr(GPtrArray) list = vd_agents_list(r->agents);
+    if (!vd_sessions_tracking(r->sessions))
+        return list->len ? list->pdata[0] : NULL;
+    VdAgent *best = NULL;
+    for (guint i = 0; i < list->len; i++) {
+        VdSessionInfo info = { 0 };
+        if (vd_sessions_get(r->sessions, vd_agent_session(list->pdata[i]), &info) < 0)
+            continue;
+        /* The agent of the session in the foreground of a seat; seat0 (the VM's display) first. */
+        bool candidate = info.active && info.seat && info.seat[0];
+        bool seat0 = candidate && g_strcmp0(info.seat, "seat0") == 0;
+        vd_session_info_clear(&info);
+        if (seat0)
+            return list->pdata[i];
+        if (candidate && !best)
+            best = list->pdata[i];
+    }
+    return best;
+}
+
+static void send_monitors(VdRouter *r, VdAgent *agent, bool reply_owed)
+{
+    VdSessionMsg m = { .type = VD_S_MONITORS_CONFIG };
+    m.u.monitors.request_id = ++r->monitors_request_id;
+    if (m.u.monitors.request_id == 0)
+        m.u.monitors.request_id = ++r->monitors_request_id;
+    m.u.monitors.config = r->monitors;
+    send_agent(agent, &m);
+    if (reply_owed) {
+        r->monitors_reply_for = m.u.monitors.request_id;
+    }
+}
+
+static void send_device_info(VdRouter *r, VdAgent *agent)
+{
+    VdSessionMsg m = { .type = VD_S_DEVICE_INFO };
+    m.u.device_info = r->device_info;
+    send_agent(agent, &m);
+}
+
+static void send_cached(VdRouter *r, VdAgent *now)
+{
+    if (r->have_monitors)
+        send_monitors(r, now, false);
+    if (r->have_device_info)
+        send_device_info(r, now);
+    for (unsigned s = 0; s < VD_SELECTION_END; s++) {
+        if (r->sel[s].owner != OWNER_HOST)
+            continue;
+        VdSessionMsg m = { .type = VD_S_CLIPBOARD_GRAB };
+        m.u.grab.selection = (uint8_t)s;
+        m.u.grab.n_types = r->sel[s].n_types;
+        memcpy(m.u.grab.types, r->sel[s].types, sizeof(uint32_t) * r->sel[s].n_types);
+        send_agent(now, &m);
+    }
+}
+
+static void retire_active(VdRouter *r, VdAgent *old)
+{
+    /* Its grabs die with its turn: the host must not request data from a background session. */
+    for (unsigned s = 0; s < VD_SELECTION_END; s++) {
+        Selection *sel = &r->sel[s];
+        if (sel->owner == OWNER_GUEST) {
+            if (by_demand(r))
+                host_clipboard_release(r, (uint8_t)s);
+            sel->owner = OWNER_NONE;
+        }
+        if (sel->host_waiting && sel->out == OUT_IDLE) {
+            host_clipboard_empty(r, (uint8_t)s, sel->host_waiting_type);
+            sel->host_waiting = false;
+        }
+    }
+    cancel_xfers(r, old, VD_XFER_CANCELLED, VD_XFER_CANCELLED);
+    detach_agent(r, old, true);
+}
+
+static void update_active(VdRouter *r)
+{
+    VdAgent *old = r->active, *now = find_active(r);
+    if (now != old) {
+        g_message("active session agent: %s (was %s)", now ? vd_agent_name(now) : "none",
+                  old ? vd_agent_name(old) : "none");
+        r->active = now;
+        if (old)
+            retire_active(r, old);
+    }
+    /* Active and locked flags may change without a change of agent; each agent learns its own
+     * state before the data that comes with being active. */
+    g_autoptr(GPtrArray) list = vd_agents_list(r->agents);
+    for (guint i = 0; i < list->len; i++)
+        send_session_state(r, list->pdata[i]);
+    if (now && now != old)
+        send_cached(r, now);
+    update_layout(r);
+    update_caps(r);
+}
+
+void vd_router_sessions_changed(VdRouter *r)
+{
+    vd_agents_sessions_changed(r->agents);
+    update_active(r);
+}
+
+/* --- from the host --- */
+
+static void on_link(bool open, void *user_data)
+{
+    VdRouter *r = user_data;
+    if (open)
+        return; /* nothing to tell until the client's caps arrive */
+    bool had_client = r->client;
+    r->client = false;
+    for (unsigned s = 0; s < VD_SELECTION_END; s++) {
+        Selection *sel = &r->sel[s];
+        if (sel->owner == OWNER_HOST) {
+            VdSessionMsg m = { .type = VD_S_CLIPBOARD_RELEASE };
+            m.u.release.selection = (uint8_t)s;
+            send_agent(r->active, &m);
+        }
+        sel->owner = OWNER_NONE;
+        sel->requester = NULL;
+        sel->host_waiting = false;
+        /* The wire message died with the port: the rest of the agent's data goes nowhere. */
+        if (sel->out == OUT_FORWARD)
+            sel->out = OUT_DROP;
+    }
+    cancel_xfers(r, NULL, VD_XFER_CANCELLED, VD_XFER_END);
+    if (r->monitors_timer) {
+        g_source_remove(r->monitors_timer);
+        r->monitors_timer = 0;
+    }
+    r->monitors_reply_for = 0;
+    if (had_client)
+        broadcast_host_state(r);
+}
+
+static void on_caps(bool new_client, void *user_data)
+{
+    VdRouter *r = user_data;
+    if (new_client)
+        for (unsigned s = 0; s < VD_SELECTION_END; s++)
+            vd_grab_serial_reset(&r->sel[s].serial);
+    r->client = true;
+    broadcast_host_state(r);
+}
+
+static void on_client_disconnected(void *user_data)
+{
+    VdRouter *r = user_data;
+    /* Same as losing the port, except the port stays open. */
+    on_link(false, r);
+    r->max_clipboard = -1;
+}
+
+static gboolean on_monitors_timeout(gpointer user_data)
+{
+    VdRouter *r = user_data;
+    r->monitors_timer = 0;
+    if (r->monitors_reply_for) {
+        g_message("monitors config: the session agent did not answer in %u ms", VD_ROUTER_MONITORS_TIMEOUT_MS);
+        r->monitors_reply_for = 0;
+        host_reply(r, VD_MSG_MONITORS_CONFIG, VD_REPLY_ERROR);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+static void host_monitors_config(VdRouter *r, const uint8_t *buf, size_t len)
+{
+    const char *reason = NULL;
+    VdMonitorsConfig c;
+    if (vd_parse_monitors_config(buf, len, &c, &reason) < 0) {
+        g_warning("host: ignoring a malformed MONITORS_CONFIG: %s", reason);
+        host_reply(r, VD_MSG_MONITORS_CONFIG, VD_REPLY_ERROR);
+        return;
+    }
+    r->monitors = c;
+    r->have_monitors = true;
+    r->have_host_map = vd_layout_map_from_monitors(&r->host_map, &c) == 0;
+    update_layout(r);
+    if (r->monitors_reply_for) {
+        /* Superseded before the agent answered: this one is owed its REPLY now. */
+        r->monitors_reply_for = 0;
+        host_reply(r, VD_MSG_MONITORS_CONFIG, VD_REPLY_SUCCESS);
+    }
+    if (!r->active) {
+        /* Nobody to apply it; the pointer follows it, which is all that can be done. */
+        host_reply(r, VD_MSG_MONITORS_CONFIG, VD_REPLY_SUCCESS);
+        return;
+    }
+    send_monitors(r, r->active, true);
+    if (r->monitors_timer)
+        g_source_remove(r->monitors_timer);
+    r->monitors_timer = g_timeout_add(VD_ROUTER_MONITORS_TIMEOUT_MS, on_monitors_timeout, r);
+}
+
+static void host_grab(VdRouter *r, const uint8_t *buf, size_t len)
+{
+    VdClipboardGrab g;
+    const char *reason = NULL;
+    if (vd_parse_clipboard_grab(buf, len, vd_host_negotiated(r->host), &g, &reason) < 0) {
+        g_warning("host: ignoring a malformed CLIPBOARD_GRAB: %s", reason);
+        return;
+    }
+    if (!selection_ok(r, g.selection))
+        return;
+    Selection *sel = &r->sel[g.selection];
+    if (g.has_serial && !vd_grab_serial_accept(&sel->serial, g.serial)) {
+        g_debug("host: dropping a stale grab of %s (serial %u)", vd_selection_to_string(g.selection), g.serial);
+        return;
+    }
+    sel->owner = OWNER_HOST;
+    sel->n_types = g.n_types;
+    memcpy(sel->types, g.types, sizeof(uint32_t) * g.n_types);
+    VdSessionMsg m = { .type = VD_S_CLIPBOARD_GRAB };
+    m.u.grab = g;
+    m.u.grab.has_serial = false;
+    send_agent(r->active, &m);
+}
+
+static void host_request(VdRouter *r, const uint8_t *buf, size_t len)
+{
+    VdClipboardRequest q;
+    const char *reason = NULL;
+    if (vd_parse_clipboard_request(buf, len, vd_host_negotiated(r->host), &q, &reason) < 0) {
+        g_warning("host: ignoring a malformed CLIPBOARD_REQUEST: %s", reason);
+        return;
+    }
+    if (!selection_ok(r, q.selection))
+        return;
+    Selection *sel = &r->sel[q.selection];
+    if (sel->owner != OWNER_GUEST || !r->active) {
+        host_clipboard_empty(r, q.selection, q.type);
+        return;
+    }
+    sel->host_waiting = true;
+    sel->host_waiting_type = q.type;
+    VdSessionMsg m = { .type = VD_S_CLIPBOARD_REQUEST };
+    m.u.request = q;
+    send_agent(r->active, &m);
+}
+
+static void host_release(VdRouter *r, const uint8_t *buf, size_t len)
+{
+    uint8_t s;
+    const char *reason = NULL;
+    if (vd_parse_clipboard_release(buf, len, vd_host_negotiated(r->host), &s, &reason) < 0) {
+        g_warning("host: ignoring a malformed CLIPBOARD_RELEASE: %s", reason);
+        return;
+    }
+    if (!selection_ok(r, s) || r->sel[s].owner != OWNER_HOST)
+        return;
+    r->sel[s].owner = OWNER_NONE;
+    VdSessionMsg m = { .type = VD_S_CLIPBOARD_RELEASE };
+    m.u.release.selection = s;
+    send_agent(r->active, &m);
+}
+
+static void host_xfer_start(VdRouter *r, const uint8_t *buf, size_t len)
+{
+    VdFileXferStart *st = g_new0(VdFileXferStart, 1);
+    const char *reason = NULL;
+    if (vd_parse_file_xfer_start(buf, len, st, &reason) < 0) {
+        g_warning("host: ignoring a malformed FILE_XFER_START: %s", reason);
+        if (len >= 4)
+            host_xfer_result(r, buf[0] | buf[1] << 8 | buf[2] << 16 | (uint32_t)buf[3] << 24, VD_XFER_ERROR);
+        g_free(st);
+        return;
+    }
+    uint32_t refusal;
+    if (!files_allowed(r, &refusal)) {
+        g_message("host: file transfer %u refused: %s", st->id, vd_xfer_result_to_string(refusal));
+        host_xfer_result(r, st->id, refusal);
+        g_free(st);
+        return;
+    }
+    int e = vd_xfers_add(r->xfers, st->id, r->active, st->size);
+    if (e == -EEXIST) {
+        g_warning("host: ignoring a second FILE_XFER_START for transfer %u, which is in progress", st->id);
+    } else if (e < 0) {
+        g_warning("host: file transfer %u refused: %u transfers already in progress", st->id, VD_XFERS_MAX);
+        host_xfer_result(r, st->id, VD_XFER_ERROR);
+    } else {
+        VdSessionMsg m = { .type = VD_S_XFER_START };
+        m.u.xfer_start.id = st->id;
+        m.u.xfer_start.size = st->size;
+        m.u.xfer_start.nr = st->nr;
+        m.u.xfer_start.total = st->total;
+        m.u.xfer_start.name = st->name;
+        send_agent(r->active, &m);
+    }
+    g_free(st);
+}
+
+static void host_xfer_status_msg(VdRouter *r, const uint8_t *buf, size_t len)
+{
+    VdFileXferStatus s;
+    const char *reason = NULL;
+    if (vd_parse_file_xfer_status(buf, len, &s, &reason) < 0) {
+        g_warning("host: ignoring a malformed FILE_XFER_STATUS: %s", reason);
+        return;
+    }
+    VdXfer *x = vd_xfers_get(r->xfers, s.id);
+    if (!x) {
+        g_debug("host: status %s for transfer %u, which is not in progress: ignored",
+                vd_xfer_result_to_string(s.result), s.id);
+        return;
+    }
+    VdSessionMsg m = { .type = VD_S_XFER_CANCEL };
+    m.u.xfer_cancel.id = s.id;
+    m.u.xfer_cancel.result = s.result == VD_XFER_SUCCESS || s.result >= VD_XFER_END ? VD_XFER_CANCELLED : s.result;
+    send_agent(x->agent, &m);
+    for (guint p = 1; p < 3; p++)
+        if (r->in[p].active && r->in[p].type == VD_MSG_FILE_XFER_DATA && r->in[p].xfer_id == s.id)
+            r->in[p].target = NULL;
+    vd_xfers_remove(r->xfers, s.id);
+}
+
+static void on_host_message(uint32_t type, const uint8_t *buf, size_t len, void *user_data)
+{
+    VdRouter *r = user_data;
+    const char *reason = NULL;
+    switch (type) {
+    case VD_MSG_MONITORS_CONFIG:
+        host_monitors_config(r, buf, len);
+        break;
+    case VD_MSG_DISPLAY_CONFIG:
+        /* Wallpaper and font smoothing are the desktop's business; acknowledged, not applied. */
+        host_reply(r, VD_MSG_DISPLAY_CONFIG, VD_REPLY_SUCCESS);
+        break;
+    case VD_MSG_CLIPBOARD_GRAB:
+        if (by_demand(r))
+            host_grab(r, buf, len);
+        break;
+    case VD_MSG_CLIPBOARD_REQUEST:
+        if (by_demand(r))
+            host_request(r, buf, len);
+        break;
+    case VD_MSG_CLIPBOARD_RELEASE:
+        if (by_demand(r))
+            host_release(r, buf, len);
+        break;
+    case VD_MSG_FILE_XFER_START:
+        host_xfer_start(r, buf, len);
+        break;
+    case VD_MSG_FILE_XFER_STATUS:
+        host_xfer_status_msg(r, buf, len);
+        break;
+    case VD_MSG_MAX_CLIPBOARD: {
+        int32_t max;
+        if (vd_parse_max_clipboard(buf, len, &max, &reason) < 0) {
+            g_warning("host: ignoring a malformed MAX_CLIPBOARD: %s", reason);
+            break;
+        }
+        r->max_clipboard = max;
+        broadcast_host_state(r);
+        break;
+    }
+    case VD_MSG_GRAPHICS_DEVICE_INFO: {
+        VdGraphicsDeviceInfo *g = g_new0(VdGraphicsDeviceInfo, 1);
+        if (vd_parse_graphics_device_info(buf, len, g, &reason) < 0) {
+            g_warning("host: ignoring a malformed GRAPHICS_DEVICE_INFO: %s", reason);
+        } else {
+            r->device_info = *g;
+            r->have_device_info = true;
+            send_device_info(r, r->active);
+        }
+        g_free(g);
+        break;
+    }
+    case VD_MSG_CLIPBOARD:
+    case VD_MSG_FILE_XFER_DATA:
+        /* Small ones arrive whole only if the reader is configured so; it streams them. */
+        g_warning("host: unexpected whole %s", vd_msg_type_to_string(type));
+        break;
+    default:
+        g_debug("host: ignoring %s (%u bytes)", vd_msg_type_to_string(type), (unsigned)len);
+        break;
+    }
+}
+
+/* Passes a piece of host data to an agent; pauses the port while that agent is behind. */
+static void forward_piece(VdRouter *r, InStream *in, const uint8_t *data, size_t len)
+{
+    while (len > 0 && in->target) {
+        size_t n = MIN(len, (size_t)VD_IPC_MAX_PIECE);
+        VdSessionMsg m;
+        if (in->type == VD_MSG_CLIPBOARD) {
+            m = (VdSessionMsg){ .type = VD_S_CLIPBOARD_DATA };
+            m.u.data.selection = in->selection;
+            m.u.data.data = data;
+            m.u.data.len = n;
+        } else {
+            m = (VdSessionMsg){ .type = VD_S_XFER_DATA };
+            m.u.xfer_data.id = in->xfer_id;
+            m.u.xfer_data.data = data;
+            m.u.xfer_data.len = n;
+            VdXfer *x = vd_xfers_get(r->xfers, in->xfer_id);
+            if (x)
+                x->received += n;
+        }
+        if (vd_agent_send(in->target, &m) < 0) {
+            in->target = NULL;
+            return;
+        }
+        data += n;
+        len -= n;
+    }
+    if (in->target && vd_agent_full(in->target))
+        vd_host_set_reading(r->host, false);
+}
+
+static void on_stream(const VdReadEvent *ev, void *user_data)
+{
+    VdRouter *r = user_data;
+    InStream *in = &r->in[ev->port];
+    const char *reason = NULL;
+    switch (ev->kind) {
+    case VD_READ_BEGIN:
+        *in = (InStream){ .active = true, .type = ev->header.type };
+        if (ev->header.type == VD_MSG_CLIPBOARD) {
+            uint8_t sel;
+            uint32_t type;
+            size_t consumed;
+            if (!by_demand(r) || vd_parse_clipboard_head(ev->data, ev->len, ev->header.size,
+                                                         vd_host_negotiated(r->host), &sel, &type, &consumed,
+                                                         &reason) < 0) {
+                g_warning("host: ignoring a CLIPBOARD: %s", reason ? reason : "no clipboard negotiated");
+                return;
+            }
+            if (!selection_ok(r, sel))
+                return;
+            /* The data goes to whoever asked; unrequested data to the active agent. */
+            in->selection = sel;
+            in->target = r->sel[sel].requester ? r->sel[sel].requester : r->active;
+            r->sel[sel].requester = NULL;
+            if (!in->target)
+                return;
+            VdSessionMsg m = { .type = VD_S_CLIPBOARD_BEGIN };
+            m.u.begin.selection = sel;
+            m.u.begin.type = type;
+            m.u.begin.total = ev->header.size - consumed;
+            (void)vd_agent_send(in->target, &m);
+            forward_piece(r, in, ev->data + consumed, ev->len - consumed);
+        } else {
+            uint32_t id;
+            uint64_t size;
+            if (vd_parse_file_xfer_data_head(ev->data, ev->len, ev->header.size, &id, &size, &reason) < 0) {
+                g_warning("host: ignoring a FILE_XFER_DATA: %s", reason);
+                return;
+            }
+            VdXfer *x = vd_xfers_get(r->xfers, id);
+            if (!x || !x->accepted) {
+                g_debug("host: data for transfer %u, which is not in progress: ignored", id);
+                return;
+            }
+            in->xfer_id = id;
+            in->target = x->agent;
+            forward_piece(r, in, ev->data + VD_FILE_XFER_DATA_HEAD, ev->len - VD_FILE_XFER_DATA_HEAD);
+        }
+        break;
+    case VD_READ_DATA:
+        if (in->active && in->target)
+            forward_piece(r, in, ev->data, ev->len);
+        break;
+    case VD_READ_END:
+    case VD_READ_MESSAGE:
+        in->active = false;
+        in->target = NULL;
+        break;
+    }
+}
+
+static void on_stream_cut(uint32_t port, void *user_data)
+{
+    VdRouter *r = user_data;
+    InStream *in = &r->in[port];
+    if (in->active && in->target && in->type == VD_MSG_CLIPBOARD)
+        agent_abort_clipboard(in->target, in->selection);
+    *in = (InStream){ 0 };
+}
+
+static void on_host_drained(void *user_data)
+{
+    VdRouter *r = user_data;
+    vd_agents_set_reading(r->agents, true);
+}
+
+/* --- from the agents --- */
+
+static void agent_grab(VdRouter *r, VdAgent *agent, const VdClipboardGrab *g)
+{
+    if (agent != r->active || !by_demand(r) || !selection_ok(r, g->selection))
+        return;
+    Selection *sel = &r->sel[g->selection];
+    VdClipboardGrab out = *g;
+    out.has_serial = vd_host_has(r->host, VD_CAP_CLIPBOARD_GRAB_SERIAL);
+    out.serial = out.has_serial ? vd_grab_serial_next(&sel->serial) : 0;
+    sel->owner = OWNER_GUEST;
+    g_autoptr(GByteArray) p = g_byte_array_new();
+    vd_build_clipboard_grab(p, vd_host_negotiated(r->host), &out);
+    host_send(r, VD_MSG_CLIPBOARD_GRAB, p);
+}
+
+static void agent_request(VdRouter *r, VdAgent *agent, const VdClipboardRequest *q)
+{
+    if (agent != r->active || !by_demand(r) || !selection_ok(r, q->selection) ||
+        r->sel[q->selection].owner != OWNER_HOST) {
+        agent_abort_clipboard(agent, q->selection);
+        return;
+    }
+    /* One request per selection in flight: a newer one replaces the older (the host answers in
+     * order, and the agent only waits for its latest). */
+    r->sel[q->selection].requester = agent;
+    g_autoptr(GByteArray) p = g_byte_array_new();
+    vd_build_clipboard_request(p, vd_host_negotiated(r->host), q->selection, q->type);
+    host_send(r, VD_MSG_CLIPBOARD_REQUEST, p);
+}
+
+static void agent_release(VdRouter *r, VdAgent *agent, uint8_t s)
+{
+    if (agent != r->active || !selection_ok(r, s) || r->sel[s].owner != OWNER_GUEST)
+        return;
+    r->sel[s].owner = OWNER_NONE;
+    if (by_demand(r))
+        host_clipboard_release(r, s);
+}
+
+static void agent_clipboard_begin(VdRouter *r, VdAgent *agent, uint8_t s, uint32_t type, uint64_t total)
+{
+    if (s >= VD_SELECTION_END)
+        return;
+    Selection *sel = &r->sel[s];
+    if (sel->out != OUT_IDLE) {
+        vd_agent_close(agent, VD_IPC_ERR_BAD_FRAME, "clipboard data begun twice");
+        return;
+    }
+    sel->out = OUT_DROP;
+    sel->out_left = total;
+    sel->out_agent = agent;
+    if (agent != r->active || !sel->host_waiting || !by_demand(r) || !selection_ok(r, s)) {
+        g_debug("agent %s: clipboard data nobody asked for: dropped", vd_agent_name(agent));
+    } else {
+        sel->host_waiting = false;
+        uint64_t head = vd_clipboard_head_size(vd_host_negotiated(r->host));
+        uint64_t limit = r->max_clipboard >= 0 ? (uint64_t)r->max_clipboard : VD_LIMIT_STREAMED_MESSAGE;
+        if (total + head > limit || total + head > VD_LIMIT_STREAMED_MESSAGE) {
+            g_message("agent %s: clipboard data of %" G_GUINT64_FORMAT " bytes is over the host's limit of %"
+                      G_GUINT64_FORMAT ": the host gets none",
+                      vd_agent_name(agent), total, limit);
+            host_clipboard_empty(r, s, type);
+        } else if (vd_host_streaming(r->host)) {
+            g_message("agent %s: clipboard data for %s while other data is being sent: dropped",
+                      vd_agent_name(agent), vd_selection_to_string(s));
+            host_clipboard_empty(r, s, type);
+        } else if (vd_host_stream_begin(r->host, VD_MSG_CLIPBOARD, (uint32_t)(total + head)) == 0) {
+            g_autoptr(GByteArray) p = g_byte_array_new();
+            vd_build_clipboard_head(p, vd_host_negotiated(r->host), s, type);
+            vd_host_stream_write(r->host, p->data, p->len);
+            sel->out = OUT_FORWARD;
+        }
+    }
+    if (sel->out_left == 0)
+        sel->out = OUT_IDLE;
+}
+
+static void agent_clipboard_data(VdRouter *r, VdAgent *agent, uint8_t s, const uint8_t *data, size_t len)
+{
+    if (s >= VD_SELECTION_END)
+        return;
+    Selection *sel = &r->sel[s];
+    if (sel->out == OUT_IDLE || sel->out_agent != agent || len > sel->out_left) {
+        vd_agent_close(agent, VD_IPC_ERR_BAD_FRAME, "clipboard data past its announced size");
+        return;
+    }
+    sel->out_left -= len;
+    if (sel->out == OUT_FORWARD) {
+        vd_host_stream_write(r->host, data, len);
+        if (vd_host_full(r->host))
+            vd_agents_set_reading(r->agents, false);
+    }
+    if (sel->out_left == 0)
+        sel->out = OUT_IDLE;
+}
+
+static void abort_out(VdRouter *r, uint8_t s, const char *why)
+{
+    Selection *sel = &r->sel[s];
+    if (sel->out == OUT_FORWARD && sel->out_left > 0)
+        vd_host_stream_abort(r->host, why);
+    sel->out = OUT_IDLE;
+    sel->out_left = 0;
+    sel->out_agent = NULL;
+}
+
+static void agent_xfer_status(VdRouter *r, VdAgent *agent, const VdFileXferStatus *s)
+{
+    /* CVE-2020-25651: only the agent the transfer was given to may speak for it. */
+    VdXfer *x = vd_xfers_get_for(r->xfers, s->id, agent);
+    if (!x) {
+        g_message("agent %s: status for transfer %u, which is not its own: ignored", vd_agent_name(agent), s->id);
+        return;
+    }
+    host_xfer_status(r, s);
+    if (s->result == VD_XFER_CAN_SEND_DATA)
+        x->accepted = true;
+    else
+        vd_xfers_remove(r->xfers, s->id);
+}
+
+static void on_agent_message(VdAgent *agent, const VdSessionMsg *msg, void *user_data)
+{
+    VdRouter *r = user_data;
+    switch (msg->type) {
+    case VD_S_CLIPBOARD_GRAB:
+        agent_grab(r, agent, &msg->u.grab);
+        break;
+    case VD_S_CLIPBOARD_REQUEST:
+        agent_request(r, agent, &msg->u.request);
+        break;
+    case VD_S_CLIPBOARD_RELEASE:
+        agent_release(r, agent, msg->u.release.selection);
+        break;
+    case VD_S_CLIPBOARD_BEGIN:
+        agent_clipboard_begin(r, agent, msg->u.begin.selection, msg->u.begin.type, msg->u.begin.total);
+        break;
+    case VD_S_CLIPBOARD_DATA:
+        agent_clipboard_data(r, agent, msg->u.data.selection, msg->u.data.data, msg->u.data.len);
+        break;
+    case VD_S_CLIPBOARD_ABORT:
+        if (msg->u.abort.selection < VD_SELECTION_END) {
+            Selection *sel = &r->sel[msg->u.abort.selection];
+            if (sel->host_waiting && agent == r->active) {
+                sel->host_waiting = false;
+                host_clipboard_empty(r, msg->u.abort.selection, sel->host_waiting_type);
+            }
+            if (sel->out_agent == agent)
+                abort_out(r, msg->u.abort.selection, "the agent aborted its clipboard data");
+        }
+        break;
+    case VD_S_MONITORS_RESULT:
+        if (agent == r->active && r->monitors_reply_for && msg->u.monitors_result.request_id == r->monitors_reply_for) {
+            r->monitors_reply_for = 0;
+            if (r->monitors_timer) {
+                g_source_remove(r->monitors_timer);
+                r->monitors_timer = 0;
+            }
+            host_reply(r, VD_MSG_MONITORS_CONFIG, msg->u.monitors_result.result);
+        }
+        break;
+    case VD_S_LAYOUT: {
+        AgentData *d = agent_data(agent);
+        d->have_layout = vd_layout_map_from_agent(&d->layout, &msg->u.layout) == 0;
+        if (!d->have_layout)
+            g_message("agent %s: unusable layout report ignored", vd_agent_name(agent));
+        if (agent == r->active)
+            update_layout(r);
+        break;
+    }
+    case VD_S_XFER_STATUS:
+        agent_xfer_status(r, agent, &msg->u.xfer_status);
+        break;
+    default:
+        g_debug("agent %s: ignoring %s", vd_agent_name(agent), vd_session_msg_type_to_string(msg->type));
+        break;
+    }
+}
+
+static void on_agent_ready(VdAgent *agent, void *user_data)
+{
+    VdRouter *r = user_data;
+    AgentData *d = g_new0(AgentData, 1);
+    d->sent_active = d->sent_locked = -1;
+    vd_agent_set_data(agent, d);
+    send_host_state(r, agent);
+    update_active(r);
+}
+
+static void on_agent_gone(VdAgent *agent, void *user_data)
+{
+    VdRouter *r = user_data;
+    /* A stream it was feeding to the host cannot be completed. */
+    for (unsigned s = 0; s < VD_SELECTION_END; s++)
+        if (r->sel[s].out != OUT_IDLE && r->sel[s].out_agent == agent)
+            abort_out(r, (uint8_t)s, "the agent left in the middle of its clipboard data");
+    cancel_xfers(r, agent, VD_XFER_END, VD_XFER_VDAGENT_NOT_CONNECTED);
+    detach_agent(r, agent, false);
+    g_free(agent_data(agent));
+    vd_agent_set_data(agent, NULL);
+    if (agent == r->active) {
+        r->active = NULL;
+        for (unsigned s = 0; s < VD_SELECTION_END; s++) {
+            Selection *sel = &r->sel[s];
+            if (sel->owner == OWNER_GUEST) {
+                if (by_demand(r))
+                    host_clipboard_release(r, (uint8_t)s);
+                sel->owner = OWNER_NONE;
+            }
+            if (sel->host_waiting) {
+                host_clipboard_empty(r, (uint8_t)s, sel->host_waiting_type);
+                sel->host_waiting = false;
+            }
+        }
+        if (r->monitors_reply_for) {
+            r->monitors_reply_for = 0;
+            host_reply(r, VD_MSG_MONITORS_CONFIG, VD_REPLY_ERROR);
+        }
+    }
+    /* It has left the agents' list already. */
+    update_active(r);
+}
+
+static void on_agents_drained(void *user_data)
+{
+    VdRouter *r = user_data;
+    vd_host_set_reading(r->host, true);
+}
+
+/* --- lifecycle --- */
+
+VdRouter *vd_router_new(const VdRouterConfig *config)
+{
+    VdRouter *r = g_new0(VdRouter, 1);
+    r->sessions = config->sessions;
+    r->uinput = config->uinput;
+    r->max_clipboard = -1;
+    r->xfers = vd_xfers_new();
+    uint32_t w = 0, h = 0;
+    if (vd_layout_kernel_size(config->sysfs_root ? config->sysfs_root : "/sys", &w, &h) == 0)
+        vd_layout_map_single(&r->base_map, VD_LAYOUT_SOURCE_KERNEL, w, h);
+    else
+        vd_layout_map_single(&r->base_map, VD_LAYOUT_SOURCE_DEFAULT, 0, 0);
+    static const VdHostHandlers hh = {
+        .link = on_link,
+        .caps = on_caps,
+        .client_disconnected = on_client_disconnected,
+        .mouse = on_mouse,
+        .batch_end = on_batch_end,
+        .message = on_host_message,
+        .stream = on_stream,
+        .stream_cut = on_stream_cut,
+        .drained = on_host_drained,
+    };
+    r->host = vd_host_new(config->port_path, &hh, r);
+    static const VdAgentsHandlers ah = {
+        .ready = on_agent_ready,
+        .gone = on_agent_gone,
+        .message = on_agent_message,
+        .drained = on_agents_drained,
+    };
+    r->agents = vd_agents_new(config->sessions, &ah, r);
+    update_layout(r);
+    update_caps(r);
+    return r;
+}
+
+void vd_router_free(VdRouter *r)
+{
+    if (!r)
+        return;
+    if (r->monitors_timer)
+        g_source_remove(r->monitors_timer);
+    vd_agents_free(r->agents);
+    vd_host_free(r->host);
+    vd_xfers_free(r->xfers);
+    g_free(r);
+}
+
+bool vd_router_start(VdRouter *r, const char *socket_path, GError **error)
+{
+    if (!vd_agents_listen(r->agents, socket_path, error))
+        return false;
+    vd_host_start(r->host);
+    return true;
+}
+
+VdHost *vd_router_host(VdRouter *r)
+{
+    return r->host;
+}
+
+void vd_router_set_trace(VdRouter *r, VdTraceFunc func, void *user_data)
+{
+    vd_host_set_trace(r->host, func, user_data);
+    vd_agents_set_trace(r->agents, func, user_data);
+}
+
+static void add_caps(JsonBuilder *b, const char *name, const VdCaps *caps)
+{
+    char buf[512];
+    json_builder_set_member_name(b, name);
+    json_builder_add_string_value(b, vd_caps_to_string(caps, buf, sizeof(buf)));
+}
+
+void vd_router_status(VdRouter *r, JsonBuilder *b)
+{
+    json_builder_set_member_name(b, "host");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "port");
+    json_builder_add_string_value(b, vd_host_port_path(r->host));
+    json_builder_set_member_name(b, "open");
+    json_builder_add_boolean_value(b, vd_host_connected(r->host));
+    json_builder_set_member_name(b, "client");
+    json_builder_add_boolean_value(b, r->client);
+    add_caps(b, "caps_ours", vd_host_our_caps(r->host));
+    add_caps(b, "caps_host", vd_host_their_caps(r->host));
+    add_caps(b, "caps_negotiated", vd_host_negotiated(r->host));
+    json_builder_set_member_name(b, "max_clipboard");
+    json_builder_add_int_value(b, r->max_clipboard);
+    json_builder_set_member_name(b, "opens");
+    json_builder_add_int_value(b, vd_host_opens(r->host));
+    json_builder_set_member_name(b, "messages_in");
+    json_builder_add_int_value(b, (gint64)vd_host_messages_in(r->host));
+    json_builder_set_member_name(b, "messages_out");
+    json_builder_add_int_value(b, (gint64)vd_host_messages_out(r->host));
+    json_builder_set_member_name(b, "bytes_in");
+    json_builder_add_int_value(b, (gint64)vd_host_bytes_in(r->host));
+    json_builder_set_member_name(b, "bytes_out");
+    json_builder_add_int_value(b, (gint64)vd_host_bytes_out(r->host));
+    json_builder_set_member_name(b, "clipboard");
+    json_builder_begin_object(b);
+    for (unsigned s = 0; s < VD_SELECTION_END; s++) {
+        json_builder_set_member_name(b, vd_selection_to_string(s));
+        json_builder_add_string_value(b, owner_to_string(r->sel[s].owner));
+    }
+    json_builder_end_object(b);
+    json_builder_end_object(b);
+
+    json_builder_set_member_name(b, "pointer");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "layout");
+    json_builder_add_string_value(b, vd_layout_source_to_string(r->map.source));
+    json_builder_set_member_name(b, "width");
+    json_builder_add_int_value(b, r->map.width);
+    json_builder_set_member_name(b, "height");
+    json_builder_add_int_value(b, r->map.height);
+    json_builder_set_member_name(b, "events");
+    json_builder_add_int_value(b, (gint64)r->mouse_events);
+    json_builder_end_object(b);
+
+    json_builder_set_member_name(b, "active_session");
+    if (r->active)
+        json_builder_add_string_value(b, vd_agent_session(r->active));
+    else
+        json_builder_add_null_value(b);
+    vd_agents_status(r->agents, b);
+    vd_xfers_status(r->xfers, b);
+}

@@ -1,2 +1,93 @@
-/* xfers.c — not written yet. */
-#include <glib.h>
+/* xfers.c — the table of file transfers in flight. */
+#include "xfers.h"
+
+#include <errno.h>
+
+struct VdXfers {
+    GHashTable *by_id; /* uint32 id -> VdXfer* */
+};
+
+VdXfers *vd_xfers_new(void)
+{
+    VdXfers *x = g_new0(VdXfers, 1);
+    x->by_id = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+    return x;
+}
+
+void vd_xfers_free(VdXfers *x)
+{
+    if (!x)
+        return;
+    g_hash_table_unref(x->by_id);
+    g_free(x);
+}
+
+int vd_xfers_add(VdXfers *x, uint32_t id, VdAgent *agent, uint64_t size)
+{
+    if (g_hash_table_contains(x->by_id, GUINT_TO_POINTER(id)))
+        return -EEXIST;
+    if (g_hash_table_size(x->by_id) >= VD_XFERS_MAX)
+        return -ENOSPC;
+    VdXfer *xfer = g_new0(VdXfer, 1);
+    *xfer = (VdXfer){ .id = id, .agent = agent, .size = size };
+    g_hash_table_insert(x->by_id, GUINT_TO_POINTER(id), xfer);
+    return 0;
+}
+
+VdXfer *vd_xfers_get(VdXfers *x, uint32_t id)
+{
+    return g_hash_table_lookup(x->by_id, GUINT_TO_POINTER(id));
+}
+
+VdXfer *vd_xfers_get_for(VdXfers *x, uint32_t id, const VdAgent *agent)
+{
+    VdXfer *xfer = vd_xfers_get(x, id);
+    return xfer && xfer->agent == agent ? xfer : NULL;
+}
+
+void vd_xfers_remove(VdXfers *x, uint32_t id)
+{
+    g_hash_table_remove(x->by_id, GUINT_TO_POINTER(id));
+}
+
+unsigned vd_xfers_count(const VdXfers *x)
+{
+    return g_hash_table_size(x->by_id);
+}
+
+GArray *vd_xfers_ids(const VdXfers *x, const VdAgent *agent)
+{
+    GArray *ids = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, x->by_id);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        const VdXfer *xfer = value;
+        if (!agent || xfer->agent == agent)
+            g_array_append_val(ids, xfer->id);
+    }
+    return ids;
+}
+
+void vd_xfers_status(const VdXfers *x, JsonBuilder *b)
+{
+    json_builder_set_member_name(b, "transfers");
+    json_builder_begin_array(b);
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, x->by_id);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        const VdXfer *xfer = value;
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "id");
+        json_builder_add_int_value(b, xfer->id);
+        json_builder_set_member_name(b, "session");
+        json_builder_add_string_value(b, vd_agent_session(xfer->agent));
+        json_builder_set_member_name(b, "size");
+        json_builder_add_int_value(b, (gint64)xfer->size);
+        json_builder_set_member_name(b, "received");
+        json_builder_add_int_value(b, (gint64)xfer->received);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+}

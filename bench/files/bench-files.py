@@ -1,0 +1,108 @@
+#!/usr/bin/python3
+"""Host -> guest file transfer through the real vdagent: a fake daemon (tests/lib/vdipc.py) feeds
+XFER_DATA frames of 64 KiB (what spice-gtk sends, re-framed by vdagentd) as fast as the agent takes
+them; prints throughput and the agent's peak RSS. Then the idle footprint: RSS and wakeups
+(voluntary + involuntary context switches) of a connected agent over 10 s.
+
+    bench-files.py [--size MiB] [--dir DIR] [--idle SECONDS]
+
+Prints figures; never fails on them (exit 1 only if the transfer itself fails).
+"""
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../tests/session"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../tests/lib"))
+
+import vdipc  # noqa: E402
+from agentlib import Agent, Xvfb, proc_status, settle_layout  # noqa: E402
+
+PIECE = 64 * 1024
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def transfer(conn, agent, size, name):
+    cpu0 = cpu_seconds(agent.pid)
+    data = os.urandom(PIECE)
+    frame = vdipc.encode_frame(vdipc.SESSION, vdipc.S_XFER_DATA, id=1, data=data)
+    t0 = time.monotonic()
+    conn.send(vdipc.S_XFER_START, id=1, size=size, nr=1, total=1, name=name)
+    st = conn.expect(vdipc.S_XFER_STATUS, 10.0)
+    if st["result"] != vdipc.XFER_CAN_SEND_DATA:
+        raise RuntimeError("transfer refused: %r" % st)
+    full, rest = divmod(size, PIECE)
+    # Batches of frames per sendall: the socket's backpressure paces us to the agent.
+    batch = frame * 16
+    for _ in range(full // 16):
+        conn.sock.sendall(batch)
+    for _ in range(full % 16):
+        conn.sock.sendall(frame)
+    if rest:
+        conn.send(vdipc.S_XFER_DATA, id=1, data=data[:rest])
+    st = conn.expect(vdipc.S_XFER_STATUS, 120.0)
+    elapsed = time.monotonic() - t0
+    if st["result"] != vdipc.XFER_SUCCESS:
+        raise RuntimeError("transfer failed: %r" % st)
+    return elapsed, proc_status(agent.pid, "VmHWM"), cpu_seconds(agent.pid) - cpu0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", type=int, default=1024, help="MiB to send (default 1024)")
+    ap.add_argument("--dir", help="where the agent writes (default: a new directory in $TMPDIR)")
+    ap.add_argument("--idle", type=float, default=10.0, help="seconds of idle measurement")
+    args = ap.parse_args()
+
+    tmp = tempfile.mkdtemp(prefix="vd-bench-files-")
+    out_dir = args.dir or os.path.join(tmp, "dl")
+    os.makedirs(out_dir, exist_ok=True)
+    sock_path = os.path.join(tmp, "session.sock")
+    x = Xvfb(1024, 768)
+    daemon = vdipc.FakeDaemon(sock_path)
+    agent = Agent(x.display, sock_path, file_dir=out_dir, debug=False)
+    ok = True
+    try:
+        conn = daemon.accept(10.0)
+        settle_layout(conn, conn.expect(vdipc.S_LAYOUT))
+
+        # Idle first: connected, nothing happening.
+        time.sleep(1.0)
+        pid = agent.pid
+        sw0 = proc_status(pid, "voluntary_ctxt_switches") + proc_status(pid, "nonvoluntary_ctxt_switches")
+        time.sleep(args.idle)
+        sw1 = proc_status(pid, "voluntary_ctxt_switches") + proc_status(pid, "nonvoluntary_ctxt_switches")
+        print("idle agent: RSS %.1f MiB, %d wakeups in %.0f s" % (proc_status(pid, "VmRSS") / 1024.0, sw1 - sw0,
+                                                                  args.idle))
+
+        size = args.size * 1024 * 1024
+        elapsed, hwm_kib, cpu = transfer(conn, agent, size, "big.bin")
+        got = os.path.getsize(os.path.join(out_dir, "big.bin"))
+        if got != size:
+            raise RuntimeError("file has %d bytes, sent %d" % (got, size))
+        print("host->guest file: %d MiB in 64 KiB DATA frames to %s: %.2f s, %.0f MB/s, agent peak RSS %.1f MiB, "
+              "agent CPU %.2f s" % (args.size, out_dir, elapsed, size / elapsed / 1e6, hwm_kib / 1024.0, cpu))
+        os.unlink(os.path.join(out_dir, "big.bin"))
+    except Exception as e:  # noqa: BLE001
+        print("bench-files: %s" % e)
+        print(agent.log()[-2000:])
+        ok = False
+    finally:
+        agent.cleanup()
+        daemon.close()
+        x.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+/* output.c — plain and JSON rendering for vdagent-ctl. */
+#include "output.h"
+
+#include "session-proto.h"
+
+#include <string.h>
+#include <time.h>
+
+void vd_ctl_print_json(FILE *out, JsonNode *node)
+{
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    json_generator_set_pretty(gen, TRUE);
+    json_generator_set_indent(gen, 2);
+    json_generator_set_root(gen, node);
+    g_autofree char *text = json_generator_to_data(gen, NULL);
+    fprintf(out, "%s\n", text);
+}
+
+/* A scalar, an array of scalars or a small object as one line of text. */
+static char *node_to_text(JsonNode *node)
+{
+    switch (JSON_NODE_TYPE(node)) {
+    case JSON_NODE_NULL:
+        return g_strdup("-");
+    case JSON_NODE_VALUE: {
+        GType t = json_node_get_value_type(node);
+        if (t == G_TYPE_BOOLEAN)
+            return g_strdup(json_node_get_boolean(node) ? "yes" : "no");
+        if (t == G_TYPE_INT64)
+            return g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(node));
+        if (t == G_TYPE_DOUBLE)
+            return g_strdup_printf("%.3f", json_node_get_double(node));
+        const char *s = json_node_get_string(node);
+        return g_strdup(s && *s ? s : "-");
+    }
+    case JSON_NODE_ARRAY: {
+        JsonArray *a = json_node_get_array(node);
+        if (json_array_get_length(a) == 0)
+            return g_strdup("-");
+        GString *s = g_string_new(NULL);
+        for (guint i = 0; i < json_array_get_length(a); i++) {
+            g_autofree char *item = node_to_text(json_array_get_element(a, i));
+            g_string_append_printf(s, "%s%s", i ? " " : "", item);
+        }
+        return g_string_free(s, FALSE);
+    }
+    case JSON_NODE_OBJECT: {
+        JsonObject *o = json_node_get_object(node);
+        g_autoptr(GList) members = json_object_get_members(o);
+        GString *s = g_string_new(NULL);
+        for (GList *l = members; l; l = l->next) {
+            g_autofree char *v = node_to_text(json_object_get_member(o, l->data));
+            g_string_append_printf(s, "%s%s=%s", s->len ? " " : "", (const char *)l->data, v);
+        }
+        return g_string_free(s, FALSE);
+    }
+    }
+    return g_strdup("?");
+}
+
+static gboolean is_table(JsonNode *node)
+{
+    if (!JSON_NODE_HOLDS_ARRAY(node))
+        return FALSE;
+    JsonArray *a = json_node_get_array(node);
+    for (guint i = 0; i < json_array_get_length(a); i++)
+        if (!JSON_NODE_HOLDS_OBJECT(json_array_get_element(a, i)))
+            return FALSE;
+    return json_array_get_length(a) > 0;
+}
+
+static void print_table(FILE *out, JsonArray *rows, int indent)
+{
+    g_autoptr(GPtrArray) columns = g_ptr_array_new();
+    for (guint r = 0; r < json_array_get_length(rows); r++) {
+        g_autoptr(GList) members = json_object_get_members(json_array_get_object_element(rows, r));
+        for (GList *l = members; l; l = l->next)
+            if (!g_ptr_array_find_with_equal_func(columns, l->data, g_str_equal, NULL))
+                g_ptr_array_add(columns, l->data);
+    }
+    guint n_rows = json_array_get_length(rows), n_cols = columns->len;
+    g_autoptr(GPtrArray) cells = g_ptr_array_new_with_free_func(g_free);
+    g_autofree size_t *width = g_new0(size_t, n_cols);
+    for (guint c = 0; c < n_cols; c++) {
+        g_autofree char *title = g_ascii_strup(columns->pdata[c], -1);
+        width[c] = strlen(title);
+    }
+    for (guint r = 0; r < n_rows; r++) {
+        JsonObject *row = json_array_get_object_element(rows, r);
+        for (guint c = 0; c < n_cols; c++) {
+            JsonNode *v = json_object_get_member(row, columns->pdata[c]);
+            char *text = v ? node_to_text(v) : g_strdup("-");
+            width[c] = MAX(width[c], (size_t)g_utf8_strlen(text, -1));
+            g_ptr_array_add(cells, text);
+        }
+    }
+    fprintf(out, "%*s", indent, "");
+    for (guint c = 0; c < n_cols; c++) {
+        g_autofree char *title = g_ascii_strup(columns->pdata[c], -1);
+        fprintf(out, "%-*s%s", c + 1 < n_cols ? (int)width[c] : 0, title, c + 1 < n_cols ? "  " : "\n");
+    }
+    for (guint r = 0; r < n_rows; r++) {
+        fprintf(out, "%*s", indent, "");
+        for (guint c = 0; c < n_cols; c++) {
+            const char *text = cells->pdata[r * n_cols + c];
+            int pad = (int)(width[c] - g_utf8_strlen(text, -1));
+            fprintf(out, "%s%*s%s", text, c + 1 < n_cols ? pad : 0, "", c + 1 < n_cols ? "  " : "\n");
+        }
+    }
+}
+
+static void print_object(FILE *out, JsonObject *obj, int indent)
+{
+    g_autoptr(GList) members = json_object_get_members(obj);
+    size_t key_width = 0;
+    for (GList *l = members; l; l = l->next) {
+        JsonNode *v = json_object_get_member(obj, l->data);
+        if (!JSON_NODE_HOLDS_OBJECT(v) && !is_table(v))
+            key_width = MAX(key_width, strlen(l->data));
+    }
+    /* Scalars first, aligned; then sub-sections and tables. */
+    for (GList *l = members; l; l = l->next) {
+        JsonNode *v = json_object_get_member(obj, l->data);
+        if (JSON_NODE_HOLDS_OBJECT(v) || is_table(v))
+            continue;
+        g_autofree char *text = node_to_text(v);
+        fprintf(out, "%*s%-*s  %s\n", indent, "", (int)key_width, (const char *)l->data, text);
+    }
+    for (GList *l = members; l; l = l->next) {
+        JsonNode *v = json_object_get_member(obj, l->data);
+        if (!JSON_NODE_HOLDS_OBJECT(v) && !is_table(v))
+            continue;
+        fprintf(out, "%s%*s%s:\n", indent == 0 ? "\n" : "", indent, "", (const char *)l->data);
+        if (JSON_NODE_HOLDS_OBJECT(v))
+            print_object(out, json_node_get_object(v), indent + 2);
+        else
+            print_table(out, json_node_get_array(v), indent + 2);
+    }
+}
+
+void vd_ctl_print_plain(FILE *out, JsonNode *node)
+{
+    if (JSON_NODE_HOLDS_OBJECT(node))
+        print_object(out, json_node_get_object(node), 0);
+    else if (is_table(node))
+        print_table(out, json_node_get_array(node), 0);
+    else {
+        g_autofree char *text = node_to_text(node);
+        fprintf(out, "%s\n", text);
+    }
+}
+
+static void print_hex(FILE *out, const uint8_t *p, uint32_t n)
+{
+    for (uint32_t off = 0; off < n; off += 16) {
+        fprintf(out, "    %04x ", off);
+        for (uint32_t i = 0; i < 16; i++) {
+            if (off + i < n)
+                fprintf(out, " %02x", p[off + i]);
+            else
+                fputs("   ", out);
+        }
+        fputs("  ", out);
+        for (uint32_t i = 0; i < 16 && off + i < n; i++)
+            fputc(p[off + i] >= 0x20 && p[off + i] < 0x7f ? p[off + i] : '.', out);
+        fputc('\n', out);
+    }
+}
+
+void vd_ctl_print_trace(FILE *out, const VdTrace *t, gboolean json)
+{
+    gboolean host = t->direction == VD_TRACE_HOST_TO_GUEST || t->direction == VD_TRACE_GUEST_TO_HOST;
+    const char *type_name = host ? vd_msg_type_to_string(t->type) : vd_session_msg_type_to_string(t->type);
+    if (json) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "time_us");
+        json_builder_add_int_value(b, (gint64)t->time_us);
+        json_builder_set_member_name(b, "direction");
+        json_builder_add_string_value(b, vd_trace_direction_to_string(t->direction));
+        json_builder_set_member_name(b, "port");
+        json_builder_add_int_value(b, t->port);
+        json_builder_set_member_name(b, "peer");
+        json_builder_add_string_value(b, t->peer ? t->peer : "");
+        json_builder_set_member_name(b, "type");
+        json_builder_add_string_value(b, type_name);
+        json_builder_set_member_name(b, "size");
+        json_builder_add_int_value(b, (gint64)t->size);
+        json_builder_set_member_name(b, "summary");
+        json_builder_add_string_value(b, t->summary ? t->summary : "");
+        if (t->n_bytes) {
+            g_autofree char *hex = g_malloc(t->n_bytes * 2 + 1);
+            for (uint32_t i = 0; i < t->n_bytes; i++)
+                g_snprintf(hex + 2 * i, 3, "%02x", t->bytes[i]);
+            json_builder_set_member_name(b, "bytes");
+            json_builder_add_string_value(b, hex);
+        }
+        json_builder_end_object(b);
+        g_autoptr(JsonNode) root = json_builder_get_root(b);
+        g_autoptr(JsonGenerator) gen = json_generator_new();
+        json_generator_set_root(gen, root);
+        g_autofree char *text = json_generator_to_data(gen, NULL);
+        fprintf(out, "%s\n", text);
+    } else {
+        time_t secs = (time_t)(t->time_us / 1000000);
+        struct tm tm;
+        localtime_r(&secs, &tm);
+        char when[16];
+        strftime(when, sizeof(when), "%H:%M:%S", &tm);
+        g_autofree char *where = host ? g_strdup_printf("port %u", t->port)
+                                      : g_strdup_printf("session %s", t->peer && *t->peer ? t->peer : "?");
+        fprintf(out, "%s.%06u %-11s %-10s %-22s %8" G_GUINT64_FORMAT " B  %s\n", when,
+                (unsigned)(t->time_us % 1000000), vd_trace_direction_to_string(t->direction), where, type_name,
+                t->size, t->summary ? t->summary : "");
+        if (t->n_bytes)
+            print_hex(out, t->bytes, t->n_bytes);
+    }
+    fflush(out);
+}

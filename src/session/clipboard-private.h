@@ -1,0 +1,163 @@
+/* clipboard-private.h — what the clipboard's files share: the per-selection state, the limits and
+ * timeouts, and the entry points each file offers the others.
+ *
+ *   clipboard.c          lifecycle, event dispatch, ownership (host grabs, guest owners, timestamps)
+ *   clipboard-serve.c    host -> guest: answering X requestors (TARGETS, TIMESTAMP, MULTIPLE, INCR out)
+ *   clipboard-fetch.c    guest -> host: converting from the X owner (INCR in), paced sending
+ *   clipboard-targets.c  atoms, X target <-> VDAgent type mapping, text conversions
+ */
+#pragma once
+
+#include <X11/Xatom.h>
+#include <X11/Xlib.h>
+
+#include "clipboard.h"
+#include "vd-limits.h"
+
+/* --- limits and timeouts (each has a test in tests/clipboard/) --- */
+
+/* The host: from REQUEST to BEGIN, and between two DATA pieces. */
+#define VD_CLIP_HOST_TIMEOUT_MS 10000u
+/* An X owner: answering a conversion, and each step of an INCR transfer to us. */
+#define VD_CLIP_OWNER_TIMEOUT_MS 5000u
+/* An X requestor: taking (deleting) each INCR chunk we wrote. */
+#define VD_CLIP_REQUESTOR_TIMEOUT_MS 5000u
+/* Largest property we write at once (also capped by the server's maximum request size); more
+ * goes INCR. */
+#define VD_CLIP_X_CHUNK (1u * VD_MiB)
+/* Host data received ahead of a slow INCR requestor: above HIGH the sink is asked to stop
+ * reading from the daemon, below LOW to resume; beyond MAX (a sink that cannot throttle) the
+ * paste is cut short rather than letting memory follow the clipboard's size. */
+#define VD_CLIP_THROTTLE_HIGH (4u * VD_MiB)
+#define VD_CLIP_THROTTLE_LOW (1u * VD_MiB)
+#define VD_CLIP_STREAM_BUFFER_MAX (24u * VD_MiB)
+/* Host text that must be converted (to Latin-1 for STRING) is held whole: at most this much. */
+#define VD_CLIP_CONVERT_MAX (4u * VD_MiB)
+/* X requests waiting for the host, per selection; more are refused at once. */
+#define VD_CLIP_PENDING_MAX 32u
+/* Host requests waiting for the X owner, per selection; more are answered empty at once. */
+#define VD_CLIP_HOST_PENDING_MAX 16u
+/* Pairs in one MULTIPLE request. */
+#define VD_CLIP_MULTIPLE_MAX 32u
+/* Targets read from an owner's TARGETS answer. */
+#define VD_CLIP_TARGETS_MAX 256u
+/* Bytes queued on the daemon link before a guest -> host stream pauses until it drains. */
+#define VD_CLIP_SEND_QUEUE_MAX (1u * VD_MiB)
+/* Property bytes read from the X server per round trip when sending guest data. */
+#define VD_CLIP_READ_SLICE (1u * VD_MiB)
+/* Guest data sent to a host without MAX_CLIPBOARD: what one streamed message may claim. */
+#define VD_CLIP_GUEST_MAX ((uint64_t)VD_LIMIT_STREAMED_MESSAGE - 16u)
+
+#define VD_CLIP_N_SEL 2u /* CLIPBOARD and PRIMARY, indexed by VdSelection */
+
+typedef struct {
+    Atom selection[VD_CLIP_N_SEL];
+    Atom property[VD_CLIP_N_SEL]; /* where owners put what we convert */
+    Atom stamp;                   /* appended to for a server timestamp */
+    Atom targets, timestamp, multiple, incr, atom_pair, integer, atom;
+    Atom utf8_string, text_plain_utf8, string, text, text_plain, compound_text;
+    Atom png, bmp, x_bmp, x_ms_bmp, jpeg, tiff;
+} VdClipAtoms;
+
+/* How host (UTF-8) bytes become what an X target asks for. */
+typedef enum {
+    VD_CONV_NONE,   /* the bytes as they are */
+    VD_CONV_LATIN1, /* UTF-8 -> ISO 8859-1, refused if any character does not fit */
+} VdConv;
+
+typedef struct VdXReq VdXReq;
+typedef struct VdFetch VdFetch;
+
+typedef enum {
+    VD_OWNER_NONE,  /* nobody we know of (or an owner with nothing to bridge) */
+    VD_OWNER_HOST,  /* we own it on behalf of the host */
+    VD_OWNER_GUEST, /* an X client owns it */
+} VdOwner;
+
+typedef struct {
+    VdXClipboard *clip;
+    unsigned index; /* VdSelection */
+    bool talking;   /* bridged to a connected host at the last resync */
+    VdOwner owner;
+    /* host side: what the host offers, our ownership */
+    uint32_t host_types[VD_LIMIT_GRAB_TYPES];
+    uint32_t n_host_types;
+    bool want_own; /* a timestamp is on its way to take ownership with */
+    Time own_time;
+    GQueue xreqs;     /* VdXReq waiting for their turn with the host */
+    VdXReq *host_req; /* the request the host is answering */
+    guint host_timer;
+    uint64_t drain_left; /* bytes of an abandoned host transfer still to drop */
+    /* guest side: the X owner, what we announced, conversions */
+    Window guest_owner;
+    Time guest_time;
+    bool announced;
+    bool targets_wanted;
+    Atom guest_targets[VD_CLIP_TARGETS_MAX];
+    unsigned n_guest_targets;
+    GQueue host_requests; /* VdClipboardType (as pointers) the host asked for, waiting */
+    VdFetch *fetch;       /* the conversion in flight */
+} VdClipSel;
+
+struct VdXClipboard {
+    Display *dpy;
+    Window win;
+    VdXClipboardSink sink;
+    void *user_data;
+    int fixes_event_base;
+    VdClipAtoms atoms;
+    size_t x_chunk;
+    bool link_up, host_connected, active;
+    VdCaps caps;
+    int32_t max_clipboard;
+    bool stamp_pending;
+    VdClipSel sel[VD_CLIP_N_SEL];
+    GList *deliveries; /* VdXReq in INCR delivery to a requestor */
+    unsigned n_over;   /* deliveries above VD_CLIP_THROTTLE_HIGH: the sink is throttled while > 0 */
+};
+
+/* clipboard.c */
+bool vd_clip_can_talk(const VdXClipboard *clip);
+bool vd_clip_sel_bridged(const VdXClipboard *clip, unsigned sel);
+int vd_clip_send(VdXClipboard *clip, const VdSessionMsg *msg);
+const char *vd_owner_to_string(VdOwner owner);
+
+/* clipboard-targets.c */
+void vd_clip_atoms_init(Display *dpy, VdClipAtoms *atoms);
+/* The VDAgent type an X target carries, or VD_CLIPBOARD_NONE. */
+uint32_t vd_clip_target_to_type(const VdClipAtoms *atoms, Atom target);
+/* Targets we offer for the host's types (no duplicates), TARGETS/TIMESTAMP/MULTIPLE first. */
+unsigned vd_clip_targets_for_types(const VdClipAtoms *atoms, const uint32_t *types, uint32_t n, Atom *out,
+                                   unsigned max);
+/* For a target asked by an X requestor: the VDAgent type to ask the host, the property type to
+ * answer with, and the conversion. false if we do not serve that target. */
+bool vd_clip_target_plan(const VdClipAtoms *atoms, Atom target, uint32_t *ret_type, Atom *ret_prop_type,
+                         VdConv *ret_conv);
+/* For a host request: the best target the owner offers for type, and whether its bytes are
+ * Latin-1 (to convert to UTF-8). false if the owner offers nothing for it. */
+bool vd_clip_best_target(const VdClipAtoms *atoms, const Atom *targets, unsigned n, uint32_t type,
+                         Atom *ret_target);
+/* UTF-8 -> Latin-1 into out (len bytes at most). Returns the length, or -EILSEQ when the input is
+ * not valid UTF-8 or holds a character above U+00FF. */
+gssize vd_clip_utf8_to_latin1(const uint8_t *in, size_t len, uint8_t *out);
+/* Latin-1 -> UTF-8, g_malloc'ed. */
+uint8_t *vd_clip_latin1_to_utf8(const uint8_t *in, size_t len, size_t *ret_len);
+char *vd_clip_atom_name(Display *dpy, Atom atom); /* g_malloc'ed, "None" / "?" never NULL */
+
+/* clipboard-serve.c */
+void vd_clip_serve_request(VdXClipboard *clip, const XSelectionRequestEvent *ev);
+bool vd_clip_serve_property(VdXClipboard *clip, const XPropertyEvent *ev);
+void vd_clip_serve_host_msg(VdXClipboard *clip, const VdSessionMsg *msg);
+/* Refuse everything waiting on sel (the host is gone or released); deliveries in progress end. */
+void vd_clip_serve_flush(VdXClipboard *clip, unsigned sel, bool all);
+void vd_clip_serve_free_all(VdXClipboard *clip);
+
+/* clipboard-fetch.c */
+void vd_clip_fetch_targets(VdXClipboard *clip, unsigned sel);
+void vd_clip_fetch_host_request(VdXClipboard *clip, unsigned sel, uint32_t type);
+bool vd_clip_fetch_selection_notify(VdXClipboard *clip, const XSelectionEvent *ev);
+bool vd_clip_fetch_property(VdXClipboard *clip, const XPropertyEvent *ev);
+void vd_clip_fetch_owner_gone(VdXClipboard *clip, unsigned sel);
+void vd_clip_fetch_writable(VdXClipboard *clip);
+/* Drop conversions and the host's waiting requests (answered empty when reply is true). */
+void vd_clip_fetch_cancel(VdXClipboard *clip, unsigned sel, bool reply);

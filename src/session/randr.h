@@ -1,0 +1,55 @@
+/* randr.h — monitors of the X screen through XRandR >= 1.3: apply the host's MONITORS_CONFIG, report
+ * the layout (where each display id's pixels are) that places the mouse.
+ *
+ * Display ids are the indices of the host's MONITORS_CONFIG entries. They map to RandR outputs in the
+ * order XRandR lists them (display 0 -> first output…), unless GRAPHICS_DEVICE_INFO said otherwise:
+ * an entry (channel c, monitor m, device display d) maps display id c + m to the d-th output.
+ * The module touches only CRTCs, the screen size, and modes it created itself (named
+ * "vdagent-WxH"): never the user's desktop configuration files.
+ */
+#pragma once
+
+#include <X11/Xlib.h>
+#include <glib.h>
+#include <stdbool.h>
+
+#include "session-proto.h"
+
+/* Prefix of the modes we create; modes named so are ours to remove when unused. */
+#define VD_RANDR_MODE_PREFIX "vdagent-"
+/* Largest width/height of one monitor we accept from the host (before the screen's own limits). */
+#define VD_RANDR_MAX_MONITOR_SIDE 16384u
+
+typedef struct VdRandr VdRandr;
+
+/* Fails (NULL, error set) without XRandR 1.3. Selects RandR events on the root window. */
+VdRandr *vd_randr_new(Display *dpy, GError **error);
+void vd_randr_free(VdRandr *randr);
+
+/* Offered each X event; returns true if it was a RandR event (the layout may have changed: call
+ * vd_randr_get_layout and report it if it differs). */
+bool vd_randr_handle_event(VdRandr *randr, XEvent *event);
+
+/* Applies a config. Returns 0 when everything asked for was applied. Nothing is changed for
+ * -EINVAL (unusable config: no monitor enabled, absurd sizes) and -E2BIG (larger than the screen
+ * may be). What fits is applied for -ENXIO (some displays have no output or CRTC, e.g. on Xvfb)
+ * and -EIO (the X server refused part of it). */
+int vd_randr_apply(VdRandr *randr, const VdMonitorsConfig *config);
+
+/* Replaces the display id -> output map (count 0: back to output order). */
+void vd_randr_set_device_info(VdRandr *randr, const VdGraphicsDeviceInfo *info);
+
+/* The current layout: enabled outputs that map to a display id, by display id. */
+void vd_randr_get_layout(VdRandr *randr, VdLayout *ret);
+
+/* --- pure helpers, exposed for tests --- */
+
+/* A CVT (VESA Coordinated Video Timings 1.1, normal blanking) mode for width x height at refresh_hz.
+ * Sets XRRModeInfo's timings and dotClock (name not set). */
+typedef struct {
+    unsigned long dot_clock;
+    unsigned int hdisplay, hsync_start, hsync_end, htotal;
+    unsigned int vdisplay, vsync_start, vsync_end, vtotal;
+    bool hsync_negative, vsync_positive;
+} VdCvtTimings;
+void vd_cvt_timings(unsigned width, unsigned height, double refresh_hz, VdCvtTimings *ret);

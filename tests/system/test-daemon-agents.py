@@ -1,0 +1,590 @@
+#!/usr/bin/python3
+"""vdagentd between a test host and fake session agents (--session-tracking none).
+
+Clipboard both ways with grab serials, monitors config and its REPLY, the agent's layout driving
+the pointer, file transfers bound to their agent, an agent crashing mid-transfer and mid-clipboard,
+limits (connections, frames, hello deadline, one agent at a time), and 256 MiB of clipboard each
+way with the daemon's peak RSS measured."""
+import os
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from daemonlib import *  # noqa: E402,F401
+import vdipc  # noqa: E402
+from vdipc import FakeAgent, PeerError  # noqa: E402
+from vdwire import *  # noqa: E402,F401
+
+tap = Tap()
+tmp = tempfile.mkdtemp(prefix="vd-agents-test-")
+host = TestHost(os.path.join(tmp, "port.sock"))
+daemon = Daemon(host.path)
+host.accept(timeout=10)
+host.expect(MSG_ANNOUNCE_CAPABILITIES)
+host.negotiate(SPICE_GTK_CAPS)
+state = {}
+
+
+def agent_connect():
+    a = FakeAgent(daemon.socket)
+    hs = a.expect(vdipc.S_HOST_STATE)
+    ss = a.expect(vdipc.S_SESSION_STATE, skip=(vdipc.S_HOST_STATE,))
+    return a, hs, ss
+
+
+def wait_caps(pred, what):
+    """The daemon re-announces (request=0) when what it supports changes."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        caps = parse_announce_caps(host.expect(MSG_ANNOUNCE_CAPABILITIES, timeout=5))
+        assert not caps["request"]
+        if pred(caps["caps"]):
+            host.neg = caps["caps"] & Caps(SPICE_GTK_CAPS)
+            return caps["caps"]
+    raise AssertionError(what)
+
+
+def test_agent_connects():
+    a, hs, ss = agent_connect()
+    assert hs["connected"], hs
+    assert ss["active"] and not ss["locked"], ss
+    caps = wait_caps(lambda c: c.has(CAP_CLIPBOARD_BY_DEMAND), "clipboard caps announced")
+    assert caps.has(CAP_CLIPBOARD_SELECTION) and caps.has(CAP_CLIPBOARD_GRAB_SERIAL)
+    assert not caps.has(CAP_FILE_XFER_DISABLED)
+    state["agent"] = a
+    # The agent's HOST_STATE follows the change of negotiated caps.
+
+
+def test_second_agent_refused():
+    try:
+        FakeAgent(daemon.socket)
+    except PeerError as e:
+        assert e.code == vdipc.ERR_LIMIT, e
+    else:
+        raise AssertionError("a second agent was accepted")
+
+
+def drain_agent(a, types, timeout=0.3):
+    try:
+        while True:
+            t, m = a.recv(timeout)
+            if t not in types:
+                return t, m
+    except TimeoutError:
+        return None, None
+
+
+def test_clipboard_guest_to_host():
+    a = state["agent"]
+    a.send(vdipc.S_CLIPBOARD_GRAB, selection=0, types=[CLIPBOARD_UTF8_TEXT])
+    g = parse_clipboard_grab(host.expect(MSG_CLIPBOARD_GRAB), host.neg)
+    assert g["types"] == [CLIPBOARD_UTF8_TEXT] and g["serial"] == 0, g
+    a.send(vdipc.S_CLIPBOARD_GRAB, selection=1, types=[CLIPBOARD_UTF8_TEXT])
+    g = parse_clipboard_grab(host.expect(MSG_CLIPBOARD_GRAB), host.neg)
+    assert g["selection"] == 1 and g["serial"] == 0, g
+    a.send(vdipc.S_CLIPBOARD_GRAB, selection=0, types=[CLIPBOARD_UTF8_TEXT, CLIPBOARD_IMAGE_PNG])
+    g = parse_clipboard_grab(host.expect(MSG_CLIPBOARD_GRAB), host.neg)
+    assert g["serial"] == 1, g
+    host.send_message(MSG_CLIPBOARD_REQUEST, build_clipboard_request(CLIPBOARD_UTF8_TEXT, host.neg, 0))
+    req = a.expect(vdipc.S_CLIPBOARD_REQUEST, skip=(vdipc.S_HOST_STATE,))
+    assert req == {"selection": 0, "type": CLIPBOARD_UTF8_TEXT}, req
+    text = "héllo from the guest ".encode() * 300
+    a.send(vdipc.S_CLIPBOARD_BEGIN, selection=0, type=CLIPBOARD_UTF8_TEXT, total=len(text))
+    for i in range(0, len(text), 1000):
+        a.send(vdipc.S_CLIPBOARD_DATA, selection=0, data=text[i:i + 1000])
+    c = parse_clipboard(host.expect(MSG_CLIPBOARD), host.neg)
+    assert c["type"] == CLIPBOARD_UTF8_TEXT and c["data"] == text, (c["type"], len(c["data"]))
+    # An unrequested answer goes nowhere.
+    a.send(vdipc.S_CLIPBOARD_BEGIN, selection=0, type=CLIPBOARD_UTF8_TEXT, total=3)
+    a.send(vdipc.S_CLIPBOARD_DATA, selection=0, data=b"abc")
+    host.assert_quiet(0.3)
+
+
+def test_clipboard_release_to_host():
+    a = state["agent"]
+    a.send(vdipc.S_CLIPBOARD_RELEASE, selection=1)
+    r = parse_clipboard_release(host.expect(MSG_CLIPBOARD_RELEASE), host.neg)
+    assert r["selection"] == 1, r
+
+
+def test_clipboard_host_to_guest():
+    a = state["agent"]
+    host.send_message(MSG_CLIPBOARD_GRAB, build_clipboard_grab([CLIPBOARD_UTF8_TEXT], host.neg, 0, serial=2))
+    g = a.expect(vdipc.S_CLIPBOARD_GRAB, skip=(vdipc.S_HOST_STATE,))
+    assert g == {"selection": 0, "types": [CLIPBOARD_UTF8_TEXT]}, g
+    # A stale grab (serial below the counter) is dropped.
+    host.send_message(MSG_CLIPBOARD_GRAB, build_clipboard_grab([CLIPBOARD_IMAGE_PNG], host.neg, 0, serial=0))
+    t, m = drain_agent(a, ())
+    assert t is None, (t, m)
+    a.send(vdipc.S_CLIPBOARD_REQUEST, selection=0, type=CLIPBOARD_UTF8_TEXT)
+    q = parse_clipboard_request(host.expect(MSG_CLIPBOARD_REQUEST), host.neg)
+    assert q["type"] == CLIPBOARD_UTF8_TEXT, q
+    text = bytes(range(256)) * 40  # 10 KiB, 2048-byte chunks
+    host.send_message(MSG_CLIPBOARD, build_clipboard(CLIPBOARD_UTF8_TEXT, text, host.neg, 0), chunk=2048)
+    b = a.expect(vdipc.S_CLIPBOARD_BEGIN)
+    assert b == {"selection": 0, "type": CLIPBOARD_UTF8_TEXT, "total": len(text)}, b
+    got = b""
+    while len(got) < len(text):
+        got += a.expect(vdipc.S_CLIPBOARD_DATA)["data"]
+    assert got == text
+    host.send_message(MSG_CLIPBOARD_RELEASE, build_clipboard_release(host.neg, 0))
+    assert a.expect(vdipc.S_CLIPBOARD_RELEASE) == {"selection": 0}
+
+
+def test_request_without_grab():
+    a = state["agent"]
+    # The guest asks for what the host does not hold: the agent is told at once.
+    a.send(vdipc.S_CLIPBOARD_REQUEST, selection=0, type=CLIPBOARD_UTF8_TEXT)
+    assert a.expect(vdipc.S_CLIPBOARD_ABORT) == {"selection": 0}
+    # The host asks for what the guest does not hold: empty data, as QEMU does.
+    host.send_message(MSG_CLIPBOARD_REQUEST, build_clipboard_request(CLIPBOARD_UTF8_TEXT, host.neg, 2))
+    c = parse_clipboard(host.expect(MSG_CLIPBOARD), host.neg)
+    assert c["data"] == b"" and c["selection"] == 2, c
+
+
+def test_max_clipboard():
+    a = state["agent"]
+    host.send_message(MSG_MAX_CLIPBOARD, build_max_clipboard(1000))
+    hs = a.expect(vdipc.S_HOST_STATE)
+    assert hs["max_clipboard"] == 1000, hs
+    a.send(vdipc.S_CLIPBOARD_GRAB, selection=0, types=[CLIPBOARD_UTF8_TEXT])
+    host.expect(MSG_CLIPBOARD_GRAB)
+    host.send_message(MSG_CLIPBOARD_REQUEST, build_clipboard_request(CLIPBOARD_UTF8_TEXT, host.neg, 0))
+    a.expect(vdipc.S_CLIPBOARD_REQUEST)
+    a.send(vdipc.S_CLIPBOARD_BEGIN, selection=0, type=CLIPBOARD_UTF8_TEXT, total=2000)
+    a.send(vdipc.S_CLIPBOARD_DATA, selection=0, data=b"x" * 2000)
+    c = parse_clipboard(host.expect(MSG_CLIPBOARD), host.neg)
+    assert c["data"] == b"", "over MAX_CLIPBOARD: the host gets nothing"
+    host.send_message(MSG_MAX_CLIPBOARD, build_max_clipboard(-1))
+    assert a.expect(vdipc.S_HOST_STATE)["max_clipboard"] == -1
+
+
+def test_monitors_config_reply():
+    a = state["agent"]
+    host.send_message(MSG_MONITORS_CONFIG, build_monitors_config(
+        [dict(width=1280, height=800, x=0, y=0), dict(width=1024, height=768, x=1280, y=0)],
+        MONITORS_PHYSICAL_SIZE | MONITORS_USE_POS))
+    m = a.expect(vdipc.S_MONITORS_CONFIG)
+    assert len(m["monitors"]) == 2 and m["monitors"][1]["width"] == 1024, m
+    host.assert_quiet(0.3)  # no REPLY before the agent answers
+    a.send(vdipc.S_MONITORS_RESULT, request_id=m["request_id"], result=REPLY_SUCCESS)
+    r = parse_reply(host.expect(MSG_REPLY))
+    assert r == {"type": MSG_MONITORS_CONFIG, "error": REPLY_SUCCESS}, r
+    # A result for another request id is ignored.
+    a.send(vdipc.S_MONITORS_RESULT, request_id=m["request_id"] + 7, result=REPLY_SUCCESS)
+    host.assert_quiet(0.3)
+
+
+def test_monitors_config_timeout():
+    a = state["agent"]
+    host.send_message(MSG_MONITORS_CONFIG, build_monitors_config([dict(width=800, height=600, x=0, y=0)],
+                                                                 MONITORS_PHYSICAL_SIZE | MONITORS_USE_POS))
+    a.expect(vdipc.S_MONITORS_CONFIG)
+    t0 = time.monotonic()
+    r = parse_reply(host.expect(MSG_REPLY, timeout=8))
+    assert r["error"] == REPLY_ERROR and 4 <= time.monotonic() - t0 <= 7, (r, time.monotonic() - t0)
+
+
+def test_agent_layout_drives_pointer():
+    a = state["agent"]
+    # The agent's X screen: 3000x1000, display 1 at 2000,0.
+    a.send(vdipc.S_LAYOUT, screen_width=3000, screen_height=1000, displays=[
+        dict(display_id=0, x=0, y=0, width=2000, height=1000),
+        dict(display_id=1, x=2000, y=0, width=1000, height=1000)])
+    time.sleep(0.2)
+    daemon.events()
+    host.send_message(MSG_MOUSE_STATE, build_mouse_state(999, 500, 0, 1), port=2)
+    ev = daemon.events(want=2)
+    a_ = {c: v for t, c, v in ev if t == EV_ABS}
+    assert pixel(a_[ABS_X], 3000) == 2999, ev
+    assert pixel(a_[ABS_Y], 1000) == 500, ev
+
+
+def test_device_info_forwarded():
+    a = state["agent"]
+    host.send_message(MSG_GRAPHICS_DEVICE_INFO, build_graphics_device_info(
+        [(0, 0, 1, "pci/0000/02.0")]))
+    d = a.expect(vdipc.S_DEVICE_INFO)
+    assert d["entries"][0]["address"] == "pci/0000/02.0", d
+
+
+def test_file_transfer():
+    a = state["agent"]
+    data = os.urandom(200 * 1024)
+    host.send_message(MSG_FILE_XFER_START, build_file_xfer_start(5, "report.pdf", len(data)))
+    s = a.expect(vdipc.S_XFER_START)
+    assert s["id"] == 5 and s["name"] == "report.pdf" and s["size"] == len(data), s
+    a.send(vdipc.S_XFER_STATUS, id=5, result=XFER_CAN_SEND_DATA, has_detail=False, error_type=0, error_code=0, free=0)
+    st = parse_file_xfer_status(host.expect(MSG_FILE_XFER_STATUS))
+    assert st["id"] == 5 and st["result"] == XFER_CAN_SEND_DATA, st
+    for i in range(0, len(data), 65536):
+        host.send_message(MSG_FILE_XFER_DATA, build_file_xfer_data(5, data[i:i + 65536]))
+    got = b""
+    while len(got) < len(data):
+        m = a.expect(vdipc.S_XFER_DATA)
+        assert m["id"] == 5
+        got += m["data"]
+    assert got == data
+    a.send(vdipc.S_XFER_STATUS, id=5, result=XFER_SUCCESS, has_detail=False, error_type=0, error_code=0, free=0)
+    st = parse_file_xfer_status(host.expect(MSG_FILE_XFER_STATUS))
+    assert st["result"] == XFER_SUCCESS, st
+    # The id is gone: more data and status for it are ignored.
+    host.send_message(MSG_FILE_XFER_DATA, build_file_xfer_data(5, b"late"))
+    a.send(vdipc.S_XFER_STATUS, id=5, result=XFER_SUCCESS, has_detail=False, error_type=0, error_code=0, free=0)
+    a.send(vdipc.S_XFER_STATUS, id=99, result=XFER_ERROR, has_detail=False, error_type=0, error_code=0, free=0)
+    host.assert_quiet(0.3)
+    t, m = drain_agent(a, ())
+    assert t is None, (t, m)
+
+
+def test_file_transfer_cancel_by_host():
+    a = state["agent"]
+    host.send_message(MSG_FILE_XFER_START, build_file_xfer_start(6, "a.txt", 10))
+    a.expect(vdipc.S_XFER_START)
+    host.send_message(MSG_FILE_XFER_STATUS, build_file_xfer_status(6, XFER_CANCELLED))
+    c = a.expect(vdipc.S_XFER_CANCEL)
+    assert c == {"id": 6, "result": XFER_CANCELLED}, c
+    # A duplicate START for an id in flight is ignored; START over the cap is refused.
+    host.send_message(MSG_FILE_XFER_START, build_file_xfer_start(7, "b.txt", 10))
+    a.expect(vdipc.S_XFER_START)
+    host.send_message(MSG_FILE_XFER_START, build_file_xfer_start(7, "b2.txt", 10))
+    t, m = drain_agent(a, ())
+    assert t is None, (t, m)
+    host.send_message(MSG_FILE_XFER_STATUS, build_file_xfer_status(7, XFER_CANCELLED))
+    a.expect(vdipc.S_XFER_CANCEL)
+
+
+def test_file_transfer_limit():
+    a = state["agent"]
+    for i in range(64):
+        host.send_message(MSG_FILE_XFER_START, build_file_xfer_start(100 + i, "f%d" % i, 1))
+    for i in range(64):
+        a.expect(vdipc.S_XFER_START)
+    host.send_message(MSG_FILE_XFER_START, build_file_xfer_start(999, "one too many", 1))
+    st = parse_file_xfer_status(host.expect(MSG_FILE_XFER_STATUS))
+    assert st["id"] == 999 and st["result"] == XFER_ERROR, st
+    # The client leaving cancels them all towards the agent.
+    host.send_message(MSG_CLIENT_DISCONNECTED, b"", port=2)
+    cancelled = set()
+    while len(cancelled) < 64:
+        t, m = a.recv()
+        if t == vdipc.S_XFER_CANCEL:
+            cancelled.add(m["id"])
+    assert cancelled == set(range(100, 164))
+    hs = a.expect(vdipc.S_HOST_STATE, skip=(vdipc.S_CLIPBOARD_RELEASE,))
+    assert not hs["connected"], hs
+    host.negotiate(SPICE_GTK_CAPS)
+    assert a.expect(vdipc.S_HOST_STATE)["connected"]
+
+
+def test_agent_crash_mid_transfer():
+    a = state["agent"]
+    host.send_message(MSG_FILE_XFER_START, build_file_xfer_start(8, "big.iso", 1 << 20))
+    a.expect(vdipc.S_XFER_START)
+    a.send(vdipc.S_XFER_STATUS, id=8, result=XFER_CAN_SEND_DATA, has_detail=False, error_type=0, error_code=0, free=0)
+    host.expect(MSG_FILE_XFER_STATUS)
+    host.send_message(MSG_FILE_XFER_DATA, build_file_xfer_data(8, b"y" * 65536))
+    a.expect(vdipc.S_XFER_DATA)
+    a.close()  # crash
+    st = parse_file_xfer_status(host.expect(MSG_FILE_XFER_STATUS, skip=(MSG_ANNOUNCE_CAPABILITIES,)))
+    assert st["id"] == 8 and st["result"] == XFER_VDAGENT_NOT_CONNECTED, st
+    caps = wait_caps(lambda c: not c.has(CAP_CLIPBOARD_BY_DEMAND), "clipboard caps withdrawn")
+    assert caps.has(CAP_FILE_XFER_DISABLED)
+    # The rest of the data goes nowhere, and a new START is refused: no agent.
+    host.send_message(MSG_FILE_XFER_DATA, build_file_xfer_data(8, b"z" * 1000))
+    host.send_message(MSG_FILE_XFER_START, build_file_xfer_start(9, "x", 1))
+    st = parse_file_xfer_status(host.expect(MSG_FILE_XFER_STATUS))
+    assert st["id"] == 9 and st["result"] == XFER_VDAGENT_NOT_CONNECTED, st
+    assert daemon.alive()
+
+
+def test_agent_crash_mid_clipboard():
+    a, _, _ = agent_connect()
+    state["agent"] = a
+    wait_caps(lambda c: c.has(CAP_CLIPBOARD_BY_DEMAND), "clipboard caps back")
+    a.send(vdipc.S_CLIPBOARD_GRAB, selection=0, types=[CLIPBOARD_UTF8_TEXT])
+    host.expect(MSG_CLIPBOARD_GRAB)
+    host.send_message(MSG_CLIPBOARD_REQUEST, build_clipboard_request(CLIPBOARD_UTF8_TEXT, host.neg, 0))
+    a.expect(vdipc.S_CLIPBOARD_REQUEST)
+    a.send(vdipc.S_CLIPBOARD_BEGIN, selection=0, type=CLIPBOARD_UTF8_TEXT, total=100000)
+    a.send(vdipc.S_CLIPBOARD_DATA, selection=0, data=b"q" * 5000)
+    time.sleep(0.2)
+    a.close()
+    # The message cannot be completed on the wire: the port is reopened (request=1 again).
+    try:
+        while True:
+            host.recv_message(timeout=5)
+    except ConnectionError:
+        pass
+    host.accept(timeout=10)
+    assert parse_announce_caps(host.expect(MSG_ANNOUNCE_CAPABILITIES))["request"]
+    host.negotiate(SPICE_GTK_CAPS)
+
+
+def test_malformed_frame():
+    b = FakeAgent(daemon.socket)
+    b.expect(vdipc.S_HOST_STATE)
+    b.send_raw(vdipc.frame(vdipc.S_CLIPBOARD_GRAB, b"\x09\x00"))  # selection 9, truncated
+    frames = b.wait_closed()
+    codes = [vdipc.decode(vdipc.SESSION, t, p)["code"] for t, p in frames if t == vdipc.ERROR]
+    assert vdipc.ERR_BAD_FRAME in codes, frames
+
+
+def test_oversized_frame():
+    b = FakeAgent(daemon.socket)
+    b.expect(vdipc.S_HOST_STATE)
+    b.send_raw(struct.pack("<HHI", vdipc.S_CLIPBOARD_DATA, 0, 16 * 1024 * 1024))
+    frames = b.wait_closed()
+    codes = [vdipc.decode(vdipc.SESSION, t, p)["code"] for t, p in frames if t == vdipc.ERROR]
+    assert vdipc.ERR_BAD_FRAME in codes, frames
+
+
+def test_bad_hello():
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(daemon.socket)
+    s.sendall(vdipc.frame(vdipc.S_CLIPBOARD_RELEASE, b"\x00"))
+    c = vdipc.Connection(s, vdipc.SESSION)
+    frames = c.wait_closed()
+    assert any(t == vdipc.ERROR for t, p in frames), frames
+    b = FakeAgent(daemon.socket, hello=False)
+    b.send(vdipc.HELLO, **vdipc.hello_fields(vdipc.SESSION, version=(2, 0)))
+    try:
+        b.expect(vdipc.HELLO)
+    except PeerError as e:
+        assert e.code == vdipc.ERR_VERSION
+    else:
+        raise AssertionError("version 2 accepted")
+
+
+def test_hello_deadline():
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(daemon.socket)
+    c = vdipc.Connection(s, vdipc.SESSION)
+    t0 = time.monotonic()
+    frames = c.wait_closed(timeout=10)
+    took = time.monotonic() - t0
+    assert 4 <= took <= 8, took
+    assert [vdipc.decode(vdipc.SESSION, t, p)["code"] for t, p in frames if t == vdipc.ERROR] == [vdipc.ERR_TIMEOUT]
+
+
+def test_connection_cap():
+    socks = []
+    try:
+        for _ in range(40):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(daemon.socket)
+            socks.append(s)
+        time.sleep(0.5)
+        refused = 0
+        for s in socks:
+            s.settimeout(0.05)
+            try:
+                if s.recv(1, socket.MSG_PEEK) == b"" or True:
+                    pass
+            except socket.timeout:
+                continue
+            refused += 1
+        # 32 slots, one taken by the active agent: at least 9 of 40 are refused at once.
+        assert refused >= 9, refused
+    finally:
+        for s in socks:
+            s.close()
+    time.sleep(0.3)
+    assert daemon.alive()
+
+
+def run_as(uid, code):
+    return subprocess.run(["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid, "--clear-groups",
+                           "/usr/bin/python3", "-c", code], capture_output=True, text=True, timeout=30,
+                          env=dict(os.environ, PYTHONPATH=os.environ.get("PYTHONPATH", "")))
+
+
+AGENT_AS_USER = """
+import sys, vdipc
+try:
+    a = vdipc.FakeAgent(%r)
+    a.expect(vdipc.S_HOST_STATE)
+    print("accepted")
+except vdipc.PeerError as e:
+    print("refused", e.code)
+"""
+
+
+def test_tracking_none_uid_policy():
+    if os.getuid() != 0 or not os.path.exists("/usr/bin/setpriv"):
+        raise AssertionError("needs root and setpriv")
+    state["agent"].close()
+    wait_caps(lambda c: not c.has(CAP_CLIPBOARD_BY_DEMAND), "agent gone")
+    os.chmod(daemon.tmp, 0o755)
+    code = AGENT_AS_USER % daemon.socket
+    r = run_as(64000, code)
+    assert r.stdout.strip() == "accepted", r  # the first user is pinned as the display owner
+    r = run_as(64001, code)
+    assert r.stdout.strip() == "refused %d" % vdipc.ERR_PERMISSION, r
+    r = run_as(64000, code)
+    assert r.stdout.strip() == "accepted", r
+    assert "uid 64000 is now the display owner" in daemon.log_text()
+
+
+def rss_hwm_reset():
+    # Writing 5 to clear_refs resets VmHWM to the current RSS.
+    with open("/proc/%d/clear_refs" % daemon.pid, "w") as f:
+        f.write("5")
+
+
+def test_big_clipboard_host_to_guest():
+    a, _, _ = agent_connect()
+    state["agent"] = a
+    wait_caps(lambda c: c.has(CAP_CLIPBOARD_BY_DEMAND), "clipboard caps back")
+    host.send_message(MSG_CLIPBOARD_GRAB, build_clipboard_grab([CLIPBOARD_UTF8_TEXT], host.neg, 0, serial=0))
+    a.expect(vdipc.S_CLIPBOARD_GRAB)
+    a.send(vdipc.S_CLIPBOARD_REQUEST, selection=0, type=CLIPBOARD_UTF8_TEXT)
+    host.expect(MSG_CLIPBOARD_REQUEST)
+    total = 256 * 1024 * 1024
+    rss_hwm_reset()
+    prefix = selection_prefix(host.neg, 0)
+    head = build_message_header(MSG_CLIPBOARD, len(prefix) + 4 + total) + prefix + struct.pack("<I", 1)
+    block = bytes(range(256)) * 8  # 2048
+    host.conn.setblocking(True)
+    got = 0
+    sent_head = False
+    import select as sel
+    pending = b""
+    remaining = total
+    while got < total:
+        if not sent_head:
+            pending = build_chunk_header(1, len(head)) + head
+            sent_head = True
+        if not pending and remaining:
+            n = 0
+            parts = []
+            while remaining and n < 64:
+                k = min(2048, remaining)
+                parts.append(build_chunk_header(1, k) + block[:k])
+                remaining -= k
+                n += 1
+            pending = b"".join(parts)
+        r, w, _ = sel.select([a.sock], [host.conn] if pending else [], [], 10)
+        if not r and not w:
+            raise AssertionError("stalled at %d bytes" % got)
+        if w:
+            k = host.conn.send(pending)
+            pending = pending[k:]
+        if r:
+            data = a.sock.recv(1 << 20)
+            assert data
+            for t, p in a.decoder.feed(data):
+                if t == vdipc.S_CLIPBOARD_BEGIN:
+                    assert vdipc.decode(vdipc.SESSION, t, p)["total"] == total
+                elif t == vdipc.S_CLIPBOARD_DATA:
+                    got += len(p) - 1
+    hwm = daemon.status("VmHWM")
+    print("# host->guest 256 MiB: daemon VmHWM %d KiB" % hwm)
+    assert hwm < 16 * 1024, hwm
+
+
+def test_big_clipboard_guest_to_host():
+    a = state["agent"]
+    a.send(vdipc.S_CLIPBOARD_GRAB, selection=0, types=[CLIPBOARD_UTF8_TEXT])
+    host.expect(MSG_CLIPBOARD_GRAB)
+    host.send_message(MSG_CLIPBOARD_REQUEST, build_clipboard_request(CLIPBOARD_UTF8_TEXT, host.neg, 0))
+    a.expect(vdipc.S_CLIPBOARD_REQUEST)
+    total = 256 * 1024 * 1024
+    rss_hwm_reset()
+    piece = vdipc.frame(vdipc.S_CLIPBOARD_DATA, b"\x00" + bytes(range(256)) * 256)  # 64 KiB
+    a.send(vdipc.S_CLIPBOARD_BEGIN, selection=0, type=CLIPBOARD_UTF8_TEXT, total=total)
+    import select as sel
+    sent = 0
+    out = b""
+    got = 0
+    reader = GuestReassembler(max_message=1 << 31)
+    host_pending = 0
+    hdr = None
+    seen = 0
+    # Count payload bytes by parsing chunk headers ourselves (no reassembly in memory).
+    buf = b""
+    chunk_left = 0
+    msg_header_needed = True
+    while seen < total + 4 + len(selection_prefix(host.neg, 0)):
+        if not out and sent < total:
+            out = piece
+            sent += 65536
+        r, w, _ = sel.select([host.conn], [a.sock] if out else [], [], 10)
+        if not r and not w:
+            raise AssertionError("stalled at %d bytes" % seen)
+        if w:
+            k = a.sock.send(out)
+            out = out[k:]
+        if r:
+            data = host.conn.recv(1 << 20)
+            assert data
+            buf += data
+            while True:
+                if chunk_left == 0:
+                    if len(buf) < 8:
+                        break
+                    port, size = struct.unpack_from("<II", buf)
+                    assert port == 1 and size <= 2048
+                    buf = buf[8:]
+                    chunk_left = size
+                    if msg_header_needed:
+                        assert size >= 20
+                k = min(chunk_left, len(buf))
+                if k == 0:
+                    break
+                take = buf[:k]
+                buf = buf[k:]
+                chunk_left -= k
+                if msg_header_needed:
+                    proto, type_, _, msize = struct.unpack_from("<IIQI", take)
+                    assert type_ == MSG_CLIPBOARD, type_
+                    take = take[20:]
+                    msg_header_needed = False
+                seen += len(take)
+    hwm = daemon.status("VmHWM")
+    print("# guest->host 256 MiB: daemon VmHWM %d KiB" % hwm)
+    assert hwm < 16 * 1024, hwm
+
+
+tests = [
+    ("an agent connects: HOST_STATE, SESSION_STATE, clipboard caps announced", test_agent_connects),
+    ("a second agent is refused with ERROR(LIMIT)", test_second_agent_refused),
+    ("clipboard guest -> host with grab serials", test_clipboard_guest_to_host),
+    ("clipboard release guest -> host", test_clipboard_release_to_host),
+    ("clipboard host -> guest, stale grab dropped", test_clipboard_host_to_guest),
+    ("requests for what the other side does not hold", test_request_without_grab),
+    ("MAX_CLIPBOARD enforced for guest data", test_max_clipboard),
+    ("MONITORS_CONFIG to the agent, REPLY after its result", test_monitors_config_reply),
+    ("MONITORS_CONFIG REPLY(ERROR) on timeout", test_monitors_config_timeout),
+    ("the agent's layout drives the pointer", test_agent_layout_drives_pointer),
+    ("GRAPHICS_DEVICE_INFO forwarded", test_device_info_forwarded),
+    ("file transfer routed both ways, stale ids ignored", test_file_transfer),
+    ("file transfer cancelled by the host, duplicate START ignored", test_file_transfer_cancel_by_host),
+    ("64 transfers at most; client disconnect cancels them", test_file_transfer_limit),
+    ("agent crash mid-transfer", test_agent_crash_mid_transfer),
+    ("agent crash mid-clipboard reopens the port", test_agent_crash_mid_clipboard),
+    ("malformed frame: ERROR(BAD_FRAME) and closed", test_malformed_frame),
+    ("oversized frame: ERROR(BAD_FRAME) and closed", test_oversized_frame),
+    ("no HELLO first, wrong version", test_bad_hello),
+    ("HELLO deadline", test_hello_deadline),
+    ("connection cap", test_connection_cap),
+    ("256 MiB clipboard host -> guest under 16 MiB peak RSS", test_big_clipboard_host_to_guest),
+    ("256 MiB clipboard guest -> host under 16 MiB peak RSS", test_big_clipboard_guest_to_host),
+    ("tracking none: only root and the pinned display owner", test_tracking_none_uid_policy),
+]
+try:
+    for name, fn in tests:
+        tap.run(name, fn)
+finally:
+    rc = daemon.stop()
+    tap.run("exits cleanly on SIGTERM", lambda: (_ for _ in ()).throw(AssertionError(rc)) if rc != 0 else None)
+    if tap.failed:
+        for line in daemon.log_text().splitlines()[-80:]:
+            print("# log: " + line)
+    daemon.cleanup()
+    host.shutdown()
+tap.done()

@@ -1,0 +1,290 @@
+#!/usr/bin/python3
+"""Real-QEMU end-to-end test with QEMU's own agent host side: -chardev qemu-vdagent + VNC, plus the QEMU
+guest agent channel. A small RFB client (rfb.py) plays the VNC viewer; the guest runs the agent under test
+(VD_VM_AGENT=ours|reference), Xorg (dummy driver) with the agent's uinput device as its pointer, xclip and
+xdotool. TAP, one line per case.
+"""
+import json
+import os
+import re
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rfb  # noqa: E402
+import vmlib  # noqa: E402
+from vmlib import VMError, wait_for  # noqa: E402
+
+CASES = 12
+XCLIP_OUT = "xclip -o -selection {sel} 2>/dev/null"
+
+
+class QGA:
+    """The host end of QEMU's socket chardev for org.qemu.guest_agent.0."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(path)
+        self.buf = b""
+
+    def call(self, execute, arguments=None, timeout=10, reply=True):
+        req = {"execute": execute}
+        if arguments:
+            req["arguments"] = arguments
+        self.sock.sendall(json.dumps(req).encode() + b"\n")
+        if not reply:
+            return None
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise VMError(f"no QGA reply to {execute} in {timeout} s")
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            if not data:
+                raise VMError("QGA socket closed")
+            self.buf += data
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line.lstrip(b"\xff"))
+
+    def sync(self, timeout=20):
+        """guest-sync with a fresh id until the agent answers it (skips stale replies)."""
+        token = int(time.time() * 1000) % 2**31
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                r = self.call("guest-sync", {"id": token}, timeout=2)
+            except VMError:
+                continue
+            if r.get("return") == token:
+                return True
+        return False
+
+
+def guest_clip(g, sel="clipboard"):
+    rc, out, _ = g.x(XCLIP_OUT.format(sel=sel), timeout=15)
+    return out if rc == 0 else None
+
+
+def set_guest_clip(g, text, sel="clipboard"):
+    # xclip stays behind as the selection owner: detach it from the command server's pipes
+    g.x(f"xclip -i -selection {sel} >/dev/null 2>&1 </dev/null", stdin=None, timeout=15)
+
+
+def pointer_at(g):
+    rc, out, _ = g.x("xdotool getmouselocation", timeout=10)
+    m = re.match(r"x:(\d+) y:(\d+)", out)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def main():
+    agent = vmlib.agent_choice()
+    tap = vmlib.Tap(CASES)
+    vmlib.log(f"agent under test: {agent}")
+    g = vmlib.Guest(f"vnc-{agent}", host="vnc", qga=True)
+    vnc = qga = None
+    t0 = time.monotonic()
+    try:
+        def boot():
+            g.start(env={"VD_VM_AGENT": agent, "VD_BUILD_ROOT": vmlib.BUILD_ROOT})
+            vmlib.log(g.agents("start-daemon").strip())
+            g.agents("start-qga")
+            vmlib.log(g.agents("start-x").strip())
+            g.agents("start-session")
+            return True
+        if not tap.case("guest boots; daemon, Xorg and session agent start", boot):
+            g.dump_logs()
+            return tap.finish("the guest did not come up")
+        nonlocal_state = {}
+
+        def connect():
+            nonlocal vnc
+            vnc = rfb.Client(g.vnc_path)
+            vnc.poll(1)
+            return vnc.server_caps is not None, f"no extended clipboard caps from QEMU ({vnc.name})"
+        tap.case("VNC client connects, QEMU announces the extended clipboard", connect)
+
+        def host_to_guest(text, label):
+            def case():
+                vnc.copy(text)
+                got = wait_for(lambda: (vnc.poll(0.2), guest_clip(g) == text)[1], 20)
+                return got, f"guest clipboard: {guest_clip(g)!r}, wanted {text!r} ({label})"
+            return case
+        text1 = f"hello from the VNC host: grüße ✓ {os.getpid()}"
+        tap.case("VNC -> guest clipboard (xclip -o)", host_to_guest(text1, "first"))
+
+        def guest_to_host(text):
+            def case():
+                vnc.texts.clear()
+                set_guest_clip(g, text)
+                g.x(f"printf %s {shlex_quote(text)} | xclip -i -selection clipboard >/dev/null 2>&1", timeout=15)
+                ok = vnc.wait_text(text, 20)
+                return ok, f"VNC client got {vnc.texts!r}, wanted {text!r}"
+            return case
+        text2 = f"from the guest via xclip: ünïcödé ✓ {int(time.time())}"
+        tap.case("guest clipboard (xclip -i) -> VNC client", guest_to_host(text2))
+
+        def pointer(points):
+            def case():
+                bad = []
+                for vx, vy in points:
+                    vnc.pointer(vx, vy)
+                    want = (max(vx - 1, 0), max(vy - 1, 0))  # QEMU 7.2 delivers VNC coordinate - 1
+                    got = wait_for(lambda: pointer_at(g) == want, 10)
+                    if not got:
+                        bad.append(f"VNC ({vx},{vy}): X pointer at {pointer_at(g)}, wanted {want}")
+                return not bad, "\n".join(bad)
+            return case
+        tap.case("VNC pointer lands on the expected X pixel (xdotool getmouselocation)",
+                 pointer([(300, 200), (17, 333), (601, 12)]))
+
+        def buttons():
+            g.x("pkill -x xev; rm -f /run/vdtest/xev.out", timeout=10)
+            g.run("xev -root -event button", env={"DISPLAY": ":0"}, background=True, log="/run/vdtest/xev.out")
+            time.sleep(1.5)
+            x, y = 250, 150
+            seq = [(rfb.LEFT, 1), (rfb.MIDDLE, 2), (rfb.RIGHT, 3), (rfb.WHEEL_UP, 4), (rfb.WHEEL_DOWN, 5)]
+            for mask, _ in seq:
+                vnc.pointer(x, y, mask)
+                time.sleep(0.15)
+                vnc.pointer(x, y, 0)
+                time.sleep(0.15)
+
+            def events():
+                _, out, _ = g.run("cat /run/vdtest/xev.out", timeout=10)
+                return re.findall(r"(ButtonPress|ButtonRelease) event.*?root:\((\d+),(\d+)\).*?button (\d+)",
+                                  out, re.S)
+            want_buttons = [b for _, b in seq]
+            def complete():
+                ev = events()
+                presses = [int(b) for kind, _, _, b in ev if kind == "ButtonPress"]
+                return presses == want_buttons
+            ok = wait_for(complete, 10)
+            ev = events()
+            g.x("pkill -x xev", timeout=10)
+            presses = [(int(b), int(px), int(py)) for kind, px, py, b in ev if kind == "ButtonPress"]
+            releases = [int(b) for kind, _, _, b in ev if kind == "ButtonRelease"]
+            pos_ok = all((px, py) == (x - 1, y - 1) for _, px, py in presses)
+            return (ok and pos_ok and releases == want_buttons,
+                    f"presses (button, x, y) {presses}, releases {releases}; wanted buttons {want_buttons} at "
+                    f"({x - 1},{y - 1})")
+        tap.case("VNC buttons left/middle/right and wheel up/down reach X (xev)", buttons)
+
+        def qga_ping_info():
+            nonlocal qga
+            qga = QGA(g.qga_path)
+            if not qga.sync():
+                return False, "no answer to guest-sync"
+            ping = qga.call("guest-ping")
+            info = qga.call("guest-info")
+            cmds = {c.get("name") for c in info.get("return", {}).get("supported_commands", [])}
+            ok = ping == {"return": {}} and "version" in info.get("return", {}) and \
+                {"guest-ping", "guest-info", "guest-shutdown"} <= cmds
+            return ok, f"guest-ping: {ping}\nguest-info: {str(info)[:500]}"
+        tap.case("QGA guest-ping and guest-info over QEMU's socket chardev", qga_ping_info)
+
+        def restart_daemon():
+            g.agents("stop-daemon")
+            time.sleep(0.5)
+            vmlib.log(g.agents("start-daemon").strip())
+            # the session agent reconnects by itself; the clipboard then works again both ways
+            text = f"after the daemon restart {time.time()}"
+            vnc.copy(text)
+            ok1 = wait_for(lambda: (vnc.poll(0.2), guest_clip(g) == text)[1], 30)
+            text_b = f"guest after the daemon restart {time.time()}"
+            vnc.texts.clear()
+            g.x(f"printf %s {shlex_quote(text_b)} | xclip -i -selection clipboard >/dev/null 2>&1", timeout=15)
+            ok2 = vnc.wait_text(text_b, 20)
+            ok3, detail3 = pointer_evdev(g, vnc, (400, 300))
+            return ok1 and ok2 and ok3, (f"host->guest {'ok' if ok1 else 'FAILED: ' + repr(guest_clip(g))}; "
+                                         f"guest->host {'ok' if ok2 else 'FAILED: ' + repr(vnc.texts)}; "
+                                         f"mouse: {detail3}")
+        tap.case("restart vdagentd: clipboard both ways and the mouse work again", restart_daemon)
+
+        def restart_session():
+            g.agents("kill-session")
+            time.sleep(0.5)
+            g.agents("start-session")
+            text = f"after the session agent restart {time.time()}"
+            vnc.copy(text)
+            ok1 = wait_for(lambda: (vnc.poll(0.2), guest_clip(g) == text)[1], 30)
+            text_b = f"guest after the session agent restart {time.time()}"
+            vnc.texts.clear()
+            g.x(f"printf %s {shlex_quote(text_b)} | xclip -i -selection clipboard >/dev/null 2>&1", timeout=15)
+            ok2 = vnc.wait_text(text_b, 20)
+            ok3, detail3 = pointer_evdev(g, vnc, (123, 234))
+            return ok1 and ok2 and ok3, (f"host->guest {'ok' if ok1 else 'FAILED: ' + repr(guest_clip(g))}; "
+                                         f"guest->host {'ok' if ok2 else 'FAILED: ' + repr(vnc.texts)}; "
+                                         f"mouse: {detail3}")
+        tap.case("kill -9 vdagent and start it again: clipboard both ways and the mouse work again",
+                 restart_session)
+
+        def x_pointer_again():
+            want = (499, 99)
+            vnc.pointer(500, 100)
+            ok = wait_for(lambda: pointer_at(g) == want, 10)
+            return ok, f"X pointer at {pointer_at(g)}, wanted {want}"
+        tap.case("the X pointer still follows VNC after both restarts", x_pointer_again)
+
+        def large_clipboard():
+            text = ("0123456789abcdef" * 4096 + "\n") * 16  # ~1 MiB through VNC's zlib Provide
+            vnc.copy(text)
+            want = len(text.encode())
+            def size():
+                vnc.poll(0.2)
+                rc, out, _ = g.x("xclip -o -selection clipboard | wc -c", timeout=30)
+                return rc == 0 and out.strip() == str(want)
+            ok = wait_for(size, 40, interval=1)
+            return ok, f"guest clipboard size {g.x('xclip -o -selection clipboard | wc -c')[1].strip()}, wanted {want}"
+        tap.case("1 MiB of text VNC -> guest", large_clipboard)
+
+        def shutdown():
+            q = qga or QGA(g.qga_path)
+            q.call("guest-shutdown", {"mode": "powerdown"}, reply=False)
+            rc = g.wait_exit(45)
+            return rc is not None, "QEMU still running 45 s after guest-shutdown"
+        tap.case("QGA guest-shutdown makes QEMU exit", shutdown)
+    except Exception as e:  # noqa: BLE001
+        tap.ok(False, f"test harness error: {type(e).__name__}: {e}")
+    finally:
+        if tap.failed:
+            g.dump_logs()
+        if vnc:
+            vnc.close()
+        g.stop()
+        vmlib.log(f"wall time {time.monotonic() - t0:.1f} s")
+    return tap.finish()
+
+
+def shlex_quote(s):
+    import shlex
+    return shlex.quote(s)
+
+
+def pointer_evdev(g, vnc, at):
+    """Checks at the evdev level that the agent's (new) uinput device moves: X without udev cannot pick up a
+    device recreated by a restarted daemon, so this is where 'the mouse works again' is observable."""
+    dev = g.agents("agent-device").strip()
+    g.run(f"/usr/bin/python3 {vmlib.HERE}/guest/evdev.py record {dev} 6", background=True,
+          log="/run/vdtest/evdev.out")
+    wait_for(lambda: "ready" in g.run("cat /run/vdtest/evdev.out 2>/dev/null")[1], 10)
+    vx, vy = at
+    vnc.pointer(vx, vy)
+    time.sleep(0.3)
+    vnc.pointer(vx + 10, vy + 10)
+
+    def seen():
+        _, out, _ = g.run("cat /run/vdtest/evdev.out")
+        return [tuple(map(int, l.split())) for l in out.splitlines()[1:] if len(l.split()) == 3]
+    ok = wait_for(lambda: any(t == 3 for t, _, _ in seen()), 8)
+    ev = seen()
+    g.run("rm -f /run/vdtest/evdev.out")
+    return ok, f"{dev}: {len(ev)} events, ABS: {[e for e in ev if e[0] == 3][:6]}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../tests/lib"))
 
 import vdipc  # noqa: E402
-from agentlib import Agent, Xvfb, proc_status, settle_layout  # noqa: E402
+from agentlib import Agent, Xvfb, proc_status, settle_layout, threads, wakeups  # noqa: E402
 
 PIECE = 64 * 1024
 
@@ -78,11 +78,11 @@ def main():
         # Idle first: connected, nothing happening.
         time.sleep(1.0)
         pid = agent.pid
-        sw0 = proc_status(pid, "voluntary_ctxt_switches") + proc_status(pid, "nonvoluntary_ctxt_switches")
+        sw0 = wakeups(pid)
         time.sleep(args.idle)
-        sw1 = proc_status(pid, "voluntary_ctxt_switches") + proc_status(pid, "nonvoluntary_ctxt_switches")
-        print("idle agent: RSS %.1f MiB, %d wakeups in %.0f s" % (proc_status(pid, "VmRSS") / 1024.0, sw1 - sw0,
-                                                                  args.idle))
+        sw1 = wakeups(pid)
+        print("idle agent: RSS %.1f MiB, %d wakeups in %.0f s (%d threads)" % (
+            proc_status(pid, "VmRSS") / 1024.0, sw1 - sw0, args.idle, threads(pid)))
 
         size = args.size * 1024 * 1024
         elapsed, hwm_kib, cpu = transfer(conn, agent, size, "big.bin")

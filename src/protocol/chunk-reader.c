@@ -31,6 +31,8 @@ typedef struct {
     /* Whole: the payload, buffer kept across messages (at most whole_max bytes). */
     uint8_t *buf;
     size_t buf_size;
+    /* Bumped by every reset, so that a callback's reset is noticed (no END after it). */
+    uint32_t generation;
 } PortState;
 
 struct VdChunkReader {
@@ -76,24 +78,33 @@ static void port_state_clear(PortState *ps)
 {
     uint8_t *buf = ps->buf;
     size_t buf_size = ps->buf_size;
+    uint32_t generation = ps->generation;
 
-    *ps = (PortState){ .buf = buf, .buf_size = buf_size };
+    *ps = (PortState){ .buf = buf, .buf_size = buf_size, .generation = generation };
 }
 
 void vd_chunk_reader_reset_port(VdChunkReader *reader, uint32_t port)
 {
+    PortState *ps;
+
     if (port != VD_PORT_CLIENT && port != VD_PORT_SERVER)
         return;
-    port_state_clear(&reader->ports[port]);
-    /* The rest of a chunk of this port belongs to the message just forgotten. */
-    if (reader->chunk_left > 0 && reader->chunk_port == port)
+    ps = &reader->ports[port];
+    /* A reset from a callback in the middle of a chunk of this port: the rest of that chunk
+     * belongs to the message being forgotten. (At a message's end nothing is partial, and the
+     * rest of the chunk starts the next message.) */
+    if (ps->header_len > 0 && reader->chunk_left > 0 && reader->chunk_port == port)
         reader->skip_chunk = true;
+    port_state_clear(ps);
+    ps->generation++;
 }
 
 void vd_chunk_reader_reset(VdChunkReader *reader)
 {
-    for (size_t i = 0; i < N_PORTS; i++)
+    for (size_t i = 0; i < N_PORTS; i++) {
         port_state_clear(&reader->ports[i]);
+        reader->ports[i].generation++;
+    }
     reader->chunk_header_len = 0;
     reader->chunk_port = 0;
     reader->chunk_left = 0;
@@ -164,6 +175,19 @@ static int emit(const FeedCtx *ctx, VdReadEventKind kind, uint32_t port, const V
     return 0;
 }
 
+/* Emits the event carrying a streamed message's last bytes, then its END, unless the callback
+ * reset the port meanwhile (a message cut off by a reset gets no END). */
+static int emit_last(VdChunkReader *reader, uint32_t port, VdReadEventKind kind, const VdMsgHeader *h,
+                     const uint8_t *data, size_t len, uint64_t offset, const FeedCtx *ctx)
+{
+    uint32_t generation = reader->ports[port].generation;
+    int r = emit(ctx, kind, port, h, data, len, offset);
+
+    if (r < 0 || reader->ports[port].generation != generation)
+        return r;
+    return emit(ctx, VD_READ_END, port, h, NULL, 0, h->size);
+}
+
 static bool type_streamed(const VdChunkReaderConfig *config, uint32_t type)
 {
     return type < 32 && (config->stream_mask >> type) & 1u;
@@ -212,10 +236,7 @@ static int start_message(VdChunkReader *reader, uint32_t port, const FeedCtx *ct
     port_state_clear(ps);
     if (!type_streamed(&reader->config, h.type))
         return emit(ctx, VD_READ_MESSAGE, port, &h, NULL, 0, 0);
-    int r = emit(ctx, VD_READ_BEGIN, port, &h, NULL, 0, 0);
-    if (r < 0)
-        return r;
-    return emit(ctx, VD_READ_END, port, &h, NULL, 0, 0);
+    return emit_last(reader, port, VD_READ_BEGIN, &h, NULL, 0, 0, ctx);
 }
 
 /* Consumes a prefix of data (len > 0) of a chunk of port: one step of that port's message. */
@@ -261,24 +282,18 @@ static int port_step(VdChunkReader *reader, uint32_t port, const uint8_t *data, 
         uint8_t head[VD_STREAM_HEAD];
         uint32_t head_len = ps->head_want;
         memcpy(head, ps->head, head_len);
-        bool done = ps->received == h.size;
-        if (done)
-            port_state_clear(ps);
-        int r = emit(ctx, VD_READ_BEGIN, port, &h, head, head_len, 0);
-        if (r < 0 || !done)
-            return r;
-        return emit(ctx, VD_READ_END, port, &h, NULL, 0, h.size);
+        if (ps->received < h.size)
+            return emit(ctx, VD_READ_BEGIN, port, &h, head, head_len, 0);
+        port_state_clear(ps);
+        return emit_last(reader, port, VD_READ_BEGIN, &h, head, head_len, 0, ctx);
     }
 
     uint64_t offset = ps->received;
     ps->received += n;
-    bool done = ps->received == h.size;
-    if (done)
-        port_state_clear(ps);
-    int r = emit(ctx, VD_READ_DATA, port, &h, data, n, offset);
-    if (r < 0 || !done)
-        return r;
-    return emit(ctx, VD_READ_END, port, &h, NULL, 0, h.size);
+    if (ps->received < h.size)
+        return emit(ctx, VD_READ_DATA, port, &h, data, n, offset);
+    port_state_clear(ps);
+    return emit_last(reader, port, VD_READ_DATA, &h, data, n, offset, ctx);
 }
 
 int vd_chunk_reader_feed(VdChunkReader *reader, const uint8_t *buf, size_t len, VdReadCallback callback,

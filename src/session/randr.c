@@ -64,7 +64,7 @@ void vd_cvt_timings(unsigned width, unsigned height, double refresh_hz, VdCvtTim
 {
     /* VESA CVT 1.1 with normal blanking: the blanking formula's constants C' = 30, M' = 300
      * (from C = 40, M = 600, K = 128, J = 20), 8-pixel character cells, 550 us minimum vertical
-     * sync + back porch, 3-line front porch, 8 % horizontal sync, 0.25 MHz clock steps. */
+     * sync + back porch, 3-line front porch, 0.25 MHz clock steps. */
     const double cell = 8.0, min_vsync_bp_us = 550.0, c_prime = 30.0, m_prime = 300.0, clock_step = 0.25;
     const unsigned min_v_porch = 3, min_v_bporch = 6;
     unsigned h_rnd = (width + 7u) / 8u * 8u;
@@ -92,15 +92,22 @@ void vd_cvt_timings(unsigned width, unsigned height, double refresh_hz, VdCvtTim
     if (duty < 20.0)
         duty = 20.0;
     unsigned h_blank = (unsigned)floor(h_rnd * duty / (100.0 - duty) / (2.0 * cell)) * (unsigned)(2.0 * cell);
+    /* Tiny modes get no blanking from the formula: keep room for a sync pulse. */
+    h_blank = MAX(h_blank, 4u * (unsigned)cell);
     unsigned htotal = h_rnd + h_blank;
     double clock_mhz = clock_step * floor(htotal / h_period / clock_step);
-    unsigned h_sync = (unsigned)floor(0.08 * htotal / cell) * (unsigned)cell;
     unsigned h_sync_end = htotal - h_blank / 2u;
+    /* 8 % of the line for the sync, its start moved to the next cell boundary: as the X server's
+     * cvt does (it moves an already aligned start by a whole cell), so our modes match its. */
+    unsigned h_sync_start = h_sync_end - htotal * 8u / 100u;
+    h_sync_start += 8u - h_sync_start % 8u;
+    if (h_sync_start >= h_sync_end)
+        h_sync_start = h_sync_end - (unsigned)cell;
 
     *ret = (VdCvtTimings){
         .dot_clock = (unsigned long)llround(clock_mhz * 1000000.0),
         .hdisplay = width,
-        .hsync_start = h_sync_end - h_sync,
+        .hsync_start = h_sync_start,
         .hsync_end = h_sync_end,
         .htotal = htotal,
         .vdisplay = height,

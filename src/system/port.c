@@ -28,7 +28,15 @@ struct VdPort {
     uint64_t bytes_in, bytes_out;
     unsigned opens;
     int last_open_errno;
+    int64_t since_us;   /* CLOCK_REALTIME of the last open or close */
+    char *last_error;   /* why it last closed or failed to open; NULL if never */
 };
+
+static void set_error(VdPort *p, const char *why)
+{
+    g_free(p->last_error);
+    p->last_error = g_strdup(why);
+}
 
 static gboolean on_fd(int fd, GIOCondition cond, gpointer user_data);
 
@@ -68,6 +76,8 @@ static void close_port(VdPort *p, const char *why)
     p->watch_cond = 0;
     close(p->fd);
     p->fd = -1;
+    p->since_us = g_get_real_time();
+    set_error(p, why);
     g_byte_array_set_size(p->out, 0);
     p->out_pos = 0;
     bool was_full = p->was_full;
@@ -122,8 +132,11 @@ static void try_open(VdPort *p)
     int fd = open_path(p->path);
     if (fd < 0) {
         /* Say it once per kind of failure, not on every retry. */
-        if (-fd != p->last_open_errno)
+        if (-fd != p->last_open_errno) {
             g_message("port \"%s\": cannot open: %s; retrying", p->path, g_strerror(-fd));
+            g_autofree char *why = g_strdup_printf("cannot open: %s", g_strerror(-fd));
+            set_error(p, why);
+        }
         p->last_open_errno = -fd;
         schedule_reopen(p, p->backoff_ms);
         p->backoff_ms = MIN(p->backoff_ms * 2, VD_PORT_BACKOFF_MAX_MS);
@@ -132,6 +145,7 @@ static void try_open(VdPort *p)
     p->last_open_errno = 0;
     p->fd = fd;
     p->opens++;
+    p->since_us = g_get_real_time();
     p->got_data = false;
     g_message("port \"%s\" open", p->path);
     update_watch(p);
@@ -236,6 +250,7 @@ void vd_port_free(VdPort *p)
         close(p->fd);
     g_byte_array_unref(p->out);
     g_free(p->rbuf);
+    g_free(p->last_error);
     g_free(p->path);
     g_free(p);
 }
@@ -319,4 +334,14 @@ uint64_t vd_port_bytes_out(const VdPort *p)
 unsigned vd_port_opens(const VdPort *p)
 {
     return p->opens;
+}
+
+int64_t vd_port_since(const VdPort *p)
+{
+    return p->since_us;
+}
+
+const char *vd_port_last_error(const VdPort *p)
+{
+    return p->last_error;
 }

@@ -60,3 +60,7 @@ void vd_port_healthy(VdPort *port);
 uint64_t vd_port_bytes_in(const VdPort *port);
 uint64_t vd_port_bytes_out(const VdPort *port);
 unsigned vd_port_opens(const VdPort *port);
+/* CLOCK_REALTIME (µs) of the last open or close; 0 before the first. */
+int64_t vd_port_since(const VdPort *port);
+/* Why the port last closed or failed to open (NULL if it never did). */
+const char *vd_port_last_error(const VdPort *port);

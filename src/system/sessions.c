@@ -34,6 +34,9 @@
 #define VD_SESSIONS_CALL_TIMEOUT_MS 3000
 /* Sessions whose properties are being read at once (GetAll calls in flight). */
 #define VD_SESSIONS_MAX_LOADS 16u
+/* Attempts after a timeout: GetAll of one session, and ListSessions (then every few seconds). */
+#define VD_SESSIONS_RETRIES 3u
+#define VD_SESSIONS_LIST_RETRY_S 2u
 /* Signals from impostors logged at warning level; the rest at debug level. */
 #define VD_SESSIONS_FORGED_LOGGED 10u
 /* Pid lookups in flight at once (one per connecting agent; the agent socket caps connections too). */
@@ -55,6 +58,7 @@ typedef struct {
     bool lock_requested;  /* Lock seen, and neither Unlock nor LockedHint=false since */
     bool queued;          /* in load_queue */
     bool initial_pending; /* from the initial list, not read yet */
+    guint load_retries;   /* GetAll timeouts in a row */
 } Session;
 
 typedef struct LookupOp LookupOp;
@@ -80,6 +84,7 @@ struct VdSessions {
     bool warned_cap;
     guint64 forged_signals;
     guint notify_id;
+    guint list_retry_id;   /* ListSessions failed: the next attempt */
     GPtrArray *lookups;    /* LookupOp*, each holding a ref */
 };
 
@@ -330,11 +335,19 @@ static void loads_pump(VdSessions *self);
 static void session_loaded(VdSessions *self, Session *s, GVariant *reply, GError *error)
 {
     if (!reply) {
+        /* logind busy: ask again, a few times. Any other error (the session has gone): drop it. */
+        if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT) && s->load_retries < VD_SESSIONS_RETRIES) {
+            s->load_retries++;
+            g_message("logind: reading session \"%s\" timed out; trying again", s->info.id);
+            session_load(self, s, false);
+            return;
+        }
         g_dbus_error_strip_remote_error(error);
         g_message("logind: cannot read session \"%s\": %s; not tracked", s->info.id, error->message);
         session_remove(self, s, "could not be read");
         return;
     }
+    s->load_retries = 0;
     VdSessionInfo before = {0};
     vd_session_info_copy(&s->info, &before);
     bool was_loaded = s->loaded;
@@ -544,6 +557,8 @@ static void on_session_signal(GDBusConnection *bus, const char *sender, const ch
 
 /* --- logind coming and going --- */
 
+static gboolean list_retry(gpointer data);
+
 static void on_list_sessions(GObject *source, GAsyncResult *result, gpointer data)
 {
     g_autoptr(GError) error = NULL;
@@ -559,9 +574,11 @@ static void on_list_sessions(GObject *source, GAsyncResult *result, gpointer dat
     if (epoch != self->epoch)
         return;
     if (!reply) {
-        /* Not ready, and stays so until logind comes back: agents are refused meanwhile. */
+        /* Not ready (agents are refused) until a later attempt succeeds. */
         g_dbus_error_strip_remote_error(error);
-        g_warning("logind: ListSessions failed: %s; no sessions known", error->message);
+        g_warning("logind: ListSessions failed: %s; trying again in %u s", error->message,
+                  VD_SESSIONS_LIST_RETRY_S);
+        self->list_retry_id = g_timeout_add_seconds(VD_SESSIONS_LIST_RETRY_S, list_retry, self);
         return;
     }
     g_autoptr(GVariant) list = g_variant_get_child_value(reply, 0);
@@ -586,6 +603,25 @@ static void on_list_sessions(GObject *source, GAsyncResult *result, gpointer dat
     update_ready(self);
 }
 
+static void list_sessions(VdSessions *self)
+{
+    LoadCall *call = g_new0(LoadCall, 1);
+    call->self = self;
+    call->epoch = self->epoch;
+    g_dbus_connection_call(self->bus, self->owner, LOGIND_PATH, LOGIND_MANAGER, "ListSessions", NULL,
+                           G_VARIANT_TYPE("(a(susso))"), G_DBUS_CALL_FLAGS_NO_AUTO_START,
+                           VD_SESSIONS_CALL_TIMEOUT_MS, self->cancellable, on_list_sessions, call);
+}
+
+static gboolean list_retry(gpointer data)
+{
+    VdSessions *self = data;
+    self->list_retry_id = 0;
+    if (self->owner)
+        list_sessions(self);
+    return G_SOURCE_REMOVE;
+}
+
 static void on_logind_appeared(GDBusConnection *bus, const char *name, const char *owner, gpointer data)
 {
     VdSessions *self = data;
@@ -594,14 +630,10 @@ static void on_logind_appeared(GDBusConnection *bus, const char *name, const cha
     g_free(self->owner);
     self->owner = g_strdup(owner);
     self->list_loaded = false;
+    g_clear_handle_id(&self->list_retry_id, g_source_remove);
     loads_reset(self);
     update_ready(self);
-    LoadCall *call = g_new0(LoadCall, 1);
-    call->self = self;
-    call->epoch = self->epoch;
-    g_dbus_connection_call(self->bus, owner, LOGIND_PATH, LOGIND_MANAGER, "ListSessions", NULL,
-                           G_VARIANT_TYPE("(a(susso))"), G_DBUS_CALL_FLAGS_NO_AUTO_START,
-                           VD_SESSIONS_CALL_TIMEOUT_MS, self->cancellable, on_list_sessions, call);
+    list_sessions(self);
 }
 
 static void on_logind_vanished(GDBusConnection *bus, const char *name, gpointer data)
@@ -614,6 +646,7 @@ static void on_logind_vanished(GDBusConnection *bus, const char *name, gpointer 
     self->epoch++;
     g_clear_pointer(&self->owner, g_free);
     self->list_loaded = false;
+    g_clear_handle_id(&self->list_retry_id, g_source_remove);
     loads_reset(self);
     /* Keep the sessions (a restart of logind must not disconnect every agent) but let none be
      * active: nobody can tell us about a switch or a lock meanwhile. */
@@ -913,6 +946,7 @@ void vd_sessions_free(VdSessions *self)
         if (self->subscriptions[i])
             g_dbus_connection_signal_unsubscribe(self->bus, self->subscriptions[i]);
     g_clear_handle_id(&self->notify_id, g_source_remove);
+    g_clear_handle_id(&self->list_retry_id, g_source_remove);
     /* Lookups in flight go on without us and still call back (a waiting one on its timeout). */
     for (guint i = 0; i < self->lookups->len; i++) {
         LookupOp *op = self->lookups->pdata[i];

@@ -635,6 +635,26 @@ static void test_reset_port_in_callback(void)
     g_assert_false(vd_chunk_reader_in_message(reader, VD_PORT_CLIENT));
 }
 
+/* A reset from the callback of a message's last bytes: no END follows, and the next message in
+ * the same chunk is still read (nothing partial was forgotten). */
+static void test_reset_port_at_message_end(void)
+{
+    g_autoptr(VdChunkReader) reader = vd_chunk_reader_new(NULL);
+    g_autoptr(GByteArray) msgs = g_byte_array_new();
+    g_autoptr(GByteArray) s = g_byte_array_new();
+    g_autoptr(GString) log = g_string_new(NULL);
+    ResetCtx ctx = { reader, log };
+    VdReadError error;
+
+    put_pattern_message(msgs, VD_MSG_CLIPBOARD, 0, 0, 1);  /* BEGIN, (END) */
+    put_pattern_message(msgs, VD_MSG_CLIPBOARD, 0, 5, 2);  /* BEGIN with all 5 bytes, (END) */
+    put_pattern_message(msgs, VD_MSG_REPLY, 0, 8, 3);
+    put_chunk_header(s, VD_PORT_CLIENT, msgs->len);
+    g_byte_array_append(s, msgs->data, msgs->len);
+    g_assert_cmpint(vd_chunk_reader_feed(reader, s->data, s->len, reset_on_begin, &ctx, &error), ==, 0);
+    g_assert_cmpstr(log->str, ==, "1:4 1:4 0:3 ");
+}
+
 /* --- streaming a large message without holding it --- */
 
 static void test_stream_8mib(void)
@@ -703,6 +723,7 @@ int main(int argc, char **argv)
     g_test_add_func("/chunk-reader/reset/after-error", test_reset_after_error);
     g_test_add_func("/chunk-reader/reset/port", test_reset_port);
     g_test_add_func("/chunk-reader/reset/port-in-callback", test_reset_port_in_callback);
+    g_test_add_func("/chunk-reader/reset/port-at-message-end", test_reset_port_at_message_end);
     g_test_add_func("/chunk-reader/stream-8mib-no-copy", test_stream_8mib);
     return g_test_run();
 }

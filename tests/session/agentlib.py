@@ -213,6 +213,21 @@ class Agent:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def wakeups(pid):
+    """Context switches (voluntary + involuntary) of all the process's threads so far."""
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+            for line in f:
+                if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
+                    total += int(line.split()[1])
+    return total
+
+
+def threads(pid):
+    return len(os.listdir("/proc/%d/task" % pid))
+
+
 def proc_status(pid, field):
     with open("/proc/%d/status" % pid) as f:
         for line in f:

@@ -12,6 +12,7 @@ Processes started with bus.env() see the private bus as their system bus
 (DBUS_SYSTEM_BUS_ADDRESS). Needs /usr/bin/python3 with python3-dbusmock (and so dbus-python).
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -71,13 +72,16 @@ class PrivateBus:
 
 
 class LogindMock:
-    """python3-dbusmock's logind template, plus GetSessionByPID (the template lacks it)."""
+    """python3-dbusmock's logind template with GetSessionByPID (logind_template.py). sessions:
+    (id, seat, uid, user, active) tuples present before the mock answers its first call."""
 
-    def __init__(self, bus, timeout=10.0):
+    def __init__(self, bus, sessions=(), timeout=10.0):
         self.bus = bus
         self.log = open(os.path.join(bus.dir, "logind-mock.log"), "ab")
+        params = json.dumps({"sessions": [list(s) for s in sessions]})
         self.proc = subprocess.Popen(
-            ["/usr/bin/python3", "-m", "dbusmock", "--system", "--template", "logind"],
+            ["/usr/bin/python3", "-m", "dbusmock", "--system", "--template",
+             os.path.join(HERE, "logind_template.py"), "-p", params],
             env=bus.env(), stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + timeout
         while not bus.has_owner(LOGIND):
@@ -85,16 +89,6 @@ class LogindMock:
                 raise RuntimeError("the logind mock did not start")
             time.sleep(0.02)
         self.manager = self._obj(MANAGER_PATH)
-        self._mock(MANAGER_PATH).AddMethod("org.vdagent.Test", "MapPid", "us", "",
-                                           "self.pids = getattr(self, 'pids', {})\n"
-                                           "self.pids[int(args[0])] = args[1]")
-        self._mock(MANAGER_PATH).AddMethod(
-            MANAGER_IFACE, "GetSessionByPID", "u", "o",
-            "pids = getattr(self, 'pids', {})\n"
-            "if int(args[0]) not in pids:\n"
-            "    raise dbus.exceptions.DBusException('PID %d does not belong to any known session' % args[0],"
-            " name='org.freedesktop.login1.NoSessionForPID')\n"
-            "ret = dbus.ObjectPath('/org/freedesktop/login1/session/' + pids[int(args[0])])")
 
     def _obj(self, path):
         return self.bus.conn.get_object(LOGIND, path, introspect=False)

@@ -763,6 +763,39 @@ static void test_logind_restart(void)
     tracker_free(t);
 }
 
+/* logind too busy to answer: the tracker asks again rather than giving up. */
+static void test_retries(void)
+{
+    reset_mock();
+    add_session("1", "seat0", 1001, "alice", TRUE, false);
+    /* The first ListSessions fails. */
+    g_autoptr(GVariant) r = call(
+        MANAGER_PATH, MOCK_IFACE, "AddMethod",
+        g_variant_new("(sssss)", LOGIND ".Manager", "ListSessions", "", "a(susso)",
+                      "self.vd_lists = getattr(self, 'vd_lists', 0) + 1\n"
+                      "if self.vd_lists == 1:\n"
+                      "    raise dbus.exceptions.DBusException('busy', name='org.freedesktop.DBus.Error.Failed')\n"
+                      "ret = [(k.split('/')[-1], o.Get('org.freedesktop.login1.Session', 'User')[0],\n"
+                      "        o.Get('org.freedesktop.login1.Session', 'Name'),\n"
+                      "        o.Get('org.freedesktop.login1.Session', 'Seat')[0], k)\n"
+                      "       for k, o in objects.items() if '/session/' in k]"));
+    Tracker *t = tracker_new();
+    g_assert_true(wait_for(t, is_ready, t));
+    g_assert_true(log_contains("ListSessions failed"));
+    g_assert_true(active_is(t, "1"));
+
+    /* A GetAll that times out (the mock is stuck in a slow call) is sent again. */
+    map_pid(4545, "SLEEP");
+    add_session("2", "seat0", 1002, "bob", FALSE, true);
+    LookupResult lr = {0};
+    vd_sessions_lookup_pid(t->sessions, 4545, NULL, on_lookup, &lr); /* the mock sleeps 4 s */
+    g_assert_true(wait_for(t, has_session, "2"));
+    g_assert_true(log_contains("reading session \"2\" timed out; trying again"));
+    g_assert_true(wait_for(t, lookup_done, &lr));
+    lookup_result_clear(&lr);
+    tracker_free(t);
+}
+
 static void test_logind_absent_at_start(void)
 {
     reset_mock();
@@ -905,6 +938,7 @@ int main(int argc, char **argv)
     g_test_add_func("/sessions/lookup-cap", test_lookup_cap);
     g_test_add_func("/sessions/logind-gone-and-back", test_logind_restart);
     g_test_add_func("/sessions/logind-absent-at-start", test_logind_absent_at_start);
+    g_test_add_func("/sessions/retries", test_retries);
     g_test_add_func("/sessions/forged-signals", test_forged_signals);
     g_test_add_func("/sessions/limits", test_limits);
     int status = g_test_run();

@@ -81,9 +81,8 @@ class World:
         self.control = os.path.join(self.dir, "control.sock")
         self.uinput = os.path.join(self.dir, "uinput.events")
         self.daemon_log_path = os.path.join(self.dir, "vdagentd.log")
-        self.logind = LogindMock(bus)
-        for sid, uid, name, active in sessions:
-            self.logind.add_session(sid, "seat0", uid, name, active)
+        self.sessions = [(sid, "seat0", uid, name, active) for sid, uid, name, active in sessions]
+        self.logind = LogindMock(bus, self.sessions)
         self.host = vdwire.TestHost(os.path.join(self.dir, "port.sock"))
         self.daemon_log = open(self.daemon_log_path, "wb")
         self.daemon = subprocess.Popen(
@@ -456,6 +455,34 @@ def case_total_cap(w, state):
     wait_msg(a, vdipc.S_SESSION_STATE)
 
 
+def case_session_end_drops_agent(w, state):
+    a = w.agent(ALICE, "1")
+    b = w.agent(BOB, "2")
+    wait_msg(b, vdipc.S_SESSION_STATE)
+    w.logind.remove_session("2")
+    code, message = error_code(b, hello=False)
+    assert code == vdipc.ERR_NOT_ACTIVE, (code, message)
+    # alice's agent is not affected.
+    w.host_grab()
+    wait_msg(a, vdipc.S_CLIPBOARD_GRAB)
+
+
+def case_logind_restart(w, state):
+    a = w.agent(ALICE, "1")
+    wait_msg(a, vdipc.S_SESSION_STATE, pred=lambda m: m["active"])
+    w.host_clipboard_ready()
+    # logind gone: nobody can say who is in front, so nobody is (fail closed); agents stay.
+    w.logind.stop()
+    wait_msg(a, vdipc.S_SESSION_STATE, pred=lambda m: not m["active"])
+    w.host_grab()
+    quiet(a, (vdipc.S_CLIPBOARD_GRAB,))
+    # Back, with the same sessions: alice's agent is the active one again, without reconnecting.
+    w.logind = LogindMock(w.bus, w.sessions)
+    wait_msg(a, vdipc.S_SESSION_STATE, pred=lambda m: m["active"], timeout=10)
+    w.host_grab()
+    wait_msg(a, vdipc.S_CLIPBOARD_GRAB)
+
+
 # (name, function, world: "new" for a fresh daemon, "same" to continue the previous case's)
 CASES = [
     ("agents of both users accepted; only the active session's agent gets host grabs and monitor "
@@ -468,6 +495,9 @@ CASES = [
     ("a second agent for the same session is refused", case_second_agent_refused, "new"),
     ("an agent that sends garbage is dropped", case_garbage_dropped, "new"),
     ("an agent that never says HELLO is dropped after the deadline", case_no_hello_dropped, "new"),
+    ("an agent whose session ends is dropped", case_session_end_drops_agent, "new"),
+    ("logind gone: no session is active, agents stay; back: the active one gets data again",
+     case_logind_restart, "new"),
     ("connections per user are capped at %d" % MAX_PER_UID, case_per_uid_cap, "new"),
     ("connections in all are capped at %d" % MAX_CONNECTIONS, case_total_cap, "new"),
 ]

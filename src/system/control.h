@@ -1,0 +1,35 @@
+/* control.h — the vdagent-ctl socket: status, the live trace and injection of host messages.
+ *
+ * A root-only Unix socket (mode 0600, and every peer's SO_PEERCRED uid must be 0: the socket's
+ * mode alone is not trusted). Each client says HELLO, then sends requests answered in order
+ * (control-proto.h). Tracing is switched on only while at least one client watches; a client
+ * that reads too slowly loses trace records (counted), never slows the daemon.
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <stdbool.h>
+
+#include "qga.h"
+#include "router.h"
+#include "sessions.h"
+
+/* Clients at once; output queued for one client before trace records are dropped (requests are
+ * small and answered one at a time, so only traces can grow it). */
+#define VD_CONTROL_MAX_CLIENTS 8u
+#define VD_CONTROL_OUT_MAX (1024u * 1024u)
+#define VD_CONTROL_HELLO_TIMEOUT_MS 5000u
+
+typedef struct VdControl VdControl;
+
+typedef struct {
+    VdRouter *router;     /* borrowed */
+    VdSessions *sessions; /* borrowed */
+    VdQga *qga;           /* borrowed, may be NULL (--qga-port none) */
+    VdUinput *uinput;     /* borrowed */
+} VdControlConfig;
+
+VdControl *vd_control_new(const VdControlConfig *config);
+void vd_control_free(VdControl *control);
+/* Binds path (its directory is created 0755 if missing; a stale socket is replaced). */
+bool vd_control_listen(VdControl *control, const char *path, GError **error);

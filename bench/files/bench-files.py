@@ -53,7 +53,21 @@ def transfer(conn, agent, size, name):
     elapsed = time.monotonic() - t0
     if st["result"] != vdipc.XFER_SUCCESS:
         raise RuntimeError("transfer failed: %r" % st)
-    return elapsed, proc_status(agent.pid, "VmHWM"), cpu_seconds(agent.pid) - cpu0
+    return elapsed, proc_status(agent.pid, "VmHWM"), cpu_seconds(agent.pid) - cpu0, data
+
+
+def verify(path, size, data):
+    """Every piece of the file is the piece sent (the file's size alone proves nothing: the agent
+    reserves the whole size up front)."""
+    with open(path, "rb") as f:
+        left = size
+        while left:
+            want = data[:min(PIECE, left)]
+            if f.read(len(want)) != want:
+                raise RuntimeError("the file differs from what was sent at offset %d" % (size - left))
+            left -= len(want)
+        if f.read(1):
+            raise RuntimeError("the file is longer than what was sent")
 
 
 def main():
@@ -85,10 +99,8 @@ def main():
             proc_status(pid, "VmRSS") / 1024.0, sw1 - sw0, args.idle, threads(pid)))
 
         size = args.size * 1024 * 1024
-        elapsed, hwm_kib, cpu = transfer(conn, agent, size, "big.bin")
-        got = os.path.getsize(os.path.join(out_dir, "big.bin"))
-        if got != size:
-            raise RuntimeError("file has %d bytes, sent %d" % (got, size))
+        elapsed, hwm_kib, cpu, data = transfer(conn, agent, size, "big.bin")
+        verify(os.path.join(out_dir, "big.bin"), size, data)
         print("host->guest file: %d MiB in 64 KiB DATA frames to %s: %.2f s, %.0f MB/s, agent peak RSS %.1f MiB, "
               "agent CPU %.2f s" % (args.size, out_dir, elapsed, size / elapsed / 1e6, hwm_kib / 1024.0, cpu))
         os.unlink(os.path.join(out_dir, "big.bin"))

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <glib.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 

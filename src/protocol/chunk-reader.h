@@ -83,11 +83,14 @@ int vd_chunk_reader_feed(VdChunkReader *reader, const uint8_t *buf, size_t len,
                          VdReadCallback callback, void *user_data, VdReadError *error);
 
 /* Forget partial state: of one port (e.g. on CLIENT_DISCONNECTED) or of everything (reopen). A
- * streamed message cut off by a reset gets no END event: the caller drops what it forwarded. */
+ * streamed message cut off by a reset gets no END event: the caller drops what it forwarded.
+ * reset_port() may be called from a callback (in the middle of a message it also drops the rest of
+ * the current chunk); reset() and free() may not. */
 void vd_chunk_reader_reset_port(VdChunkReader *reader, uint32_t port);
 void vd_chunk_reader_reset(VdChunkReader *reader);
 
-/* True while a message on port is partly received (for status and for cancelling forwards). */
+/* True while a message on port is partly received (for status and for cancelling forwards). Inside
+ * a callback it counts the event's bytes: false once the message's last byte has arrived. */
 bool vd_chunk_reader_in_message(const VdChunkReader *reader, uint32_t port);
 
 const char *vd_read_error_code_to_string(VdReadErrorCode code);

@@ -220,9 +220,10 @@ void vd_message_summary(uint32_t type, const uint8_t *buf, size_t len, const VdC
     }
     case VD_MSG_CLIPBOARD: {
         VdClipboard c;
+        /* Usually given only the head: the data's length is the header's business. */
         if (vd_parse_clipboard(buf, len, neg, &c, &reason) == 0)
-            outf(&o, "selection=%s type=%s data=%zu bytes", vd_selection_to_string(c.selection),
-                 vd_clipboard_type_to_string(c.type), c.len);
+            outf(&o, "selection=%s type=%s", vd_selection_to_string(c.selection),
+                 vd_clipboard_type_to_string(c.type));
         break;
     }
     case VD_MSG_DISPLAY_CONFIG: {

@@ -1,6 +1,6 @@
 /* vd-proto.h — the VDAgent wire protocol's constants.
  *
- * Numbers as spice-protocol 0.14.3's spice/vd_agent.h defines them (tests/test-spice-header.c
+ * Numbers as spice-protocol 0.14.3's spice/vd_agent.h defines them (tests/protocol/test-spice-header.c
  * cross-checks every one), with *_to_string() for logs. Everything on the wire is little-endian
  * and packed; nothing here maps a struct onto a buffer.
  */

@@ -131,6 +131,8 @@ static void fetch_end(VdXClipboard *clip, unsigned sel, bool failed)
     next(clip, sel);
 }
 
+static void on_targets(VdXClipboard *clip, unsigned sel, Atom property);
+
 static gboolean on_owner_timeout(gpointer data)
 {
     VdClipSel *s = data;
@@ -139,7 +141,9 @@ static gboolean on_owner_timeout(gpointer data)
     f->timer = 0;
     g_warning("clipboard: the X owner of %s did not answer (%s) within %u s%s", vd_selection_to_string(s->index),
               fetch_state_to_string(f->state), VD_CLIP_OWNER_TIMEOUT_MS / 1000,
-              f->state == VD_FETCH_TARGETS ? "" : ": the host gets an empty answer");
+              f->state == VD_FETCH_TARGETS ? ": nothing announced" : ": the host gets an empty answer");
+    if (f->state == VD_FETCH_TARGETS)
+        on_targets(clip, s->index, None); /* no types: a RELEASE if the host had an older offer */
     fetch_end(clip, s->index, true);
     XFlush(clip->dpy);
     return G_SOURCE_REMOVE;
@@ -168,12 +172,6 @@ static void start_conversion(VdXClipboard *clip, unsigned sel, VdFetchState stat
     arm_owner_timer(clip, sel);
 }
 
-static bool announced_type(const VdClipSel *s, uint32_t type, const VdClipAtoms *atoms)
-{
-    Atom target;
-    return vd_clip_best_target(atoms, s->guest_targets, s->n_guest_targets, type, &target);
-}
-
 /* Starts the next conversion the selection needs, if none is in flight. */
 static void next(VdXClipboard *clip, unsigned sel)
 {
@@ -181,6 +179,9 @@ static void next(VdXClipboard *clip, unsigned sel)
     while (!s->fetch) {
         if (s->owner != VD_OWNER_GUEST || !vd_clip_can_talk(clip) || !vd_clip_sel_bridged(clip, sel)) {
             s->targets_wanted = false;
+            if (!g_queue_is_empty(&s->host_requests))
+                g_message("clipboard: the host asked for %s data, which the guest does not own now: empty answer",
+                          vd_selection_to_string(sel));
             while (!g_queue_is_empty(&s->host_requests))
                 reply_empty(clip, sel, GPOINTER_TO_UINT(g_queue_pop_head(&s->host_requests)));
             return;
@@ -213,15 +214,10 @@ void vd_clip_fetch_targets(VdXClipboard *clip, unsigned sel)
 void vd_clip_fetch_host_request(VdXClipboard *clip, unsigned sel, uint32_t type)
 {
     VdClipSel *s = &clip->sel[sel];
-    if (s->owner != VD_OWNER_GUEST || !s->announced || !vd_clip_can_talk(clip) ||
-        !announced_type(s, type, &clip->atoms)) {
-        g_message("clipboard: host request for %s of %s, which the guest does not offer: empty answer",
-                  vd_clipboard_type_to_string(type), vd_selection_to_string(sel));
-        reply_empty(clip, sel, type);
-        return;
-    }
+    /* Answers carry no request id: they must leave in the order the host asked, so even one we
+     * will refuse waits its turn behind the conversion in flight (next() decides). */
     if (g_queue_get_length(&s->host_requests) >= VD_CLIP_HOST_PENDING_MAX) {
-        g_message("clipboard: %u host requests for %s already wait: one more answered empty",
+        g_message("clipboard: %u host requests for %s already wait: one more answered empty at once",
                   VD_CLIP_HOST_PENDING_MAX, vd_selection_to_string(sel));
         reply_empty(clip, sel, type);
         return;

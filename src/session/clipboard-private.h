@@ -2,7 +2,8 @@
  * timeouts, and the entry points each file offers the others.
  *
  *   clipboard.c          lifecycle, event dispatch, ownership (host grabs, guest owners, timestamps)
- *   clipboard-serve.c    host -> guest: answering X requestors (TARGETS, TIMESTAMP, MULTIPLE, INCR out)
+ *   clipboard-serve.c    host -> guest: answering X requestors (TARGETS, TIMESTAMP, MULTIPLE)
+ *   clipboard-incr.c     host -> guest: INCR deliveries, the queue of host pieces, throttling
  *   clipboard-fetch.c    guest -> host: converting from the X owner (INCR in), paced sending
  *   clipboard-targets.c  atoms, X target <-> VDAgent type mapping, text conversions
  */
@@ -27,7 +28,7 @@
 #define VD_CLIP_X_CHUNK (1u * VD_MiB)
 /* Host data received ahead of a slow INCR requestor: above HIGH the sink is asked to stop
  * reading from the daemon, below LOW to resume; beyond MAX (a sink that cannot throttle) the
- * paste is cut short rather than letting memory follow the clipboard's size. */
+ * paste is abandoned rather than letting memory follow the clipboard's size. */
 #define VD_CLIP_THROTTLE_HIGH (4u * VD_MiB)
 #define VD_CLIP_THROTTLE_LOW (1u * VD_MiB)
 #define VD_CLIP_STREAM_BUFFER_MAX (24u * VD_MiB)
@@ -144,6 +145,45 @@ gssize vd_clip_utf8_to_latin1(const uint8_t *in, size_t len, uint8_t *out);
 uint8_t *vd_clip_latin1_to_utf8(const uint8_t *in, size_t len, size_t *ret_len);
 char *vd_clip_atom_name(Display *dpy, Atom atom); /* g_malloc'ed, "None" / "?" never NULL */
 
+/* --- host -> guest requests (clipboard-serve.c, clipboard-incr.c) --- */
+
+/* One (target, property) pair asked by an X requestor; MULTIPLE has several. */
+typedef struct {
+    Atom target, property;
+    uint32_t type; /* VD_CLIPBOARD_NONE for TARGETS, TIMESTAMP, and refused items */
+    Atom prop_type;
+    VdConv conv;
+    bool ok;
+} VdXItem;
+
+/* One SelectionRequest: served item by item, data items with the host one at a time per selection. */
+struct VdXReq {
+    VdXClipboard *clip;
+    unsigned sel;
+    Window requestor;
+    Atom target, property; /* as asked: MULTIPLE's property holds the pairs */
+    Time time;
+    bool multiple;
+    VdXItem items[VD_CLIP_MULTIPLE_MAX];
+    unsigned n_items, cur;
+    /* the host's answer for items[cur] */
+    bool begun, discard;
+    uint64_t total, received;
+    GByteArray *buf; /* whole answers (small, or to be converted) */
+    /* INCR delivery: host pieces waiting for the requestor, and the chunk being assembled */
+    GQueue pieces; /* GBytes */
+    size_t piece_off, queued;
+    uint8_t *chunk;
+    bool over; /* queued above the high-water mark: counted in clip->n_over */
+    /* who still holds the request: the host side (it is sel->host_req), the INCR delivery */
+    bool in_host, in_delivery;
+    /* INCR delivery */
+    bool incr, waiting_delete, host_done;
+    long saved_mask; /* our event mask on the requestor's window before the delivery */
+    guint timer;
+};
+
+
 /* clipboard-serve.c */
 void vd_clip_serve_request(VdXClipboard *clip, const XSelectionRequestEvent *ev);
 bool vd_clip_serve_property(VdXClipboard *clip, const XPropertyEvent *ev);
@@ -151,6 +191,25 @@ void vd_clip_serve_host_msg(VdXClipboard *clip, const VdSessionMsg *msg);
 /* Refuse everything waiting on sel (the host is gone or released); deliveries in progress end. */
 void vd_clip_serve_flush(VdXClipboard *clip, unsigned sel, bool all);
 void vd_clip_serve_free_all(VdXClipboard *clip);
+/* The host side of sel's current request is over (all data, or failure != NULL). May free it. */
+void vd_clip_serve_host_done(VdXClipboard *clip, unsigned sel, const char *failure);
+void vd_clip_send_notify(VdXClipboard *clip, const VdXReq *req, Atom property);
+void vd_clip_xreq_free(VdXReq *req);
+/* Frees req when neither the host side nor a delivery holds it any more. */
+void vd_clip_xreq_maybe_free(VdXReq *req);
+
+/* clipboard-incr.c */
+/* Writes the INCR property, notifies the requestor, and waits for it to take chunks. */
+void vd_clip_delivery_start(VdXReq *req, uint64_t size_hint);
+/* Writes the next chunk if the requestor is ready (the empty end once the host is done). */
+void vd_clip_delivery_write(VdXReq *req);
+/* Stops delivering (done, or given up): restores the window's event mask; may free req. */
+void vd_clip_delivery_end(VdXReq *req);
+/* Gives up without the empty end chunk (a truncated paste must not look whole); may free req. */
+void vd_clip_delivery_abandon(VdXReq *req, const char *why);
+void vd_clip_pieces_push(VdXReq *req, GBytes *bytes);
+/* Asks the sink to pause / resume the daemon link as req's queue crosses the marks. */
+void vd_clip_delivery_update_throttle(VdXReq *req);
 
 /* clipboard-fetch.c */
 void vd_clip_fetch_targets(VdXClipboard *clip, unsigned sel);

@@ -3,50 +3,15 @@
  * Each SelectionRequest becomes a VdXReq with one item (or several, for MULTIPLE). TARGETS and
  * TIMESTAMP are answered at once; a data item asks the host (one REQUEST in flight per selection,
  * the other requests wait in order) and the host's BEGIN/DATA pieces go to the requestor as they
- * arrive: small answers are written whole, larger ones go INCR, chunk by chunk as the requestor
- * deletes the previous one, so memory follows the slower side by at most
- * VD_CLIP_STREAM_BUFFER_MAX, never the size of the clipboard. Every wait has a timeout, and a
- * request that cannot be served is refused (property None) rather than left hanging.
+ * arrive: small answers (and text to convert) are gathered and written whole, larger ones go INCR
+ * (clipboard-incr.c), so memory follows the slower side, never the size of the clipboard. Every
+ * wait has a timeout, and a request that cannot be served is refused (property None) rather than
+ * left hanging.
  */
 #include "clipboard-private.h"
 
-#include <errno.h>
-#include <string.h>
 
-typedef struct {
-    Atom target, property;
-    uint32_t type; /* VD_CLIPBOARD_NONE for TARGETS, TIMESTAMP, and refused items */
-    Atom prop_type;
-    VdConv conv;
-    bool ok;
-} VdXItem;
-
-struct VdXReq {
-    VdXClipboard *clip;
-    unsigned sel;
-    Window requestor;
-    Atom target, property; /* as asked: MULTIPLE's property holds the pairs */
-    Time time;
-    bool multiple;
-    VdXItem items[VD_CLIP_MULTIPLE_MAX];
-    unsigned n_items, cur;
-    /* the host's answer for items[cur] */
-    bool begun, discard;
-    uint64_t total, received;
-    GByteArray *buf; /* whole answers (small, or to be converted) */
-    /* INCR delivery: host pieces waiting for the requestor, and the chunk being assembled */
-    GQueue pieces; /* GBytes */
-    size_t piece_off, queued;
-    uint8_t *chunk;
-    bool over; /* queued above the high-water mark: counted in clip->n_over */
-    /* who still holds the request: the host side (it is sel->host_req), the INCR delivery */
-    bool in_host, in_delivery;
-    /* INCR delivery */
-    bool incr, waiting_delete, host_done;
-    guint timer;
-};
-
-static void req_free(VdXReq *req)
+void vd_clip_xreq_free(VdXReq *req)
 {
     if (!req)
         return;
@@ -59,13 +24,13 @@ static void req_free(VdXReq *req)
     g_free(req);
 }
 
-static void req_maybe_free(VdXReq *req)
+void vd_clip_xreq_maybe_free(VdXReq *req)
 {
     if (!req->in_host && !req->in_delivery)
-        req_free(req);
+        vd_clip_xreq_free(req);
 }
 
-static void send_notify(VdXClipboard *clip, const VdXReq *req, Atom property)
+void vd_clip_send_notify(VdXClipboard *clip, const VdXReq *req, Atom property)
 {
     XEvent ev = {0};
     ev.xselection.type = SelectionNotify;
@@ -89,207 +54,6 @@ static void refuse_event(VdXClipboard *clip, const XSelectionRequestEvent *ev)
     out.xselection.property = None;
     out.xselection.time = ev->time;
     XSendEvent(clip->dpy, ev->requestor, False, NoEventMask, &out);
-}
-
-/* --- the INCR delivery --- */
-
-static void host_side_done(VdXClipboard *clip, unsigned sel, const char *failure);
-static void pieces_clear(VdXReq *req);
-
-static bool window_has_other_delivery(VdXClipboard *clip, const VdXReq *req)
-{
-    for (GList *l = clip->deliveries; l; l = l->next) {
-        const VdXReq *o = l->data;
-        if (o != req && o->requestor == req->requestor)
-            return true;
-    }
-    return false;
-}
-
-static void delivery_end(VdXReq *req)
-{
-    VdXClipboard *clip = req->clip;
-    if (!req->in_delivery)
-        return;
-    if (req->timer) {
-        g_source_remove(req->timer);
-        req->timer = 0;
-    }
-    clip->deliveries = g_list_remove(clip->deliveries, req);
-    req->in_delivery = false;
-    pieces_clear(req);
-    if (!window_has_other_delivery(clip, req))
-        XSelectInput(clip->dpy, req->requestor, NoEventMask);
-    if (req->in_host) {
-        /* The rest of the host's data has nowhere to go: drop it as it comes. */
-        VdClipSel *s = &clip->sel[req->sel];
-        s->drain_left = req->begun ? req->total - req->received : 0;
-        req->discard = true;
-        host_side_done(clip, req->sel, NULL); /* frees req */
-        return;
-    }
-    req_maybe_free(req);
-}
-
-static gboolean on_requestor_timeout(gpointer data)
-{
-    VdXReq *req = data;
-    VdXClipboard *clip = req->clip;
-    req->timer = 0;
-    g_warning("clipboard: X window 0x%lx stopped taking %s data for %u s: transfer dropped",
-              (unsigned long)req->requestor, vd_selection_to_string(req->sel), VD_CLIP_REQUESTOR_TIMEOUT_MS / 1000);
-    delivery_end(req);
-    XFlush(clip->dpy);
-    return G_SOURCE_REMOVE;
-}
-
-static void arm_requestor_timer(VdXReq *req)
-{
-    if (req->timer)
-        g_source_remove(req->timer);
-    req->timer = g_timeout_add(VD_CLIP_REQUESTOR_TIMEOUT_MS, on_requestor_timeout, req);
-}
-
-/* Asks the link to stop (or resume) reading from the daemon while a requestor lags behind. */
-static void update_over(VdXReq *req)
-{
-    VdXClipboard *clip = req->clip;
-    bool over = req->in_delivery && (req->over ? req->queued > VD_CLIP_THROTTLE_LOW : req->queued > VD_CLIP_THROTTLE_HIGH);
-    if (over == req->over)
-        return;
-    req->over = over;
-    clip->n_over += over ? 1 : -1;
-    if (clip->sink.throttle && clip->n_over == (over ? 1u : 0u))
-        clip->sink.throttle(over, clip->user_data);
-}
-
-static void pieces_push(VdXReq *req, GBytes *bytes)
-{
-    req->queued += g_bytes_get_size(bytes);
-    g_queue_push_tail(&req->pieces, bytes);
-}
-
-static void pieces_clear(VdXReq *req)
-{
-    g_queue_clear_full(&req->pieces, (GDestroyNotify)g_bytes_unref);
-    req->piece_off = 0;
-    req->queued = 0;
-    update_over(req);
-}
-
-/* The next n bytes of the queued pieces, contiguous: straight from the head piece when it holds
- * them, else assembled in req->chunk. Consumes them. */
-static const uint8_t *pieces_take(VdXReq *req, size_t n)
-{
-    GBytes *head = g_queue_peek_head(&req->pieces);
-    size_t size;
-    const uint8_t *p = g_bytes_get_data(head, &size);
-    if (size - req->piece_off >= n) {
-        p += req->piece_off;
-        req->piece_off += n;
-        req->queued -= n;
-        return p; /* valid until the piece is dropped: after the write, below */
-    }
-    if (!req->chunk)
-        req->chunk = g_malloc(req->clip->x_chunk);
-    size_t got = 0;
-    while (got < n) {
-        head = g_queue_peek_head(&req->pieces);
-        p = g_bytes_get_data(head, &size);
-        size_t take = MIN(size - req->piece_off, n - got);
-        memcpy(req->chunk + got, p + req->piece_off, take);
-        got += take;
-        req->piece_off += take;
-        if (req->piece_off == size) {
-            g_bytes_unref(g_queue_pop_head(&req->pieces));
-            req->piece_off = 0;
-        }
-    }
-    req->queued -= n;
-    return req->chunk;
-}
-
-static void pieces_drop_used(VdXReq *req)
-{
-    GBytes *head = g_queue_peek_head(&req->pieces);
-    if (head && req->piece_off == g_bytes_get_size(head)) {
-        g_bytes_unref(g_queue_pop_head(&req->pieces));
-        req->piece_off = 0;
-    }
-}
-
-/* Writes the next chunk, or the empty property that ends the transfer. */
-static void delivery_write(VdXReq *req)
-{
-    VdXClipboard *clip = req->clip;
-    const VdXItem *it = &req->items[0];
-    if (req->queued == 0 && !req->host_done)
-        return; /* wait for the host */
-    size_t n = MIN(req->queued, clip->x_chunk);
-    const uint8_t *data = n ? pieces_take(req, n) : (const uint8_t *)"";
-    XChangeProperty(clip->dpy, req->requestor, it->property, it->prop_type, 8, PropModeReplace, data, (int)n);
-    pieces_drop_used(req);
-    update_over(req);
-    if (n == 0) {
-        g_debug("clipboard: INCR delivery of %s to 0x%lx complete", vd_selection_to_string(req->sel),
-                (unsigned long)req->requestor);
-        delivery_end(req);
-        return;
-    }
-    req->waiting_delete = true;
-    arm_requestor_timer(req);
-}
-
-static void delivery_start(VdXReq *req, uint64_t size_hint)
-{
-    VdXClipboard *clip = req->clip;
-    const VdXItem *it = &req->items[0];
-    req->incr = true;
-    req->in_delivery = true;
-    clip->deliveries = g_list_prepend(clip->deliveries, req);
-    /* Select first, so that the requestor's deletion of the INCR property cannot be missed. */
-    XSelectInput(clip->dpy, req->requestor, PropertyChangeMask);
-    long lower_bound = (long)MIN(size_hint, (uint64_t)G_MAXINT32);
-    XChangeProperty(clip->dpy, req->requestor, it->property, clip->atoms.incr, 32, PropModeReplace,
-                    (unsigned char *)&lower_bound, 1);
-    send_notify(clip, req, it->property);
-    req->waiting_delete = true;
-    arm_requestor_timer(req);
-}
-
-/* Cuts a delivery short: the requestor gets what it already has and an end. */
-static void delivery_truncate(VdXReq *req, const char *why)
-{
-    g_warning("clipboard: %s paste to X window 0x%lx cut short: %s", vd_selection_to_string(req->sel),
-              (unsigned long)req->requestor, why);
-    if (!req->in_delivery)
-        return;
-    pieces_clear(req);
-    req->host_done = true;
-    req->discard = true;
-    if (!req->waiting_delete)
-        delivery_write(req);
-}
-
-bool vd_clip_serve_property(VdXClipboard *clip, const XPropertyEvent *ev)
-{
-    if (ev->state != PropertyDelete)
-        return false;
-    for (GList *l = clip->deliveries; l; l = l->next) {
-        VdXReq *req = l->data;
-        if (req->requestor == ev->window && req->items[0].property == ev->atom) {
-            if (req->waiting_delete) {
-                req->waiting_delete = false;
-                if (req->timer) {
-                    g_source_remove(req->timer);
-                    req->timer = 0;
-                }
-                delivery_write(req);
-            }
-            return true;
-        }
-    }
-    return false;
 }
 
 /* --- items --- */
@@ -340,10 +104,10 @@ static void finish_item(VdXClipboard *clip, VdXReq *req)
         write_whole(clip, req, it, data, len);
     } else if (!req->multiple) {
         /* Converted text larger than one request: deliver it INCR from memory. */
-        pieces_push(req, converted ? g_bytes_new_take(g_steal_pointer(&converted), len)
+        vd_clip_pieces_push(req, converted ? g_bytes_new_take(g_steal_pointer(&converted), len)
                                    : g_byte_array_free_to_bytes(g_steal_pointer(&req->buf)));
         req->host_done = true;
-        delivery_start(req, len);
+        vd_clip_delivery_start(req, len);
         it->ok = true;
     } else {
         g_message("clipboard: %zu bytes are too large for one MULTIPLE item: refused", len);
@@ -418,11 +182,11 @@ static void req_complete(VdXClipboard *clip, VdXReq *req)
         }
         XChangeProperty(clip->dpy, req->requestor, req->property, clip->atoms.atom_pair, 32, PropModeReplace,
                         (unsigned char *)pairs, (int)(2 * req->n_items));
-        send_notify(clip, req, req->property);
+        vd_clip_send_notify(clip, req, req->property);
     } else if (!req->incr) {
-        send_notify(clip, req, req->items[0].ok ? req->items[0].property : None);
+        vd_clip_send_notify(clip, req, req->items[0].ok ? req->items[0].property : None);
     }
-    req_maybe_free(req);
+    vd_clip_xreq_maybe_free(req);
 }
 
 /* Starts waiting requests until one waits for the host. */
@@ -439,7 +203,7 @@ static void pump(VdXClipboard *clip, unsigned sel)
 }
 
 /* The host side of s->host_req is over (all data, an abort, a timeout, or given up). */
-static void host_side_done(VdXClipboard *clip, unsigned sel, const char *failure)
+void vd_clip_serve_host_done(VdXClipboard *clip, unsigned sel, const char *failure)
 {
     VdClipSel *s = &clip->sel[sel];
     VdXReq *req = s->host_req;
@@ -451,11 +215,11 @@ static void host_side_done(VdXClipboard *clip, unsigned sel, const char *failure
     if (req->incr) {
         req->host_done = true;
         if (!req->in_delivery)
-            req_free(req);
+            vd_clip_xreq_free(req);
         else if (failure)
-            delivery_truncate(req, failure);
+            vd_clip_delivery_abandon(req, failure);
         else if (!req->waiting_delete)
-            delivery_write(req);
+            vd_clip_delivery_write(req);
     } else {
         if (!failure && !req->discard)
             finish_item(clip, req);
@@ -486,7 +250,7 @@ static gboolean on_host_timeout(gpointer data)
     if (s->host_req) {
         g_warning("clipboard: the host did not answer a %s paste within %u s: answered empty",
                   vd_selection_to_string(s->index), VD_CLIP_HOST_TIMEOUT_MS / 1000);
-        host_side_done(clip, s->index, "the host stopped sending");
+        vd_clip_serve_host_done(clip, s->index, "the host stopped sending");
         XFlush(clip->dpy);
     }
     return G_SOURCE_REMOVE;
@@ -527,11 +291,11 @@ static void on_begin(VdXClipboard *clip, unsigned sel, uint32_t type, uint64_t t
         /* Answer the requestor now; the host's bytes are dropped as they come. */
         req->discard = true;
         s->drain_left = total;
-        host_side_done(clip, sel, NULL);
+        vd_clip_serve_host_done(clip, sel, NULL);
         return;
     }
     if (it->conv == VD_CONV_NONE && total > clip->x_chunk)
-        delivery_start(req, total);
+        vd_clip_delivery_start(req, total);
     else
         req->buf = g_byte_array_sized_new((guint)total); /* bounded above: x_chunk or CONVERT_MAX */
     arm_host_timer(clip, sel);
@@ -563,18 +327,18 @@ static void on_data(VdXClipboard *clip, unsigned sel, const uint8_t *data, size_
     if (!req->incr) {
         g_byte_array_append(req->buf, data, (guint)len);
     } else if (len > 0) {
-        pieces_push(req, g_bytes_new(data, len));
-        update_over(req);
+        vd_clip_pieces_push(req, g_bytes_new(data, len));
+        vd_clip_delivery_update_throttle(req);
     }
     if (req->incr && req->queued > VD_CLIP_STREAM_BUFFER_MAX) {
         s->drain_left = req->total - req->received;
-        host_side_done(clip, sel, "the X client reads too slowly");
+        vd_clip_serve_host_done(clip, sel, "the X client reads too slowly");
         return;
     }
     if (req->incr && !req->waiting_delete)
-        delivery_write(req);
+        vd_clip_delivery_write(req);
     if (req->received == req->total)
-        host_side_done(clip, sel, NULL);
+        vd_clip_serve_host_done(clip, sel, NULL);
     else
         arm_host_timer(clip, sel);
 }
@@ -593,7 +357,7 @@ void vd_clip_serve_host_msg(VdXClipboard *clip, const VdSessionMsg *msg)
     case VD_S_CLIPBOARD_ABORT:
         if (msg->u.abort.selection < VD_CLIP_N_SEL && clip->sel[msg->u.abort.selection].host_req) {
             g_message("clipboard: the host aborted a %s transfer", vd_selection_to_string(msg->u.abort.selection));
-            host_side_done(clip, msg->u.abort.selection, "the host aborted");
+            vd_clip_serve_host_done(clip, msg->u.abort.selection, "the host aborted");
         }
         break;
     default:
@@ -654,7 +418,9 @@ void vd_clip_serve_request(VdXClipboard *clip, const XSelectionRequestEvent *ev)
         return;
     }
     VdClipSel *s = &clip->sel[sel];
-    if (s->owner != VD_OWNER_HOST || (ev->time != CurrentTime && ev->time < s->own_time)) {
+    /* A request older than our ownership was meant for a previous owner (X times wrap: compare
+     * the difference). */
+    if (s->owner != VD_OWNER_HOST || (ev->time != CurrentTime && (int32_t)(uint32_t)(ev->time - s->own_time) < 0)) {
         refuse_event(clip, ev);
         return;
     }
@@ -697,14 +463,14 @@ void vd_clip_serve_flush(VdXClipboard *clip, unsigned sel, bool all)
         req_complete(clip, req);
     }
     if (all && s->host_req)
-        host_side_done(clip, sel, "the host went away");
+        vd_clip_serve_host_done(clip, sel, "the host went away");
 }
 
 void vd_clip_serve_free_all(VdXClipboard *clip)
 {
     for (unsigned i = 0; i < VD_CLIP_N_SEL; i++) {
         VdClipSel *s = &clip->sel[i];
-        g_queue_clear_full(&s->xreqs, (GDestroyNotify)req_free);
+        g_queue_clear_full(&s->xreqs, (GDestroyNotify)vd_clip_xreq_free);
         stop_host_timer(s);
         if (s->host_req) {
             VdXReq *req = s->host_req;
@@ -713,9 +479,9 @@ void vd_clip_serve_free_all(VdXClipboard *clip)
             if (req->in_delivery)
                 req->host_done = true;
             else
-                req_free(req);
+                vd_clip_xreq_free(req);
         }
     }
     while (clip->deliveries)
-        delivery_end(clip->deliveries->data);
+        vd_clip_delivery_end(clip->deliveries->data);
 }

@@ -179,6 +179,11 @@ static void on_selection_clear(VdXClipboard *clip, const XSelectionClearEvent *e
 static void announce_guest_owner(VdXClipboard *clip, unsigned sel, Window owner, Time time)
 {
     VdClipSel *s = &clip->sel[sel];
+    if (s->owner == VD_OWNER_HOST) {
+        /* XFixes told us before SelectionClear did: the host's offer is gone all the same. */
+        s->n_host_types = 0;
+        vd_clip_serve_flush(clip, sel, false);
+    }
     s->owner = VD_OWNER_GUEST;
     s->guest_owner = owner;
     s->guest_time = time;
@@ -212,11 +217,12 @@ static void on_fixes_notify(VdXClipboard *clip, const XFixesSelectionNotifyEvent
     if (ev->owner == clip->win)
         return; /* ourselves, for the host */
     if (ev->subtype == XFixesSetSelectionOwnerNotify && ev->owner != None) {
-        g_debug("clipboard: %s now owned by X window 0x%lx", vd_selection_to_string((unsigned)sel),
-                (unsigned long)ev->owner);
+        g_debug("clipboard: %s now owned by X window 0x%lx (was %s)", vd_selection_to_string((unsigned)sel),
+                (unsigned long)ev->owner, vd_owner_to_string(clip->sel[sel].owner));
         announce_guest_owner(clip, (unsigned)sel, ev->owner, ev->selection_timestamp);
     } else {
-        g_debug("clipboard: %s has no owner any more", vd_selection_to_string((unsigned)sel));
+        g_debug("clipboard: %s has no owner any more (was %s)", vd_selection_to_string((unsigned)sel),
+                vd_owner_to_string(clip->sel[sel].owner));
         on_owner_gone(clip, (unsigned)sel);
     }
 }
@@ -294,6 +300,9 @@ void vd_xclipboard_free(VdXClipboard *clip)
 {
     if (!clip)
         return;
+    /* The link may be gone already: tell it nothing more. */
+    clip->link_up = false;
+    clip->sink.throttle = NULL;
     for (unsigned i = 0; i < VD_CLIP_N_SEL; i++) {
         vd_clip_fetch_cancel(clip, i, false);
         give_up_ownership(clip, i);

@@ -22,7 +22,7 @@ typedef struct {
     size_t (*queued)(void *user_data);
     /* Optional (may be NULL): stop (true) or resume (false) reading from the daemon while an X
      * client takes host data more slowly than it arrives. Without it, host data ahead of a slow
-     * X client is bounded by VD_CLIP_STREAM_BUFFER_MAX and the paste is cut short past that. */
+     * X client is bounded by VD_CLIP_STREAM_BUFFER_MAX (24 MiB) and the paste fails past that. */
     void (*throttle)(bool paused, void *user_data);
 } VdXClipboardSink;
 

@@ -101,6 +101,12 @@ static void close_soon(VdDaemonLink *link, const char *reason)
         link->close_idle = g_idle_add(on_close_idle, link);
 }
 
+static void notify_writable(VdDaemonLink *link)
+{
+    if (link->state == LINK_UP && !link->close_reason && link->cb.writable)
+        link->cb.writable(link->user_data);
+}
+
 static gboolean on_writable(int fd, GIOCondition cond, gpointer data)
 {
     VdDaemonLink *link = data;
@@ -112,14 +118,18 @@ static gboolean on_writable(int fd, GIOCondition cond, gpointer data)
         link_close(link, "write failed");
         return G_SOURCE_REMOVE;
     }
-    if (queued(link) > 0)
+    if (queued(link) > 0) {
+        /* Refill before it runs dry, so the socket never idles during a long stream. */
+        if (link->above_low && queued(link) < VD_LINK_LOW_WATER) {
+            link->above_low = false;
+            notify_writable(link);
+        }
         return G_SOURCE_CONTINUE;
-    link->out_watch = 0;
-    if (link->above_low) {
-        link->above_low = false;
-        if (link->state == LINK_UP && link->cb.writable)
-            link->cb.writable(link->user_data);
     }
+    /* Whoever paused on queued() at any threshold hears about it here at the latest. */
+    link->out_watch = 0;
+    link->above_low = false;
+    notify_writable(link);
     return G_SOURCE_REMOVE;
 }
 

@@ -25,7 +25,7 @@
 #define VD_LINK_HELLO_TIMEOUT_MS 5000u
 /* Bytes read from the socket per read(2). */
 #define VD_LINK_READ_SIZE (1024u * 1024u)
-/* Below this many queued bytes the owner is told the link is writable again. */
+/* After the queue went above this, the owner is told (writable) when it falls below it again. */
 #define VD_LINK_LOW_WATER (256u * 1024u)
 /* Hard cap of the output queue: past it send() fails with -ENOBUFS (a daemon that stops reading
  * must not make us grow without bound; the clipboard paces itself far below this). */
@@ -40,7 +40,8 @@ typedef struct {
     void (*down)(void *user_data);
     /* One decoded message (never HELLO or ERROR: those are the link's). msg is valid during the call. */
     void (*message)(const VdSessionMsg *msg, void *user_data);
-    /* The queue went below VD_LINK_LOW_WATER after having been above it, or emptied. */
+    /* Room again: the queue fell below VD_LINK_LOW_WATER after having been above it, or a wait
+     * for the socket to take more ended with the queue empty. */
     void (*writable)(void *user_data);
     /* The link cannot work (protocol version mismatch). The link stays closed. */
     void (*fatal)(const char *reason, void *user_data);

@@ -31,9 +31,9 @@
 
 /* Exit statuses. */
 enum {
-    EXIT_OK = 0,        /* asked to stop, X server gone, or nothing to do on this machine */
-    EXIT_FAILURE_ = 1,  /* cannot start: bad options, no X display, no usable RandR */
-    EXIT_INCOMPATIBLE = 2, /* the daemon speaks another major protocol version */
+    VD_EXIT_OK = 0,           /* asked to stop, X server gone, or nothing to do on this machine */
+    VD_EXIT_FAILURE = 1,      /* cannot start: bad options, no X display */
+    VD_EXIT_INCOMPATIBLE = 2, /* the daemon speaks another major protocol version */
 };
 
 typedef struct {
@@ -202,7 +202,7 @@ static void on_link_fatal(const char *reason, void *user_data)
     App *app = user_data;
 
     g_critical("cannot work with this daemon (%s): exiting", reason);
-    app->exit_status = EXIT_INCOMPATIBLE;
+    app->exit_status = VD_EXIT_INCOMPATIBLE;
     g_main_loop_quit(app->loop);
 }
 
@@ -347,7 +347,7 @@ static int daemonize(void)
     if (pid < 0)
         return -errno;
     if (pid > 0)
-        _exit(EXIT_OK);
+        _exit(VD_EXIT_OK);
     if (setsid() < 0)
         return -errno;
     int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -365,16 +365,16 @@ int main(int argc, char **argv)
     g_autofree char *display_name = NULL;
     g_autofree char *file_dir = NULL;
     gboolean foreground = FALSE, version = FALSE;
-    /* GOption stores callbacks in a gpointer; a union avoids the function-to-object pointer cast. */
+    /* -x and -d mean what they mean to spice-vdagent. GOption stores callbacks in a gpointer; a union avoids the function-to-object pointer cast. */
     union { GOptionArgFunc fn; gpointer ptr; } debug_cb = { .fn = on_debug_option };
     GOptionEntry entries[] = {
-        { "socket", 's', 0, G_OPTION_ARG_FILENAME, &socket_path,
+        { "socket", 0, 0, G_OPTION_ARG_FILENAME, &socket_path,
           "The daemon's session socket (default " VD_SESSION_SOCKET_DEFAULT ")", "PATH" },
-        { "display", 'd', 0, G_OPTION_ARG_STRING, &display_name, "The X display (default $DISPLAY)", "DISPLAY" },
-        { "file-dir", 'F', 0, G_OPTION_ARG_FILENAME, &file_dir,
+        { "display", 0, 0, G_OPTION_ARG_STRING, &display_name, "The X display (default $DISPLAY)", "DISPLAY" },
+        { "file-dir", 0, 0, G_OPTION_ARG_FILENAME, &file_dir,
           "Where received files go (default: the XDG download directory)", "DIR" },
         { "foreground", 'x', 0, G_OPTION_ARG_NONE, &foreground, "Do not detach", NULL },
-        { "debug", 'D', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, debug_cb.ptr,
+        { "debug", 'd', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, debug_cb.ptr,
           "More logging (repeat for more)", NULL },
         { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
         { NULL },
@@ -388,15 +388,15 @@ int main(int argc, char **argv)
                                       "to the host, through vdagentd.");
     if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
         fprintf(stderr, "vdagent: %s\n", error->message);
-        return EXIT_FAILURE_;
+        return VD_EXIT_FAILURE;
     }
     if (argc > 1) {
         fprintf(stderr, "vdagent: unexpected argument \"%s\" (see --help)\n", argv[1]);
-        return EXIT_FAILURE_;
+        return VD_EXIT_FAILURE;
     }
     if (version) {
         printf("vdagent %s\n", VDAGENT_VERSION);
-        return EXIT_OK;
+        return VD_EXIT_OK;
     }
     vd_log_init("vdagent", debug_level);
 
@@ -404,12 +404,12 @@ int main(int argc, char **argv)
         if (!path_exists(VD_AGENT_PORT_PATH) && !path_exists(VD_SESSION_SOCKET_DEFAULT)) {
             g_debug("neither %s nor %s exists: no agent on this machine, nothing to do", VD_AGENT_PORT_PATH,
                     VD_SESSION_SOCKET_DEFAULT);
-            return EXIT_OK;
+            return VD_EXIT_OK;
         }
         socket_path = g_strdup(VD_SESSION_SOCKET_DEFAULT);
     }
 
-    App app = { .exit_status = EXIT_OK };
+    App app = { .exit_status = VD_EXIT_OK };
     the_app = &app;
     signal(SIGPIPE, SIG_IGN);
 
@@ -418,7 +418,7 @@ int main(int argc, char **argv)
     app.dpy = XOpenDisplay(display_name);
     if (!app.dpy) {
         g_critical("cannot open the X display \"%s\"", XDisplayName(display_name));
-        return EXIT_FAILURE_;
+        return VD_EXIT_FAILURE;
     }
     XSetIOErrorExitHandler(app.dpy, on_x_io_error_exit, &app);
 
@@ -427,7 +427,7 @@ int main(int argc, char **argv)
         if (r < 0) {
             g_critical("cannot detach: %s", g_strerror(-r));
             XCloseDisplay(app.dpy);
-            return EXIT_FAILURE_;
+            return VD_EXIT_FAILURE;
         }
     }
 

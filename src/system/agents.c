@@ -59,6 +59,7 @@ struct VdAgent {
     char *session;
     char *name;
     char *software;
+    uint32_t features; /* the peer's HELLO features; we offer none yet */
     guint watch;
     GIOCondition watch_cond;
     guint hello_timer;
@@ -93,7 +94,7 @@ struct VdAgents {
     uint8_t *rbuf;
     VdTraceFunc trace;
     void *trace_data;
-    uint64_t accepted, refused;
+    uint64_t accepted, refused, protocol_errors;
 };
 
 static void agent_destroy(VdAgent *agent);
@@ -335,7 +336,10 @@ static VdAgent *agent_for_session(VdAgents *agents, const char *session, const V
 
 static void refuse(VdAgent *agent, uint32_t code, const char *why)
 {
-    agent->agents->refused++;
+    if (code == VD_IPC_ERR_BAD_FRAME)
+        agent->agents->protocol_errors++;
+    else
+        agent->agents->refused++;
     g_message("agent refused: %s: %s", agent->name, why);
     vd_agent_close(agent, code, why);
 }
@@ -414,6 +418,7 @@ static void handle_hello(VdAgent *agent, const VdSessionMsg *msg)
         agent->hello_timer = 0;
     }
     agent->software = g_strdup(hello->software);
+    agent->features = hello->features;
     /* One agent per session (without tracking: one at all), checked as it becomes routable. An
      * earlier agent whose process is gone is replaced; a live one keeps its place. */
     VdAgent *other = agent_for_session(agents, agent->session, agent);
@@ -756,7 +761,7 @@ void vd_agents_set_trace(VdAgents *agents, VdTraceFunc func, void *user_data)
     agents->trace_data = user_data;
 }
 
-void vd_agents_status(const VdAgents *agents, JsonBuilder *b)
+void vd_agents_status(const VdAgents *agents, const VdAgent *active, JsonBuilder *b)
 {
     json_builder_set_member_name(b, "agents");
     json_builder_begin_array(b);
@@ -764,28 +769,37 @@ void vd_agents_status(const VdAgents *agents, JsonBuilder *b)
         const VdAgent *a = l->data;
         json_builder_begin_object(b);
         json_builder_set_member_name(b, "session");
-        json_builder_add_string_value(b, a->session ? a->session : "");
-        json_builder_set_member_name(b, "uid");
-        json_builder_add_int_value(b, a->uid);
+        if (a->session)
+            json_builder_add_string_value(b, a->session);
+        else
+            json_builder_add_null_value(b);
         json_builder_set_member_name(b, "pid");
         json_builder_add_int_value(b, a->pid);
+        json_builder_set_member_name(b, "uid");
+        json_builder_add_int_value(b, a->uid);
         json_builder_set_member_name(b, "state");
-        json_builder_add_string_value(b, agent_state_to_string(a->state));
+        json_builder_add_string_value(b, a->closing ? "closing" : agent_state_to_string(a->state));
+        json_builder_set_member_name(b, "active");
+        json_builder_add_boolean_value(b, a == active);
+        json_builder_set_member_name(b, "features");
+        json_builder_add_int_value(b, a->features);
         json_builder_set_member_name(b, "software");
         json_builder_add_string_value(b, a->software ? a->software : "");
         json_builder_set_member_name(b, "queued");
         json_builder_add_int_value(b, (gint64)queued(a));
-        json_builder_set_member_name(b, "frames_in");
-        json_builder_add_int_value(b, (gint64)a->frames_in);
-        json_builder_set_member_name(b, "frames_out");
-        json_builder_add_int_value(b, (gint64)a->frames_out);
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
-    json_builder_set_member_name(b, "agents_accepted");
-    json_builder_add_int_value(b, (gint64)agents->accepted);
-    json_builder_set_member_name(b, "agents_refused");
-    json_builder_add_int_value(b, (gint64)agents->refused);
+}
+
+uint64_t vd_agents_refused(const VdAgents *agents)
+{
+    return agents->refused;
+}
+
+uint64_t vd_agents_protocol_errors(const VdAgents *agents)
+{
+    return agents->protocol_errors;
 }
 
 int vd_agent_send(VdAgent *agent, const VdSessionMsg *msg)

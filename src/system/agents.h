@@ -61,7 +61,11 @@ bool vd_agents_full(const VdAgents *agents);
 /* Ready agents, in connection order (borrowed pointers). */
 GPtrArray *vd_agents_list(const VdAgents *agents);
 void vd_agents_set_trace(VdAgents *agents, VdTraceFunc func, void *user_data);
-void vd_agents_status(const VdAgents *agents, JsonBuilder *builder);
+/* Member "agents" of the status: one {session, pid, uid, state, active, features, …} per
+ * connection. Counters for "counters"."errors". */
+void vd_agents_status(const VdAgents *agents, const VdAgent *active, JsonBuilder *builder);
+uint64_t vd_agents_refused(const VdAgents *agents);
+uint64_t vd_agents_protocol_errors(const VdAgents *agents);
 
 /* Encodes and queues msg. -ENOBUFS when the queue is over its hard limit (the agent is then
  * disconnected, later, from the main loop), -EMSGSIZE for a frame too large. */

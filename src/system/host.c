@@ -24,7 +24,18 @@ struct VdHost {
     VdTraceFunc trace;
     void *trace_data;
     uint64_t messages_in, messages_out;
+    /* Per message type (index VD_MSG_END: unknown types), for status. */
+    uint64_t count_in[VD_MSG_END + 1], bytes_in[VD_MSG_END + 1];
+    uint64_t count_out[VD_MSG_END + 1], bytes_out[VD_MSG_END + 1];
+    uint64_t framing_errors, bad_messages;
 };
+
+static void count(uint64_t *counts, uint64_t *bytes, uint32_t type, uint64_t size)
+{
+    uint32_t i = type < VD_MSG_END ? type : VD_MSG_END;
+    counts[i]++;
+    bytes[i] += size;
+}
 
 static void announce(VdHost *host, bool request)
 {
@@ -78,6 +89,7 @@ static void handle_caps(VdHost *host, const uint8_t *buf, size_t len)
     VdAnnounceCaps caps;
     const char *reason = NULL;
     if (vd_parse_announce_caps(buf, len, &caps, &reason) < 0) {
+        host->bad_messages++;
         g_warning("host: ignoring a malformed ANNOUNCE_CAPABILITIES: %s", reason);
         return;
     }
@@ -96,6 +108,7 @@ static void handle_caps(VdHost *host, const uint8_t *buf, size_t len)
 static void dispatch_whole(VdHost *host, uint32_t port, uint32_t type, const uint8_t *buf, size_t len)
 {
     host->messages_in++;
+    count(host->count_in, host->bytes_in, type, len);
     if (G_UNLIKELY(host->trace))
         host->trace(VD_TRACE_HOST_TO_GUEST, port, type, len, "", buf, len, host->trace_data);
     switch (type) {
@@ -103,6 +116,7 @@ static void dispatch_whole(VdHost *host, uint32_t port, uint32_t type, const uin
         VdMouseState m;
         const char *reason = NULL;
         if (vd_parse_mouse_state(buf, len, &m, &reason) < 0) {
+            host->bad_messages++;
             g_debug("host: ignoring a malformed MOUSE_STATE: %s", reason);
             return;
         }
@@ -139,6 +153,7 @@ static int on_event(const VdReadEvent *ev, void *user_data)
         break;
     case VD_READ_BEGIN:
         host->messages_in++;
+        count(host->count_in, host->bytes_in, ev->header.type, ev->header.size);
         if (G_UNLIKELY(host->trace))
             host->trace(VD_TRACE_HOST_TO_GUEST, ev->port, ev->header.type, ev->header.size, "", ev->data, ev->len,
                         host->trace_data);
@@ -164,6 +179,7 @@ static void on_data(const uint8_t *buf, size_t len, void *user_data)
     if (host->h.batch_end)
         host->h.batch_end(host->user_data);
     if (r < 0) {
+        host->framing_errors++;
         g_warning("host: framing error (%s): %s; reopening the port", vd_read_error_code_to_string(err.code),
                   err.message);
         vd_port_reset(host->port, "framing error", 0);
@@ -250,6 +266,7 @@ int vd_host_send(VdHost *host, uint32_t type, const void *payload, uint32_t len)
     if (G_UNLIKELY(host->trace))
         host->trace(VD_TRACE_GUEST_TO_HOST, VD_PORT_CLIENT, type, len, "", payload, len, host->trace_data);
     host->messages_out++;
+    count(host->count_out, host->bytes_out, type, len);
     if (vd_chunk_writer_busy(&host->writer)) {
         if (host->pending->len + vd_framed_size(len) > VD_HOST_PENDING_MAX) {
             g_warning("host: %s dropped: %u bytes already wait behind a stream", vd_msg_type_to_string(type),
@@ -273,6 +290,7 @@ int vd_host_stream_begin(VdHost *host, uint32_t type, uint32_t size)
     if (G_UNLIKELY(host->trace))
         host->trace(VD_TRACE_GUEST_TO_HOST, VD_PORT_CLIENT, type, size, "", NULL, 0, host->trace_data);
     host->messages_out++;
+    count(host->count_out, host->bytes_out, type, size);
     int r = vd_chunk_writer_begin(&host->writer, vd_port_out(host->port), type, size);
     if (r < 0)
         return r;
@@ -359,4 +377,84 @@ uint64_t vd_host_bytes_out(const VdHost *host)
 unsigned vd_host_opens(const VdHost *host)
 {
     return vd_port_opens(host->port);
+}
+
+static void add_caps(JsonBuilder *b, const char *name, const VdCaps *caps)
+{
+    json_builder_set_member_name(b, name);
+    json_builder_begin_array(b);
+    for (uint32_t cap = 0; cap < 32u * VD_CAPS_MAX_WORDS; cap++) {
+        if (!vd_caps_has(caps, cap))
+            continue;
+        if (cap < VD_CAP_END) {
+            json_builder_add_string_value(b, vd_cap_to_string(cap));
+        } else {
+            char num[16];
+            g_snprintf(num, sizeof(num), "%u", cap);
+            json_builder_add_string_value(b, num);
+        }
+    }
+    json_builder_end_array(b);
+}
+
+void vd_host_status(const VdHost *host, JsonBuilder *b)
+{
+    json_builder_set_member_name(b, "port");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "path");
+    json_builder_add_string_value(b, vd_port_path(host->port));
+    json_builder_set_member_name(b, "open");
+    json_builder_add_boolean_value(b, vd_port_is_open(host->port));
+    json_builder_set_member_name(b, "since");
+    json_builder_add_double_value(b, (double)vd_port_since(host->port) / 1e6);
+    json_builder_set_member_name(b, "reopens");
+    unsigned opens = vd_port_opens(host->port);
+    json_builder_add_int_value(b, opens ? opens - 1 : 0);
+    json_builder_set_member_name(b, "last_error");
+    if (vd_port_last_error(host->port))
+        json_builder_add_string_value(b, vd_port_last_error(host->port));
+    else
+        json_builder_add_null_value(b);
+    json_builder_end_object(b);
+
+    json_builder_set_member_name(b, "caps");
+    json_builder_begin_object(b);
+    add_caps(b, "ours", &host->ours);
+    add_caps(b, "host", &host->theirs);
+    add_caps(b, "negotiated", &host->negotiated);
+    json_builder_end_object(b);
+}
+
+static void add_counters(JsonBuilder *b, const char *name, const uint64_t *counts, const uint64_t *bytes)
+{
+    json_builder_set_member_name(b, name);
+    json_builder_begin_object(b);
+    for (uint32_t t = 0; t <= VD_MSG_END; t++) {
+        if (!counts[t])
+            continue;
+        json_builder_set_member_name(b, t < VD_MSG_END ? vd_msg_type_to_string(t) : "UNKNOWN");
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "messages");
+        json_builder_add_int_value(b, (gint64)counts[t]);
+        json_builder_set_member_name(b, "bytes");
+        json_builder_add_int_value(b, (gint64)bytes[t]);
+        json_builder_end_object(b);
+    }
+    json_builder_end_object(b);
+}
+
+void vd_host_counters(const VdHost *host, JsonBuilder *b)
+{
+    add_counters(b, "host_to_guest", host->count_in, host->bytes_in);
+    add_counters(b, "guest_to_host", host->count_out, host->bytes_out);
+}
+
+uint64_t vd_host_framing_errors(const VdHost *host)
+{
+    return host->framing_errors;
+}
+
+uint64_t vd_host_bad_messages(const VdHost *host)
+{
+    return host->bad_messages;
 }

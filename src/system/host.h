@@ -14,6 +14,7 @@
  */
 #pragma once
 
+#include <json-glib/json-glib.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -74,7 +75,13 @@ void vd_host_inject(VdHost *host, uint32_t port, uint32_t type, const uint8_t *p
 
 void vd_host_set_trace(VdHost *host, VdTraceFunc func, void *user_data);
 
-/* For status. */
+/* For `vdagent-ctl status` (docs/vdagent-ctl.md): members "port" {path, open, since, reopens,
+ * last_error} and "caps" {ours, host, negotiated}; inside "counters", members "host_to_guest" and
+ * "guest_to_host" keyed by message type. */
+void vd_host_status(const VdHost *host, JsonBuilder *builder);
+void vd_host_counters(const VdHost *host, JsonBuilder *builder);
+uint64_t vd_host_framing_errors(const VdHost *host);
+uint64_t vd_host_bad_messages(const VdHost *host); /* well framed, but refused by its parser */
 const char *vd_host_port_path(const VdHost *host);
 uint64_t vd_host_messages_in(const VdHost *host);
 uint64_t vd_host_messages_out(const VdHost *host);

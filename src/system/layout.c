@@ -10,7 +10,7 @@ const char *vd_layout_source_to_string(VdLayoutSource source)
 {
     switch (source) {
     case VD_LAYOUT_SOURCE_DEFAULT: return "default";
-    case VD_LAYOUT_SOURCE_KERNEL: return "kernel";
+    case VD_LAYOUT_SOURCE_KERNEL: return "framebuffer";
     case VD_LAYOUT_SOURCE_HOST: return "host";
     case VD_LAYOUT_SOURCE_AGENT: return "agent";
     }

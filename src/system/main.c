@@ -7,12 +7,12 @@
 #include <errno.h>
 #include <gio/gio.h>
 #include <glib-unix.h>
-#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "log.h"
 #include "qga.h"
 #include "router.h"
@@ -93,7 +93,8 @@ static void on_sessions_changed(VdSessions *sessions, void *user_data)
 
 int main(int argc, char **argv)
 {
-    setlocale(LC_ALL, "");
+    /* No setlocale(): nothing here is translated, logs are UTF-8 as received, and the locale
+     * tables would cost idle memory. */
     g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
     g_option_context_set_summary(ctx, "The vdagent system daemon: the host link, the paravirtual mouse and the "
                                       "session agents' router.");
@@ -162,10 +163,6 @@ int main(int argc, char **argv)
         vd_sessions_free(sessions);
         return 1;
     }
-    /* The control socket (--control, default DEFAULT_CONTROL) is served by control.c once it
-     * exists: it reads vd_router_status(), vd_sessions_status(), vd_qga_status(), traces through
-     * vd_router_set_trace() and injects through vd_host_inject(). */
-
     VdQga *qga = NULL;
     const char *qga_port = opts.qga_port ? opts.qga_port : DEFAULT_QGA_PORT;
     if (g_strcmp0(qga_port, "none") != 0) {
@@ -187,6 +184,17 @@ int main(int argc, char **argv)
         vd_qga_start(qga);
     }
 
+    /* vdagent-ctl: status, traces (vd_router_set_trace) and injection (vd_host_inject), through
+     * the same code paths as the host's own messages. Not essential: the daemon runs without it. */
+    VdControlConfig cc = { .router = d.router, .sessions = sessions, .qga = qga, .uinput = uinput };
+    VdControl *control = vd_control_new(&cc);
+    g_clear_error(&error);
+    if (!vd_control_listen(control, opts.control ? opts.control : DEFAULT_CONTROL, &error)) {
+        g_warning("no control socket: %s", error->message);
+        vd_control_free(control);
+        control = NULL;
+    }
+
     g_unix_signal_add(SIGTERM, on_quit_signal, &d);
     g_unix_signal_add(SIGINT, on_quit_signal, &d);
     vd_sd_notify("READY=1");
@@ -194,6 +202,7 @@ int main(int argc, char **argv)
     g_main_loop_run(d.loop);
     vd_sd_notify("STOPPING=1");
 
+    vd_control_free(control);
     vd_qga_free(qga);
     vd_router_free(d.router);
     d.router = NULL;

@@ -28,6 +28,7 @@ typedef enum {
     OUT_IDLE = 0,
     OUT_FORWARD, /* agent data -> host stream */
     OUT_DROP,    /* agent data discarded (over MAX_CLIPBOARD, unrequested, host gone) */
+    OUT_CTL,     /* agent data collected for vdagent-ctl's clipboard get */
 } OutState;
 
 typedef struct {
@@ -41,6 +42,13 @@ typedef struct {
     OutState out;
     uint64_t out_left;
     VdAgent *out_agent;                 /* whose data out is */
+    /* vdagent-ctl: data offered as if the host held it (owner HOST), and a pending get. */
+    GBytes *ctl_offer;
+    VdRouterClipboardFunc ctl_cb;
+    void *ctl_data;
+    guint ctl_timer;
+    uint32_t ctl_type;
+    GByteArray *ctl_buf;
 } Selection;
 
 typedef struct {
@@ -83,7 +91,17 @@ struct VdRouter {
     guint monitors_timer;
     Selection sel[VD_SELECTION_END];
     InStream in[3];
+    uint64_t bad_messages;
 };
+
+G_DEFINE_QUARK(vd-router-error-quark, vd_router_error)
+
+static void ctl_get_finish(VdRouter *r, uint8_t s, const uint8_t *data, size_t len, uint32_t code,
+                           const char *message);
+static void ctl_offer_clear(Selection *sel)
+{
+    g_clear_pointer(&sel->ctl_offer, g_bytes_unref);
+}
 
 /* --- helpers --- */
 
@@ -452,6 +470,7 @@ static void on_link(bool open, void *user_data)
             send_agent(r->active, &m);
         }
         sel->owner = OWNER_NONE;
+        ctl_offer_clear(sel);
         sel->requester = NULL;
         sel->host_waiting = false;
         /* The wire message died with the port: the rest of the agent's data goes nowhere. */
@@ -503,6 +522,7 @@ static void host_monitors_config(VdRouter *r, const uint8_t *buf, size_t len)
     const char *reason = NULL;
     VdMonitorsConfig c;
     if (vd_parse_monitors_config(buf, len, &c, &reason) < 0) {
+        r->bad_messages++;
         g_warning("host: ignoring a malformed MONITORS_CONFIG: %s", reason);
         host_reply(r, VD_MSG_MONITORS_CONFIG, VD_REPLY_ERROR);
         return;
@@ -532,6 +552,7 @@ static void host_grab(VdRouter *r, const uint8_t *buf, size_t len)
     VdClipboardGrab g;
     const char *reason = NULL;
     if (vd_parse_clipboard_grab(buf, len, vd_host_negotiated(r->host), &g, &reason) < 0) {
+        r->bad_messages++;
         g_warning("host: ignoring a malformed CLIPBOARD_GRAB: %s", reason);
         return;
     }
@@ -542,6 +563,7 @@ static void host_grab(VdRouter *r, const uint8_t *buf, size_t len)
         g_debug("host: dropping a stale grab of %s (serial %u)", vd_selection_to_string(g.selection), g.serial);
         return;
     }
+    ctl_offer_clear(sel);
     sel->owner = OWNER_HOST;
     sel->n_types = g.n_types;
     memcpy(sel->types, g.types, sizeof(uint32_t) * g.n_types);
@@ -556,6 +578,7 @@ static void host_request(VdRouter *r, const uint8_t *buf, size_t len)
     VdClipboardRequest q;
     const char *reason = NULL;
     if (vd_parse_clipboard_request(buf, len, vd_host_negotiated(r->host), &q, &reason) < 0) {
+        r->bad_messages++;
         g_warning("host: ignoring a malformed CLIPBOARD_REQUEST: %s", reason);
         return;
     }
@@ -578,12 +601,14 @@ static void host_release(VdRouter *r, const uint8_t *buf, size_t len)
     uint8_t s;
     const char *reason = NULL;
     if (vd_parse_clipboard_release(buf, len, vd_host_negotiated(r->host), &s, &reason) < 0) {
+        r->bad_messages++;
         g_warning("host: ignoring a malformed CLIPBOARD_RELEASE: %s", reason);
         return;
     }
     if (!selection_ok(r, s) || r->sel[s].owner != OWNER_HOST)
         return;
     r->sel[s].owner = OWNER_NONE;
+    ctl_offer_clear(&r->sel[s]);
     VdSessionMsg m = { .type = VD_S_CLIPBOARD_RELEASE };
     m.u.release.selection = s;
     send_agent(r->active, &m);
@@ -594,6 +619,7 @@ static void host_xfer_start(VdRouter *r, const uint8_t *buf, size_t len)
     VdFileXferStart *st = g_new0(VdFileXferStart, 1);
     const char *reason = NULL;
     if (vd_parse_file_xfer_start(buf, len, st, &reason) < 0) {
+        r->bad_messages++;
         g_warning("host: ignoring a malformed FILE_XFER_START: %s", reason);
         if (len >= 4)
             host_xfer_result(r, buf[0] | buf[1] << 8 | buf[2] << 16 | (uint32_t)buf[3] << 24, VD_XFER_ERROR);
@@ -630,6 +656,7 @@ static void host_xfer_status_msg(VdRouter *r, const uint8_t *buf, size_t len)
     VdFileXferStatus s;
     const char *reason = NULL;
     if (vd_parse_file_xfer_status(buf, len, &s, &reason) < 0) {
+        r->bad_messages++;
         g_warning("host: ignoring a malformed FILE_XFER_STATUS: %s", reason);
         return;
     }
@@ -682,6 +709,7 @@ static void on_host_message(uint32_t type, const uint8_t *buf, size_t len, void 
     case VD_MSG_MAX_CLIPBOARD: {
         int32_t max;
         if (vd_parse_max_clipboard(buf, len, &max, &reason) < 0) {
+            r->bad_messages++;
             g_warning("host: ignoring a malformed MAX_CLIPBOARD: %s", reason);
             break;
         }
@@ -692,6 +720,7 @@ static void on_host_message(uint32_t type, const uint8_t *buf, size_t len, void 
     case VD_MSG_GRAPHICS_DEVICE_INFO: {
         VdGraphicsDeviceInfo *g = g_new0(VdGraphicsDeviceInfo, 1);
         if (vd_parse_graphics_device_info(buf, len, g, &reason) < 0) {
+            r->bad_messages++;
             g_warning("host: ignoring a malformed GRAPHICS_DEVICE_INFO: %s", reason);
         } else {
             r->device_info = *g;
@@ -830,13 +859,42 @@ static void agent_grab(VdRouter *r, VdAgent *agent, const VdClipboardGrab *g)
     out.has_serial = vd_host_has(r->host, VD_CAP_CLIPBOARD_GRAB_SERIAL);
     out.serial = out.has_serial ? vd_grab_serial_next(&sel->serial) : 0;
     sel->owner = OWNER_GUEST;
+    ctl_offer_clear(sel);
     g_autoptr(GByteArray) p = g_byte_array_new();
     vd_build_clipboard_grab(p, vd_host_negotiated(r->host), &out);
     host_send(r, VD_MSG_CLIPBOARD_GRAB, p);
 }
 
+/* Answers an agent's request from what vdagent-ctl offered. */
+static void serve_ctl_offer(VdRouter *r, VdAgent *agent, uint8_t s, uint32_t type)
+{
+    Selection *sel = &r->sel[s];
+    if (type != sel->types[0]) {
+        agent_abort_clipboard(agent, s);
+        return;
+    }
+    gsize len;
+    const uint8_t *data = g_bytes_get_data(sel->ctl_offer, &len);
+    VdSessionMsg m = { .type = VD_S_CLIPBOARD_BEGIN };
+    m.u.begin.selection = s;
+    m.u.begin.type = type;
+    m.u.begin.total = len;
+    send_agent(agent, &m);
+    for (gsize off = 0; off < len; off += VD_IPC_MAX_PIECE) {
+        VdSessionMsg d = { .type = VD_S_CLIPBOARD_DATA };
+        d.u.data.selection = s;
+        d.u.data.data = data + off;
+        d.u.data.len = MIN(len - off, (gsize)VD_IPC_MAX_PIECE);
+        send_agent(agent, &d);
+    }
+}
+
 static void agent_request(VdRouter *r, VdAgent *agent, const VdClipboardRequest *q)
 {
+    if (agent == r->active && q->selection < VD_SELECTION_END && r->sel[q->selection].ctl_offer) {
+        serve_ctl_offer(r, agent, q->selection, q->type);
+        return;
+    }
     if (agent != r->active || !by_demand(r) || !selection_ok(r, q->selection) ||
         r->sel[q->selection].owner != OWNER_HOST) {
         agent_abort_clipboard(agent, q->selection);
@@ -871,7 +929,15 @@ static void agent_clipboard_begin(VdRouter *r, VdAgent *agent, uint8_t s, uint32
     sel->out = OUT_DROP;
     sel->out_left = total;
     sel->out_agent = agent;
-    if (agent != r->active || !sel->host_waiting || !by_demand(r) || !selection_ok(r, s)) {
+    if (agent == r->active && sel->ctl_cb) {
+        /* vdagent-ctl asked before the host did (requests are answered in order). */
+        if (total > VD_IPC_MAX_PIECE) {
+            ctl_get_finish(r, s, NULL, 0, VD_IPC_ERR_LIMIT, "the guest's data is larger than 64 KiB");
+        } else {
+            sel->out = OUT_CTL;
+            sel->ctl_buf = g_byte_array_sized_new((guint)total);
+        }
+    } else if (agent != r->active || !sel->host_waiting || !by_demand(r) || !selection_ok(r, s)) {
         g_debug("agent %s: clipboard data nobody asked for: dropped", vd_agent_name(agent));
     } else {
         sel->host_waiting = false;
@@ -893,8 +959,11 @@ static void agent_clipboard_begin(VdRouter *r, VdAgent *agent, uint8_t s, uint32
             sel->out = OUT_FORWARD;
         }
     }
-    if (sel->out_left == 0)
+    if (sel->out_left == 0) {
+        if (sel->out == OUT_CTL)
+            ctl_get_finish(r, s, sel->ctl_buf->data, sel->ctl_buf->len, 0, NULL);
         sel->out = OUT_IDLE;
+    }
 }
 
 static void agent_clipboard_data(VdRouter *r, VdAgent *agent, uint8_t s, const uint8_t *data, size_t len)
@@ -911,9 +980,14 @@ static void agent_clipboard_data(VdRouter *r, VdAgent *agent, uint8_t s, const u
         vd_host_stream_write(r->host, data, len);
         if (vd_host_full(r->host))
             vd_agents_set_reading(r->agents, false);
+    } else if (sel->out == OUT_CTL) {
+        g_byte_array_append(sel->ctl_buf, data, (guint)len);
     }
-    if (sel->out_left == 0)
+    if (sel->out_left == 0) {
+        if (sel->out == OUT_CTL)
+            ctl_get_finish(r, s, sel->ctl_buf->data, sel->ctl_buf->len, 0, NULL);
         sel->out = OUT_IDLE;
+    }
 }
 
 static void abort_out(VdRouter *r, uint8_t s, const char *why)
@@ -921,6 +995,8 @@ static void abort_out(VdRouter *r, uint8_t s, const char *why)
     Selection *sel = &r->sel[s];
     if (sel->out == OUT_FORWARD && sel->out_left > 0)
         vd_host_stream_abort(r->host, why);
+    if (sel->ctl_cb)
+        ctl_get_finish(r, s, NULL, 0, VD_IPC_ERR_NO_AGENT, why);
     sel->out = OUT_IDLE;
     sel->out_left = 0;
     sel->out_agent = NULL;
@@ -969,6 +1045,9 @@ static void on_agent_message(VdAgent *agent, const VdSessionMsg *msg, void *user
             }
             if (sel->out_agent == agent)
                 abort_out(r, msg->u.abort.selection, "the agent aborted its clipboard data");
+            if (sel->ctl_cb && agent == r->active)
+                ctl_get_finish(r, msg->u.abort.selection, NULL, 0, VD_IPC_ERR_NO_AGENT,
+                               "the session agent has no such data");
         }
         break;
     case VD_S_MONITORS_RESULT:
@@ -1033,6 +1112,8 @@ static void on_agent_gone(VdAgent *agent, void *user_data)
                 host_clipboard_empty(r, (uint8_t)s, sel->host_waiting_type);
                 sel->host_waiting = false;
             }
+            if (sel->ctl_cb)
+                ctl_get_finish(r, (uint8_t)s, NULL, 0, VD_IPC_ERR_NO_AGENT, "the session agent left");
         }
         if (r->monitors_reply_for) {
             r->monitors_reply_for = 0;
@@ -1093,6 +1174,11 @@ void vd_router_free(VdRouter *r)
         return;
     if (r->monitors_timer)
         g_source_remove(r->monitors_timer);
+    for (unsigned s = 0; s < VD_SELECTION_END; s++) {
+        if (r->sel[s].ctl_cb)
+            ctl_get_finish(r, (uint8_t)s, NULL, 0, VD_IPC_ERR_INTERNAL, "the daemon is stopping");
+        ctl_offer_clear(&r->sel[s]);
+    }
     vd_agents_free(r->agents);
     vd_host_free(r->host);
     vd_xfers_free(r->xfers);
@@ -1118,64 +1204,188 @@ void vd_router_set_trace(VdRouter *r, VdTraceFunc func, void *user_data)
     vd_agents_set_trace(r->agents, func, user_data);
 }
 
-static void add_caps(JsonBuilder *b, const char *name, const VdCaps *caps)
-{
-    char buf[512];
-    json_builder_set_member_name(b, name);
-    json_builder_add_string_value(b, vd_caps_to_string(caps, buf, sizeof(buf)));
-}
-
 void vd_router_status(VdRouter *r, JsonBuilder *b)
 {
+    vd_host_status(r->host, b);
+
     json_builder_set_member_name(b, "host");
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "port");
-    json_builder_add_string_value(b, vd_host_port_path(r->host));
-    json_builder_set_member_name(b, "open");
-    json_builder_add_boolean_value(b, vd_host_connected(r->host));
-    json_builder_set_member_name(b, "client");
+    json_builder_set_member_name(b, "client_connected");
     json_builder_add_boolean_value(b, r->client);
-    add_caps(b, "caps_ours", vd_host_our_caps(r->host));
-    add_caps(b, "caps_host", vd_host_their_caps(r->host));
-    add_caps(b, "caps_negotiated", vd_host_negotiated(r->host));
     json_builder_set_member_name(b, "max_clipboard");
     json_builder_add_int_value(b, r->max_clipboard);
-    json_builder_set_member_name(b, "opens");
-    json_builder_add_int_value(b, vd_host_opens(r->host));
-    json_builder_set_member_name(b, "messages_in");
-    json_builder_add_int_value(b, (gint64)vd_host_messages_in(r->host));
-    json_builder_set_member_name(b, "messages_out");
-    json_builder_add_int_value(b, (gint64)vd_host_messages_out(r->host));
-    json_builder_set_member_name(b, "bytes_in");
-    json_builder_add_int_value(b, (gint64)vd_host_bytes_in(r->host));
-    json_builder_set_member_name(b, "bytes_out");
-    json_builder_add_int_value(b, (gint64)vd_host_bytes_out(r->host));
     json_builder_set_member_name(b, "clipboard");
     json_builder_begin_object(b);
     for (unsigned s = 0; s < VD_SELECTION_END; s++) {
         json_builder_set_member_name(b, vd_selection_to_string(s));
-        json_builder_add_string_value(b, owner_to_string(r->sel[s].owner));
+        json_builder_add_string_value(b, r->sel[s].ctl_offer ? "vdagent-ctl" : owner_to_string(r->sel[s].owner));
     }
     json_builder_end_object(b);
     json_builder_end_object(b);
 
-    json_builder_set_member_name(b, "pointer");
+    json_builder_set_member_name(b, "mouse");
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "layout");
+    json_builder_set_member_name(b, "device");
+    json_builder_add_string_value(b, VD_UINPUT_NAME);
+    json_builder_set_member_name(b, "event_node");
+    if (vd_uinput_event_node(r->uinput))
+        json_builder_add_string_value(b, vd_uinput_event_node(r->uinput));
+    else
+        json_builder_add_null_value(b);
+    json_builder_set_member_name(b, "fake");
+    json_builder_add_boolean_value(b, vd_uinput_fake(r->uinput));
+    json_builder_set_member_name(b, "layout_source");
     json_builder_add_string_value(b, vd_layout_source_to_string(r->map.source));
-    json_builder_set_member_name(b, "width");
-    json_builder_add_int_value(b, r->map.width);
-    json_builder_set_member_name(b, "height");
-    json_builder_add_int_value(b, r->map.height);
+    json_builder_set_member_name(b, "layout");
+    json_builder_begin_array(b);
+    for (uint32_t id = 0; id < VD_IPC_MAX_DISPLAYS; id++) {
+        const VdLayoutRect *d = &r->map.displays[id];
+        if (!d->present)
+            continue;
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "display_id");
+        json_builder_add_int_value(b, id);
+        json_builder_set_member_name(b, "x");
+        json_builder_add_int_value(b, d->x);
+        json_builder_set_member_name(b, "y");
+        json_builder_add_int_value(b, d->y);
+        json_builder_set_member_name(b, "width");
+        json_builder_add_int_value(b, d->width);
+        json_builder_set_member_name(b, "height");
+        json_builder_add_int_value(b, d->height);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
     json_builder_set_member_name(b, "events");
     json_builder_add_int_value(b, (gint64)r->mouse_events);
     json_builder_end_object(b);
 
-    json_builder_set_member_name(b, "active_session");
-    if (r->active)
-        json_builder_add_string_value(b, vd_agent_session(r->active));
-    else
-        json_builder_add_null_value(b);
-    vd_agents_status(r->agents, b);
+    vd_agents_status(r->agents, r->active, b);
     vd_xfers_status(r->xfers, b);
+
+    json_builder_set_member_name(b, "counters");
+    json_builder_begin_object(b);
+    vd_host_counters(r->host, b);
+    json_builder_set_member_name(b, "errors");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "framing");
+    json_builder_add_int_value(b, (gint64)vd_host_framing_errors(r->host));
+    json_builder_set_member_name(b, "bad_message");
+    json_builder_add_int_value(b, (gint64)(vd_host_bad_messages(r->host) + r->bad_messages));
+    json_builder_set_member_name(b, "agent_protocol");
+    json_builder_add_int_value(b, (gint64)vd_agents_protocol_errors(r->agents));
+    json_builder_set_member_name(b, "refused_agent");
+    json_builder_add_int_value(b, (gint64)vd_agents_refused(r->agents));
+    json_builder_end_object(b);
+    json_builder_end_object(b);
+}
+
+/* --- vdagent-ctl's clipboard --- */
+
+static void ctl_get_finish(VdRouter *r, uint8_t s, const uint8_t *data, size_t len, uint32_t code,
+                           const char *message)
+{
+    Selection *sel = &r->sel[s];
+    VdRouterClipboardFunc cb = sel->ctl_cb;
+    void *cb_data = sel->ctl_data;
+    uint32_t type = sel->ctl_type;
+    g_autoptr(GByteArray) buf = g_steal_pointer(&sel->ctl_buf);
+    /* Whatever of the agent's answer is still to come is dropped. */
+    if (sel->out == OUT_CTL)
+        sel->out = OUT_DROP;
+    sel->ctl_cb = NULL;
+    sel->ctl_data = NULL;
+    if (sel->ctl_timer) {
+        g_source_remove(sel->ctl_timer);
+        sel->ctl_timer = 0;
+    }
+    if (!cb)
+        return;
+    if (code) {
+        g_autoptr(GError) error = g_error_new_literal(vd_router_error_quark(), (int)code, message);
+        cb(s, type, NULL, 0, error, cb_data);
+    } else {
+        cb(s, type, data, len, NULL, cb_data);
+    }
+}
+
+typedef struct {
+    VdRouter *router;
+    uint8_t selection;
+} CtlTimeout;
+
+static gboolean on_ctl_timeout(gpointer user_data)
+{
+    CtlTimeout *t = user_data;
+    Selection *sel = &t->router->sel[t->selection];
+    sel->ctl_timer = 0;
+    /* Data that still arrives for it is dropped (OUT_CTL without a callback). */
+    ctl_get_finish(t->router, t->selection, NULL, 0, VD_IPC_ERR_TIMEOUT, "the session agent did not answer");
+    return G_SOURCE_REMOVE;
+}
+
+bool vd_router_clipboard_set(VdRouter *r, uint8_t s, uint32_t type, const uint8_t *data, uint32_t len,
+                             GError **error)
+{
+    if (s >= VD_SELECTION_END || len > VD_IPC_MAX_PIECE) {
+        g_set_error(error, vd_router_error_quark(), VD_IPC_ERR_UNSUPPORTED, "bad selection or size");
+        return false;
+    }
+    if (!r->active) {
+        g_set_error(error, vd_router_error_quark(), VD_IPC_ERR_NO_AGENT, "no active session agent");
+        return false;
+    }
+    Selection *sel = &r->sel[s];
+    /* The guest's own grab is superseded: the host must stop asking the guest for it. */
+    if (sel->owner == OWNER_GUEST && by_demand(r))
+        host_clipboard_release(r, s);
+    ctl_offer_clear(sel);
+    sel->ctl_offer = g_bytes_new(data, len);
+    sel->owner = OWNER_HOST;
+    sel->n_types = 1;
+    sel->types[0] = type;
+    VdSessionMsg m = { .type = VD_S_CLIPBOARD_GRAB };
+    m.u.grab.selection = s;
+    m.u.grab.n_types = 1;
+    m.u.grab.types[0] = type;
+    send_agent(r->active, &m);
+    return true;
+}
+
+void vd_router_clipboard_get(VdRouter *r, uint8_t s, uint32_t type, VdRouterClipboardFunc callback,
+                             void *user_data)
+{
+    const char *refusal = NULL;
+    uint32_t code = 0;
+    if (s >= VD_SELECTION_END) {
+        code = VD_IPC_ERR_UNSUPPORTED;
+        refusal = "no such selection";
+    } else if (!r->active) {
+        code = VD_IPC_ERR_NO_AGENT;
+        refusal = "no active session agent";
+    } else if (r->sel[s].owner != OWNER_GUEST) {
+        code = VD_IPC_ERR_NO_AGENT;
+        refusal = "the guest holds nothing on this selection";
+    } else if (r->sel[s].ctl_cb || r->sel[s].host_waiting || r->sel[s].out != OUT_IDLE) {
+        code = VD_IPC_ERR_LIMIT;
+        refusal = "a request for this selection is in progress";
+    }
+    if (code) {
+        g_autoptr(GError) error = g_error_new_literal(vd_router_error_quark(), (int)code, refusal);
+        callback(s, type, NULL, 0, error, user_data);
+        return;
+    }
+    Selection *sel = &r->sel[s];
+    sel->ctl_cb = callback;
+    sel->ctl_data = user_data;
+    sel->ctl_type = type;
+    CtlTimeout *t = g_new0(CtlTimeout, 1);
+    t->router = r;
+    t->selection = s;
+    sel->ctl_timer = g_timeout_add_full(G_PRIORITY_DEFAULT, VD_ROUTER_CTL_CLIPBOARD_TIMEOUT_MS, on_ctl_timeout, t,
+                                        g_free);
+    VdSessionMsg m = { .type = VD_S_CLIPBOARD_REQUEST };
+    m.u.request.selection = s;
+    m.u.request.type = type;
+    send_agent(r->active, &m);
 }

@@ -16,6 +16,8 @@
 #include "sessions.h"
 #include "uinput.h"
 
+/* How long the agent may take to answer vdagent-ctl's clipboard get. */
+#define VD_ROUTER_CTL_CLIPBOARD_TIMEOUT_MS 10000u
 /* How long the agent may take to apply a MONITORS_CONFIG before the host gets REPLY(ERROR). */
 #define VD_ROUTER_MONITORS_TIMEOUT_MS 5000u
 
@@ -38,5 +40,19 @@ void vd_router_sessions_changed(VdRouter *router);
 /* For vdagent-ctl: the host link (vd_host_inject), tracing of every message, and status. */
 VdHost *vd_router_host(VdRouter *router);
 void vd_router_set_trace(VdRouter *router, VdTraceFunc func, void *user_data);
-/* Members "host", "pointer", "active_session", "agents", "transfers" of the status object. */
+/* Members "port", "caps", "host", "mouse", "agents", "transfers", "counters" of the status
+ * document (docs/vdagent-ctl.md). */
 void vd_router_status(VdRouter *router, JsonBuilder *builder);
+
+/* vdagent-ctl's clipboard. Errors are in this domain, with VdIpcErrorCode codes. */
+GQuark vd_router_error_quark(void);
+/* Offers data (at most VD_IPC_MAX_PIECE bytes) on selection to the active agent as if the host
+ * held it; the agent's requests are answered from it until the host or the guest grabs. */
+bool vd_router_clipboard_set(VdRouter *router, uint8_t selection, uint32_t type, const uint8_t *data,
+                             uint32_t len, GError **error);
+/* Asks the active agent for its data on selection as if the host did. The callback runs once:
+ * with the data (at most VD_IPC_MAX_PIECE bytes), or with an error (possibly before this returns). */
+typedef void (*VdRouterClipboardFunc)(uint8_t selection, uint32_t type, const uint8_t *data, size_t len,
+                                      const GError *error, void *user_data);
+void vd_router_clipboard_get(VdRouter *router, uint8_t selection, uint32_t type,
+                             VdRouterClipboardFunc callback, void *user_data);

@@ -189,6 +189,8 @@ static void session_remove(VdSessions *self, Session *s, const char *why)
     bool was_initial = s->initial_pending;
     g_hash_table_remove(self->by_path, s->path);
     g_hash_table_remove(self->by_id, s->info.id); /* frees s */
+    if (g_hash_table_size(self->by_id) < VD_SESSIONS_MAX)
+        self->warned_cap = false; /* warn again the next time the cap is hit */
     if (was_loaded)
         notify_changed(self);
     if (was_initial) {

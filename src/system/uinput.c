@@ -18,6 +18,7 @@ struct VdUinput {
     int fd;
     bool fake;
     char *path;
+    char *event_node; /* /dev/input/eventN of the real device */
     bool have_state;
     uint32_t x, y, buttons;
     struct input_event buf[VD_UINPUT_BUFFER_EVENTS];
@@ -66,6 +67,21 @@ static int setup_device(int fd)
     return 0;
 }
 
+/* The evdev node the kernel made for our device (for status and logs). */
+static char *find_event_node(int fd)
+{
+    char sysname[64] = "";
+    if (ioctl(fd, UI_GET_SYSNAME(sizeof(sysname)), sysname) < 0)
+        return NULL;
+    g_autofree char *dir = g_build_filename("/sys/devices/virtual/input", sysname, NULL);
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *name;
+    while (d && (name = g_dir_read_name(d)))
+        if (g_str_has_prefix(name, "event"))
+            return g_build_filename("/dev/input", name, NULL);
+    return NULL;
+}
+
 VdUinput *vd_uinput_new(const char *path, bool fake, GError **error)
 {
     int fd;
@@ -98,6 +114,11 @@ VdUinput *vd_uinput_new(const char *path, bool fake, GError **error)
     u->fd = fd;
     u->fake = fake;
     u->path = g_strdup(path);
+    if (!fake) {
+        u->event_node = find_event_node(fd);
+        g_message("pointer: \"%s\" created%s%s", VD_UINPUT_NAME, u->event_node ? " as " : "",
+                  u->event_node ? u->event_node : "");
+    }
     return u;
 }
 
@@ -108,6 +129,7 @@ void vd_uinput_free(VdUinput *uinput)
     if (!uinput->fake)
         (void)ioctl(uinput->fd, UI_DEV_DESTROY);
     close(uinput->fd);
+    g_free(uinput->event_node);
     g_free(uinput->path);
     g_free(uinput);
 }
@@ -182,4 +204,14 @@ uint64_t vd_uinput_events(const VdUinput *u)
 uint64_t vd_uinput_writes(const VdUinput *u)
 {
     return u->writes;
+}
+
+bool vd_uinput_fake(const VdUinput *u)
+{
+    return u->fake;
+}
+
+const char *vd_uinput_event_node(const VdUinput *u)
+{
+    return u->event_node;
 }

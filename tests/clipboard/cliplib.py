@@ -60,14 +60,15 @@ class Tap:
             fn(*args)
         except Skip as e:
             print("ok %d - %s # SKIP %s" % (self.n, name, e), flush=True)
-            return
+            return True
         except Exception:  # noqa: BLE001 - a case's failure, reported, then the next case
             self.failed += 1
             print("not ok %d - %s" % (self.n, name), flush=True)
             for line in traceback.format_exc().splitlines():
                 print("# " + line, flush=True)
-            return
+            return False
         print("ok %d - %s (%.1f s)" % (self.n, name, time.monotonic() - t0), flush=True)
+        return True
 
     def finish(self):
         print("1..%d" % self.n, flush=True)
@@ -144,6 +145,14 @@ class Session:
         self.host_state(caps, max_clipboard)
         self.conn.send(vdipc.S_SESSION_STATE, active=True, locked=False)
 
+    def reconnect(self, caps=CLIP_CAPS, max_clipboard=-1):
+        """The daemon restarts: drop the connection, accept the agent's next one."""
+        self.conn.close()
+        self.pending = []
+        self.conn = self.daemon.accept(timeout=15)
+        self.host_state(caps, max_clipboard)
+        self.conn.send(vdipc.S_SESSION_STATE, active=True, locked=False)
+
     def host_state(self, caps=CLIP_CAPS, max_clipboard=-1, connected=True):
         self.conn.send(vdipc.S_HOST_STATE, connected=connected, caps=caps, max_clipboard=max_clipboard)
 
@@ -162,16 +171,29 @@ class Session:
         return None
 
     def stop(self):
+        """Stops the agent; -> a problem (str) if it did not exit cleanly (crash, sanitizer
+        report, non-zero status), else None."""
+        problem = None
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(10)
+                self.proc.wait(20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+                problem = "did not exit on SIGTERM"
+        log = self.log()
+        for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:", "CRITICAL", "g_assert"):
+            if bad in log:
+                problem = "its log has %r" % bad
+        if problem is None and self.proc.returncode != 0:
+            problem = "exit status %d" % self.proc.returncode
+        if problem:
+            problem += "; log tail:\n" + "\n".join(log.splitlines()[-30:])
         self.conn.close()
         self.daemon.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
+        return problem
 
     # --- the daemon's side ---
 

@@ -15,6 +15,7 @@ import threading
 import time
 import zlib
 
+import cliplib
 import vdipc
 from cliplib import (SANITIZED, CAP_CLIPBOARD_SELECTION, CLIP_CAPS, CLIPBOARD, IMAGE_BMP, IMAGE_JPG, IMAGE_PNG, IMAGE_TIFF,
                      PRIMARY, UTF8_TEXT, Session, Skip, Tap, Xvfb, XclipOwner, probe, wait_for,
@@ -38,17 +39,23 @@ class Env:
     def __init__(self):
         self.x = Xvfb()
         self.s = None
+        self.problems = []
         self.restart()
 
     def restart(self, **kw):
         if self.s:
-            self.s.stop()
+            problem = self.s.stop()
+            if problem:
+                self.problems.append(problem)
         self.s = Session(self.x, **kw)
         return self.s
 
     def stop(self):
         if self.s:
-            self.s.stop()
+            problem = self.s.stop()
+            if problem:
+                self.problems.append(problem)
+            self.s = None
         self.x.stop()
 
 
@@ -166,6 +173,25 @@ def case_string_latin1(env):
     s.expect(vdipc.S_CLIPBOARD_RELEASE, 5, selection=CLIPBOARD)
 
 
+def case_string_conversion_limit(env):
+    s, x = env.s, env.x
+    s.grab(CLIPBOARD, [UTF8_TEXT])
+    wait_owned_by_agent(x)
+    for size, refused in ((4 * MiB, False), (4 * MiB + 1, True)):  # VD_CLIP_CONVERT_MAX
+        res = {}
+        t = threading.Thread(target=lambda: res.update(r=probe(x, "get", "CLIPBOARD", "STRING")))
+        t.start()
+        s.expect(vdipc.S_CLIPBOARD_REQUEST, 10, selection=CLIPBOARD, type=UTF8_TEXT)
+        s.send_data(CLIPBOARD, UTF8_TEXT, b"s" * size)
+        t.join(30)
+        rc, out = res["r"]
+        if refused:
+            assert rc == 2, (rc, out[:200])
+            assert "too many to convert" in s.log()
+        else:
+            assert rc == 0 and "bytes %d" % size in out, (rc, out[:200])
+
+
 # --- images ---
 
 def case_png_host_to_guest(env):
@@ -216,6 +242,32 @@ def case_incr_host_to_guest(env):
     hwm = s.vm_hwm_kib()
     print("# host->guest 32 MiB: agent VmHWM %d KiB" % hwm)
     assert SANITIZED or hwm < 32 * 1024, "agent peak RSS %d KiB for a 32 MiB paste" % hwm
+
+
+def case_slow_requestor_throttles(env):
+    s, x = env.s, env.x
+    data = os.urandom(32 * MiB)
+    s.grab(CLIPBOARD, [UTF8_TEXT])
+    wait_owned_by_agent(x)
+    p = xclip_out_start(x, CLIPBOARD, "text/plain;charset=utf-8")
+    s.expect(vdipc.S_CLIPBOARD_REQUEST, 10)
+    p.send_signal(signal.SIGSTOP)  # a requestor slower than the host (for 2 s)
+    sender = threading.Thread(target=s.send_data, args=(CLIPBOARD, UTF8_TEXT, data), daemon=True)
+    sender.start()
+    time.sleep(2)
+    if "cannot be throttled" in s.log():
+        p.kill()
+        p.wait()
+        raise Skip("main.c does not wire VdXClipboardSink.throttle to the daemon link")
+    hwm = s.vm_hwm_kib()
+    assert "pausing reading" in s.log()
+    p.send_signal(signal.SIGCONT)
+    out, _ = p.communicate(timeout=60)
+    sender.join(30)
+    assert len(out) == len(data) and out == data, len(out)
+    print("# 32 MiB to a stalled requestor: agent VmHWM %d KiB while it was stopped" % hwm)
+    assert SANITIZED or hwm < 16 * 1024, hwm
+    assert "resuming reading" in s.log()
 
 
 def case_incr_guest_to_host(env):
@@ -347,8 +399,9 @@ def case_concurrent_pastes(env):
 
 def case_grab_races(env):
     s, x = env.s, env.x
-    # host grabs, a guest client takes over at once: the guest's copy wins and is announced
+    # host grabs, a guest client takes over right after: the guest's copy wins and is announced
     s.grab(CLIPBOARD, [UTF8_TEXT])
+    wait_owned_by_agent(x)
     owner = XclipOwner(x, b"guest wins")
     g = s.expect(vdipc.S_CLIPBOARD_GRAB, 10, selection=CLIPBOARD)
     assert UTF8_TEXT in g["types"]
@@ -387,6 +440,88 @@ def case_host_disconnect(env):
     assert s.recv_data(CLIPBOARD)[1] == b"while away"
     owner.stop()
     s.expect(vdipc.S_CLIPBOARD_RELEASE, 5, selection=CLIPBOARD)
+
+
+def case_daemon_restart(env):
+    s, x = env.s, env.x
+    s.grab(CLIPBOARD, [UTF8_TEXT])
+    wait_owned_by_agent(x)
+    s.conn.close()  # the daemon goes away: the host's offer with it
+    wait_for(lambda: probe(x, "owner", "CLIPBOARD")[0] == 1, 5, what="the host's selection to be dropped")
+    owner = XclipOwner(x, b"copied while the daemon was away")
+    time.sleep(0.3)
+    s.reconnect()
+    g = s.expect(vdipc.S_CLIPBOARD_GRAB, 10, selection=CLIPBOARD)  # resync: announced to the new daemon
+    assert UTF8_TEXT in g["types"]
+    s.request(CLIPBOARD, UTF8_TEXT)
+    assert s.recv_data(CLIPBOARD)[1] == b"copied while the daemon was away"
+    owner.stop()
+    s.expect(vdipc.S_CLIPBOARD_RELEASE, 5, selection=CLIPBOARD)
+
+
+def case_session_inactive(env):
+    s, x = env.s, env.x
+    s.grab(CLIPBOARD, [UTF8_TEXT])
+    wait_owned_by_agent(x)
+    s.conn.send(vdipc.S_SESSION_STATE, active=False, locked=False)
+    wait_for(lambda: probe(x, "owner", "CLIPBOARD")[0] == 1, 5, what="an inactive session to own nothing")
+    owner = XclipOwner(x, b"inactive")
+    s.no_clip_message(0.5)
+    s.conn.send(vdipc.S_SESSION_STATE, active=True, locked=False)
+    s.expect(vdipc.S_CLIPBOARD_GRAB, 10, selection=CLIPBOARD)
+    owner.stop()
+    s.expect(vdipc.S_CLIPBOARD_RELEASE, 5, selection=CLIPBOARD)
+
+
+def case_host_requests_answered_in_order(env):
+    s = env.s
+    owner = XclipOwner(env.x, b"in order")
+    s.expect(vdipc.S_CLIPBOARD_GRAB, 10, selection=CLIPBOARD)
+    # no request ids on the wire: the refusal of PNG must not overtake the text before it
+    for t in (UTF8_TEXT, IMAGE_PNG, UTF8_TEXT):
+        s.request(CLIPBOARD, t)
+    assert s.recv_data(CLIPBOARD) == (UTF8_TEXT, b"in order")
+    b = s.expect(vdipc.S_CLIPBOARD_BEGIN, 10, selection=CLIPBOARD)
+    assert b["type"] == IMAGE_PNG and b["total"] == 0, b
+    assert s.recv_data(CLIPBOARD) == (UTF8_TEXT, b"in order")
+    owner.stop()
+    s.expect(vdipc.S_CLIPBOARD_RELEASE, 5, selection=CLIPBOARD)
+
+
+def case_host_pending_limit(env):
+    s = env.s
+    owner = XclipOwner(env.x, b"limit")
+    s.expect(vdipc.S_CLIPBOARD_GRAB, 10, selection=CLIPBOARD)
+    # one in flight, VD_CLIP_HOST_PENDING_MAX (16) waiting: the 18th is answered empty at once
+    s.conn.send_raw(b"".join(vdipc.encode_frame(vdipc.SESSION, vdipc.S_CLIPBOARD_REQUEST, selection=CLIPBOARD,
+                                                type=UTF8_TEXT) for _ in range(18)))
+    b = s.expect(vdipc.S_CLIPBOARD_BEGIN, 10, selection=CLIPBOARD)
+    assert b["total"] == 0, b
+    for _ in range(17):
+        assert s.recv_data(CLIPBOARD) == (UTF8_TEXT, b"limit")
+    assert "already wait" in s.log()
+    owner.stop()
+    s.expect(vdipc.S_CLIPBOARD_RELEASE, 5, selection=CLIPBOARD)
+
+
+def case_x_pending_limit(env):
+    s, x = env.s, env.x
+    s.grab(CLIPBOARD, [UTF8_TEXT])
+    wait_owned_by_agent(x)
+    # one paste with the host, VD_CLIP_PENDING_MAX (32) waiting, two more refused at once
+    procs = [subprocess.Popen([cliplib.PROBE, "--display", x.display, "get", "CLIPBOARD", "text/plain"],
+                              stdout=subprocess.PIPE) for _ in range(35)]
+    s.expect(vdipc.S_CLIPBOARD_REQUEST, 10)
+    wait_for(lambda: sum(p.poll() is not None for p in procs) >= 2, 10, 0.05, "two refusals")
+    s.send_data(CLIPBOARD, UTF8_TEXT, b"queued")
+    for _ in range(32):
+        s.expect(vdipc.S_CLIPBOARD_REQUEST, 10)
+        s.send_data(CLIPBOARD, UTF8_TEXT, b"queued")
+    outs = [(p.wait(20), p.stdout.read().decode()) for p in procs]
+    refused = [o for o in outs if o[0] == 2]
+    served = [o for o in outs if o[0] == 0 and "hex " + b"queued".hex() in o[1]]
+    assert len(refused) == 2 and len(served) == 33, outs
+    assert "already wait for the host" in s.log()
 
 
 # --- TARGETS, TIMESTAMP, MULTIPLE ---
@@ -441,11 +576,12 @@ def case_multiple(env):
 GROUPS = {
     "text": [case_host_to_guest_clipboard, case_host_to_guest_primary_xsel, case_guest_to_host_clipboard,
              case_guest_to_host_primary_xsel, case_regrab_without_release, case_primary_needs_selection_cap,
-             case_string_latin1],
+             case_string_latin1, case_string_conversion_limit],
     "images": [case_png_host_to_guest, case_png_guest_to_host, case_image_targets],
-    "incr": [case_incr_host_to_guest, case_incr_guest_to_host, case_max_clipboard],
+    "incr": [case_incr_host_to_guest, case_slow_requestor_throttles, case_incr_guest_to_host, case_max_clipboard],
     "timeouts": [case_host_never_answers, case_host_aborts, case_x_owner_never_answers, case_requestor_stalls],
-    "races": [case_concurrent_pastes, case_grab_races, case_host_disconnect],
+    "races": [case_concurrent_pastes, case_grab_races, case_host_disconnect, case_daemon_restart, case_session_inactive, case_host_requests_answered_in_order,
+              case_host_pending_limit, case_x_pending_limit],
     "targets": [case_targets, case_timestamp, case_multiple],
 }
 
@@ -458,20 +594,31 @@ def main():
     except Skip as e:
         print("1..0 # SKIP %s" % e)
         return
+    def checked(case):
+        def run(env):
+            n0 = len(env.problems)
+            try:
+                case(env)
+            finally:
+                if not env.s.alive():
+                    env.restart()  # records the crash in env.problems
+            assert len(env.problems) == n0, "the agent did not survive: " + env.problems[-1]
+        return run
+
     try:
         for case in GROUPS[group]:
-            tap.run(case.__name__[5:].replace("_", " "), case, env)
-            if not env.s.alive():
-                print("# the agent died; its log:\n# " + env.s.log().replace("\n", "\n# "))
-                env.restart()
-            else:
-                env.s.pending.clear()
+            if not tap.run(case.__name__[5:].replace("_", " "), checked(case), env) and env.s:
+                print("# agent log (last 40 lines):")
+                for line in env.s.log().splitlines()[-40:]:
+                    print("# " + line)
+            env.s.pending.clear()
     finally:
-        if tap.failed:
-            print("# agent log (last 40 lines):")
-            for line in env.s.log().splitlines()[-40:]:
-                print("# " + line)
+        n_before = len(env.problems)
         env.stop()
+
+    def clean_exit():
+        assert len(env.problems) == n_before, env.problems[-1]
+    tap.run("agent exits cleanly (no crash, sanitizer report or error status)", clean_exit)
     tap.finish()
 
 

@@ -200,7 +200,7 @@ static int collect(const VdReadEvent *e, void *user_data)
         break;
     case VD_READ_BEGIN:
         c->n_begin++;
-        /* fall through */
+        G_GNUC_FALLTHROUGH;
     case VD_READ_DATA:
         g_assert_cmpuint(e->offset, ==, c->base + c->got->len);
         if (e->len)

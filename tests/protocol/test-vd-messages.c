@@ -873,7 +873,7 @@ static const SummaryCase summaries[] = {
     { VD_MSG_MOUSE_STATE, 0, "0a000000 14000000 0a000000 01", "x=10 y=20 buttons=LEFT|RIGHT display=1" },
     { VD_MSG_MOUSE_STATE, 0, "0a000000", "undecodable (MOUSE_STATE is not 13 bytes), 4 bytes" },
     { VD_MSG_REPLY, 0, "02000000 01000000", "type=MONITORS_CONFIG error=SUCCESS" },
-    { VD_MSG_CLIPBOARD, SEL, "01000000 01000000 6869", "selection=PRIMARY type=UTF8_TEXT data=2 bytes" },
+    { VD_MSG_CLIPBOARD, SEL, "01000000 01000000 6869", "selection=PRIMARY type=UTF8_TEXT" },
     { VD_MSG_CLIPBOARD_GRAB, SEL | SERIAL, "00000000 05000000 01000000 02000000",
       "selection=CLIPBOARD serial=5 types=UTF8_TEXT,IMAGE_PNG" },
     { VD_MSG_CLIPBOARD_GRAB, SEL | SERIAL, "00000000 05000000", "selection=CLIPBOARD serial=5 types=none" },

@@ -128,6 +128,23 @@ def t_hostile_names():
     assert temps() == []
 
 
+def t_symlink_in_the_way():
+    """A symlink already named like the file is a clash, never followed."""
+    outside = os.path.join(tmp, "outside.txt")
+    with open(outside, "wb") as f:
+        f.write(b"untouched")
+    os.symlink(outside, os.path.join(dl, "link.txt"))
+    _, st = send_file("link.txt", b"new data")
+    assert st["result"] == vdipc.XFER_SUCCESS, st
+    with open(outside, "rb") as f:
+        assert f.read() == b"untouched"
+    assert os.path.islink(os.path.join(dl, "link.txt"))
+    with open(os.path.join(dl, "link (1).txt"), "rb") as f:
+        assert f.read() == b"new data"
+    os.unlink(os.path.join(dl, "link.txt"))
+    os.unlink(outside)
+
+
 def t_empty_name():
     """An empty name is not even a valid frame: the agent refuses it and reconnects."""
     global conn
@@ -178,6 +195,19 @@ def t_clashes():
     _, st = send_file(".hidden", b"1")
     _, st = send_file(".hidden", b"2")
     assert os.path.exists(os.path.join(dl, ".hidden (1)")), listing()
+
+
+def t_clash_limit():
+    """After name (999).ext the agent gives up with EXISTS rather than loop on."""
+    names = ["c.txt"] + ["c (%d).txt" % i for i in range(1, 1000)]
+    for n in names:
+        open(os.path.join(dl, n), "wb").close()
+    before = listing()
+    _, st = send_file("c.txt", b"one more")
+    assert st["result"] == vdipc.XFER_ERROR and st["error_code"] == GIO_EXISTS, st
+    assert listing() == before
+    for n in names:
+        os.unlink(os.path.join(dl, n))
 
 
 def t_cancel():
@@ -367,10 +397,12 @@ try:
         ("normal transfer, bytes equal, no temporary left", t_normal),
         ("zero-byte file", t_zero_size),
         ("hostile names refused, nothing written anywhere", t_hostile_names),
+        ("a symlink in the way is a clash, never followed", t_symlink_in_the_way),
         ("empty name: frame refused, agent reconnects", t_empty_name),
         ("control characters sanitised", t_control_chars),
         ("over-long names shortened, extension and UTF-8 kept", t_long_names),
         ("clashes: name (1).ext, name (2).ext", t_clashes),
+        ("clashes end at (999): ERROR EXISTS", t_clash_limit),
         ("cancel mid-way: no file, no temporary", t_cancel),
         ("more data than announced: ERROR INVALID_DATA", t_too_much_data),
         ("duplicate transfer id refused", t_duplicate_id),

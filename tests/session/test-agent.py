@@ -95,6 +95,18 @@ def t_too_big():
     assert layout_rects(layout) == {0: (1600, 900, 0, 0)}, layout
 
 
+def t_limits_refused():
+    """Sides above VD_RANDR_MAX_MONITOR_SIDE and positions beyond +-65535 are refused whole."""
+    conn = state["conn"]
+    result, layout = apply_config(conn, [monitor(16385, 600)], request_id=17)
+    assert result == vdipc.REPLY_ERROR, result
+    result, layout = apply_config(conn, [monitor(800, 600, x=70000)], flags=vdipc.MONITORS_USE_POS,
+                                  request_id=18)
+    assert result == vdipc.REPLY_ERROR, result
+    assert layout_rects(layout) == {0: (1600, 900, 0, 0)}, layout
+    assert "larger than 16384" in agent.log() and "position is out of range" in agent.log()
+
+
 def t_nothing_enabled():
     conn = state["conn"]
     result, layout = apply_config(conn, [monitor(0, 0), monitor(0, 0)], request_id=16)
@@ -163,6 +175,19 @@ def t_oversized_frame():
     conn = state["conn"]
     conn.send_raw(struct.pack("<HHI", vdipc.S_XFER_DATA, 0, vdipc.MAX_PAYLOAD + 1))
     conn.wait_closed(5.0)
+    conn.close()
+    state["conn"], _ = connect()
+
+
+def t_hello_timeout():
+    """A daemon that accepts but never says HELLO is left after VD_LINK_HELLO_TIMEOUT_MS (5 s)."""
+    state["conn"].close()
+    conn = daemon.accept(10.0, hello=False)
+    t0 = time.monotonic()
+    frames = conn.wait_closed(10.0)
+    waited = time.monotonic() - t0
+    assert [t for t, _ in frames] == [vdipc.HELLO], frames
+    assert 4.5 <= waited <= 7.0, waited
     conn.close()
     state["conn"], _ = connect()
 
@@ -260,6 +285,7 @@ try:
         ("spice-gtk 0.42 config: 16 sparse entries + PHYSICAL_SIZE", t_spice_gtk_sparse),
         ("a config larger than the screen may be is refused", t_too_big),
         ("a config with nothing enabled is refused", t_nothing_enabled),
+        ("absurd sizes and positions are refused", t_limits_refused),
         ("a RandR change by someone else is reported", t_external_change_reported),
         ("idle: zero wakeups, small RSS", t_idle_footprint),
         ("daemon restart: reconnect, HELLO, LAYOUT", t_daemon_restart),
@@ -267,6 +293,7 @@ try:
         ("bad frame header: close, reconnect", t_bad_header),
         ("oversized frame: close, reconnect", t_oversized_frame),
         ("frame before HELLO: close, reconnect", t_frame_before_hello),
+        ("no HELLO from the daemon within 5 s: close, reconnect", t_hello_timeout),
         ("unknown frame types are skipped", t_unknown_type_ignored),
         ("X server gone: exit 0", t_x_server_gone),
         ("daemon of another major version: ERROR, exit 2", t_version_mismatch),

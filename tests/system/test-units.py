@@ -52,8 +52,11 @@ with tempfile.TemporaryDirectory() as tmp:
     ours = [l for l in out.splitlines() if "vdagent" in l]
     check("systemd-analyze verify vdagentd.service vdagentd.socket", r.returncode == 0 and not ours, out)
 
+    runtime = os.path.join(tmp, "runtime")
+    os.makedirs(runtime, mode=0o700)
+    user_env = dict(env, XDG_RUNTIME_DIR=runtime)
     r = subprocess.run(["systemd-analyze", "--user", "verify", "--man=no", os.path.join(user, "vdagent.service")],
-                       capture_output=True, text=True, env=env, cwd=user)
+                       capture_output=True, text=True, env=user_env, cwd=user)
     out = (r.stdout + r.stderr).strip()
     ours = [l for l in out.splitlines() if "vdagent" in l]
     # Without a user manager (CI containers) --user verify cannot run at all: say so, not pass.

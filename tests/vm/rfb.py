@@ -2,9 +2,12 @@
 qemu-vdagent host side — pointer events and the extended clipboard (pseudo-encoding 0xC0A1E5CE, zlib Provide).
 
 RFB 3.8, security type None. The server is never asked for framebuffer updates; any it sends are skipped.
+Like a real viewer, a reader thread answers the server at once (QEMU asks the viewer for clipboard data only
+when a guest application pastes, and the paste waits for that answer).
 """
 import socket
 import struct
+import threading
 import time
 import zlib
 
@@ -32,15 +35,34 @@ class Client:
         self.notified = False      # the server announced new clipboard text
         self.texts = []            # texts the server provided (extended) or sent (legacy cut text)
         self.requests = 0          # the server asked for our clipboard
+        self.raw_texts = []        # provided texts as received, before stripping the trailing NUL
+        self.error = None
+        self.cond = threading.Condition()
+        self.send_lock = threading.Lock()
         self.handshake()
+        self.sock.settimeout(None)
+        self.thread = threading.Thread(target=self._reader, daemon=True)
+        self.thread.start()
+
+    def _reader(self):
+        try:
+            while True:
+                self._message(None)
+                with self.cond:
+                    self.cond.notify_all()
+        except (OSError, RFBError, ValueError, zlib.error) as e:
+            with self.cond:
+                self.error = e
+                self.cond.notify_all()
 
     # -- bytes ----------------------------------------------------------------------------------------
     def _recv(self, n, deadline):
         while len(self.buf) < n:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise socket.timeout("RFB read timed out")
-            self.sock.settimeout(left)
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise socket.timeout("RFB read timed out")
+                self.sock.settimeout(left)
             data = self.sock.recv(1 << 20)
             if not data:
                 raise RFBError("the VNC server closed the connection")
@@ -73,24 +95,24 @@ class Client:
         self.sock.sendall(struct.pack(">BxH", 2, len(ENCODINGS)) +
                           b"".join(struct.pack(">i", e) for e in ENCODINGS))
 
-    # -- messages from the server ---------------------------------------------------------------------
+    # -- messages from the server (reader thread) -----------------------------------------------------
     def poll(self, seconds):
-        """Reads and handles server messages for up to `seconds`."""
-        deadline = time.monotonic() + seconds
-        while True:
-            if not self.buf:
+        """Waits up to `seconds` for anything from the server (kept for callers that pace themselves)."""
+        with self.cond:
+            self.cond.wait(seconds)
+            if self.error:
+                raise RFBError(f"VNC connection failed: {self.error}")
+
+    def wait(self, pred, timeout):
+        """Waits until pred() is true (checked under the lock after each server message)."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not pred():
                 left = deadline - time.monotonic()
-                if left <= 0:
-                    return
-                self.sock.settimeout(left)
-                try:
-                    data = self.sock.recv(1 << 20)
-                except socket.timeout:
-                    return
-                if not data:
-                    raise RFBError("the VNC server closed the connection")
-                self.buf += data
-            self._message(time.monotonic() + 10)
+                if left <= 0 or self.error:
+                    return pred()
+                self.cond.wait(left)
+            return True
 
     def _message(self, deadline):
         (kind,) = self._recv(1, deadline)
@@ -126,23 +148,27 @@ class Client:
         (flags,) = struct.unpack(">I", data[:4])
         body = data[4:]
         if flags & CAPS:
-            self.server_caps = flags
-            # answer with ours: text, up to MAX_TEXT, all actions
+            # answer with ours (text up to MAX_TEXT, all actions) before anyone sees the server's
             self._send_ext(CAPS | REQUEST | PEEK | NOTIFY | PROVIDE | FMT_TEXT, struct.pack(">I", MAX_TEXT))
+            with self.cond:
+                self.server_caps = flags
         elif flags & PROVIDE:
             raw = zlib.decompressobj().decompress(body, MAX_TEXT + 8)
             if flags & FMT_TEXT:
                 (n,) = struct.unpack(">I", raw[:4])
                 text = raw[4:4 + n]
+                self.raw_texts.append(text)
                 if text.endswith(b"\0"):
                     text = text[:-1]
-                self.texts.append(text.decode("utf-8", errors="replace"))
+                with self.cond:
+                    self.texts.append(text.decode("utf-8", errors="replace"))
         elif flags & NOTIFY:
             if flags & FMT_TEXT:
                 self.notified = True
                 self._send_ext(REQUEST | FMT_TEXT)
         elif flags & REQUEST:
-            self.requests += 1
+            with self.cond:
+                self.requests += 1
             if self.pending is not None and flags & FMT_TEXT:
                 self._provide(self.pending)
         elif flags & PEEK:
@@ -151,35 +177,37 @@ class Client:
 
     # -- messages to the server -----------------------------------------------------------------------
     pending = None
+    nul = True  # text NUL-terminated, as the extended clipboard specification says and real viewers send
+
+    def _send(self, data):
+        with self.send_lock:
+            self.sock.sendall(data)
 
     def _send_ext(self, flags, payload=b""):
         data = struct.pack(">I", flags) + payload
-        self.sock.sendall(struct.pack(">B3xi", 6, -len(data)) + data)
+        self._send(struct.pack(">B3xi", 6, -len(data)) + data)
 
     def _provide(self, text):
-        raw = text.encode("utf-8") + b"\0"
+        raw = text.encode("utf-8") + (b"\0" if self.nul else b"")
         self._send_ext(PROVIDE | FMT_TEXT, zlib.compress(struct.pack(">I", len(raw)) + raw))
 
     def copy(self, text):
         """Puts text on the 'host' clipboard: Notify, then Provide when the server requests it."""
-        if self.server_caps is None:
-            self.poll(2)
-        if self.server_caps is None:
+        if not self.wait(lambda: self.server_caps is not None, 5):
             raise RFBError("the server never announced extended clipboard caps")
         self.pending = text
         self._send_ext(NOTIFY | FMT_TEXT)
 
     def wait_text(self, want, timeout):
-        """Waits until the server provided text equal to want; returns the texts seen."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if want in self.texts:
-                return True
-            self.poll(min(0.5, max(0.01, deadline - time.monotonic())))
-        return want in self.texts
+        """Waits until the server provided text equal to want."""
+        return self.wait(lambda: want in self.texts, timeout)
 
     def pointer(self, x, y, buttons=0):
-        self.sock.sendall(struct.pack(">BBHH", 5, buttons, x, y))
+        self._send(struct.pack(">BBHH", 5, buttons, x, y))
 
     def close(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()

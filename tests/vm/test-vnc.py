@@ -7,6 +7,7 @@ xdotool. TAP, one line per case.
 import json
 import os
 import re
+import shlex
 import socket
 import sys
 import time
@@ -16,7 +17,7 @@ import rfb  # noqa: E402
 import vmlib  # noqa: E402
 from vmlib import VMError, wait_for  # noqa: E402
 
-CASES = 12
+CASES = 13
 XCLIP_OUT = "xclip -o -selection {sel} 2>/dev/null"
 
 
@@ -67,12 +68,14 @@ class QGA:
 
 def guest_clip(g, sel="clipboard"):
     rc, out, _ = g.x(XCLIP_OUT.format(sel=sel), timeout=15)
-    return out if rc == 0 else None
+    return out.rstrip("\0") if rc == 0 else None
 
 
 def set_guest_clip(g, text, sel="clipboard"):
-    # xclip stays behind as the selection owner: detach it from the command server's pipes
-    g.x(f"xclip -i -selection {sel} >/dev/null 2>&1 </dev/null", stdin=None, timeout=15)
+    """A guest application copies text: xclip stays behind as the owner, detached from the command's pipes."""
+    rc, out, err = g.x(f"printf %s {shlex.quote(text)} | xclip -i -selection {sel} >/dev/null 2>&1", timeout=15)
+    if rc != 0:
+        raise VMError(f"xclip -i failed: {err}")
 
 
 def pointer_at(g):
@@ -99,29 +102,38 @@ def main():
         if not tap.case("guest boots; daemon, Xorg and session agent start", boot):
             g.dump_logs()
             return tap.finish("the guest did not come up")
-        nonlocal_state = {}
-
         def connect():
             nonlocal vnc
             vnc = rfb.Client(g.vnc_path)
-            vnc.poll(1)
-            return vnc.server_caps is not None, f"no extended clipboard caps from QEMU ({vnc.name})"
+            ok = vnc.wait(lambda: vnc.server_caps is not None, 5)
+            # QEMU 7.2 ignores the first clipboard Notify of a new VNC connection (its trace shows no
+            # grab to the agent for it): prime it once, as any viewer's first copy would.
+            vnc.copy("vdtest: priming QEMU's VNC clipboard")
+            time.sleep(1)
+            return ok, f"no extended clipboard caps from QEMU ({vnc.name})"
         tap.case("VNC client connects, QEMU announces the extended clipboard", connect)
 
         def host_to_guest(text, label):
             def case():
                 vnc.copy(text)
-                got = wait_for(lambda: (vnc.poll(0.2), guest_clip(g) == text)[1], 20)
+                got = wait_for(lambda: guest_clip(g) == text, 20)
                 return got, f"guest clipboard: {guest_clip(g)!r}, wanted {text!r} ({label})"
             return case
         text1 = f"hello from the VNC host: grüße ✓ {os.getpid()}"
         tap.case("VNC -> guest clipboard (xclip -o)", host_to_guest(text1, "first"))
 
+        def nul_stripped():
+            # Real viewers NUL-terminate extended-clipboard text (the specification says so) and QEMU 7.2
+            # passes the NUL on: the agent must not put it into the X selection.
+            rc, out, _ = g.x("xclip -o -selection clipboard | od -An -v -tx1", timeout=15)
+            got = bytes(int(h, 16) for h in out.split()) if rc == 0 else None
+            return got == text1.encode(), f"the guest clipboard holds {got!r}"
+        tap.case("the viewer's trailing NUL does not reach the X clipboard", nul_stripped)
+
         def guest_to_host(text):
             def case():
                 vnc.texts.clear()
                 set_guest_clip(g, text)
-                g.x(f"printf %s {shlex_quote(text)} | xclip -i -selection clipboard >/dev/null 2>&1", timeout=15)
                 ok = vnc.wait_text(text, 20)
                 return ok, f"VNC client got {vnc.texts!r}, wanted {text!r}"
             return case
@@ -194,10 +206,10 @@ def main():
             # the session agent reconnects by itself; the clipboard then works again both ways
             text = f"after the daemon restart {time.time()}"
             vnc.copy(text)
-            ok1 = wait_for(lambda: (vnc.poll(0.2), guest_clip(g) == text)[1], 30)
+            ok1 = wait_for(lambda: guest_clip(g) == text, 30)
             text_b = f"guest after the daemon restart {time.time()}"
             vnc.texts.clear()
-            g.x(f"printf %s {shlex_quote(text_b)} | xclip -i -selection clipboard >/dev/null 2>&1", timeout=15)
+            set_guest_clip(g, text_b)
             ok2 = vnc.wait_text(text_b, 20)
             ok3, detail3 = pointer_evdev(g, vnc, (400, 300))
             return ok1 and ok2 and ok3, (f"host->guest {'ok' if ok1 else 'FAILED: ' + repr(guest_clip(g))}; "
@@ -211,10 +223,10 @@ def main():
             g.agents("start-session")
             text = f"after the session agent restart {time.time()}"
             vnc.copy(text)
-            ok1 = wait_for(lambda: (vnc.poll(0.2), guest_clip(g) == text)[1], 30)
+            ok1 = wait_for(lambda: guest_clip(g) == text, 30)
             text_b = f"guest after the session agent restart {time.time()}"
             vnc.texts.clear()
-            g.x(f"printf %s {shlex_quote(text_b)} | xclip -i -selection clipboard >/dev/null 2>&1", timeout=15)
+            set_guest_clip(g, text_b)
             ok2 = vnc.wait_text(text_b, 20)
             ok3, detail3 = pointer_evdev(g, vnc, (123, 234))
             return ok1 and ok2 and ok3, (f"host->guest {'ok' if ok1 else 'FAILED: ' + repr(guest_clip(g))}; "
@@ -235,7 +247,6 @@ def main():
             vnc.copy(text)
             want = len(text.encode())
             def size():
-                vnc.poll(0.2)
                 rc, out, _ = g.x("xclip -o -selection clipboard | wc -c", timeout=30)
                 return rc == 0 and out.strip() == str(want)
             ok = wait_for(size, 40, interval=1)
@@ -258,11 +269,6 @@ def main():
         g.stop()
         vmlib.log(f"wall time {time.monotonic() - t0:.1f} s")
     return tap.finish()
-
-
-def shlex_quote(s):
-    import shlex
-    return shlex.quote(s)
 
 
 def pointer_evdev(g, vnc, at):

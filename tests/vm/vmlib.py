@@ -172,6 +172,10 @@ class Guest:
                "-device", "virtio-serial-pci",
                "-chardev", f"socket,id=ctl,path={self.ctl_path},server=on,wait=off",
                "-device", "virtserialport,chardev=ctl,name=vdtest.ctl"]
+        if os.environ.get("VD_VM_TRACE"):
+            # QEMU's own view of the agent channel (qemu.log): e.g. VD_VM_TRACE='vdagent_*,clipboard_*'
+            for pattern in os.environ["VD_VM_TRACE"].split(","):
+                cmd += ["-trace", pattern]
         if self.host == "vnc":
             cmd += ["-chardev", "qemu-vdagent,id=vda,name=vdagent,clipboard=on,mouse=on",
                     "-device", "virtserialport,chardev=vda,name=com.redhat.spice.0",

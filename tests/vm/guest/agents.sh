@@ -19,7 +19,7 @@ port=/dev/virtio-ports/com.redhat.spice.0
 qga_port=/dev/virtio-ports/org.qemu.guest_agent.0
 
 die() { echo "agents.sh: $*" >&2; exit 1; }
-now() { cut -d. -f1 /proc/uptime; }
+now() { read -r up _ </proc/uptime; echo "${up%.*}"; }
 # wait_until SECONDS COMMAND… — polls every 0.1 s until COMMAND succeeds or SECONDS (wall time) pass.
 wait_until() {
     end=$(($(now) + $1)); shift
@@ -39,9 +39,13 @@ stop_pid() { # pidfile signal
 }
 events() { ls /sys/class/input/ 2>/dev/null | grep '^event' | sort; }
 new_event() { events | comm -13 $run/events.before - | grep -q .; }
-by_name() { # regex → /dev/input/eventN
+by_name() { # NAME → /dev/input/eventN (the first input device with exactly that name)
     for n in /sys/class/input/event*/device/name; do
-        grep -Eq "$1" "$n" 2>/dev/null && { echo "/dev/input/$(basename "$(dirname "$(dirname "$n")")")"; return 0; }
+        read -r name <"$n" 2>/dev/null || continue
+        [ "$name" = "$1" ] || continue
+        n=${n%/device/name}
+        echo "/dev/input/${n##*/}"
+        return 0
     done
     return 1
 }
@@ -88,7 +92,9 @@ stop-daemon) stop_pid $run/daemon.pid TERM ;;
 kill-daemon) stop_pid $run/daemon.pid KILL ;;
 pointer-device) cat $run/pointer ;;
 agent-device) # the agent's own uinput device (not the mirror)
-    if [ "$agent" = reference ]; then wait_until 10 by_name '^spice vdagent tablet$' && by_name '^spice vdagent tablet$'
+    if [ "$agent" = reference ]; then
+        wait_until 30 by_name 'spice vdagent tablet' || die "spice-vdagentd made no device in 30 s"
+        by_name 'spice vdagent tablet'
     else cat $run/pointer; fi
     ;;
 start-x)

@@ -142,8 +142,8 @@ class Spice:
                                        stdout=log, stderr=log)
         cliplib.wait_for(lambda: os.path.exists(sock), 10, what="spice-vdagentd's socket")
         # The daemon opens the port only once a session agent is there.
-        self.agent = subprocess.Popen(["spice-vdagent", "-x", "-s", port, "-S", sock, "--display", x.display], env=x.env,
-                                      stdout=log, stderr=log)
+        self.agent = subprocess.Popen(["spice-vdagent", "-x", "-s", port, "-S", sock, "--display", x.display],
+                                      env=x.env, stdout=log, stderr=log)
         self.host.accept(15)
         self.neg = self.host.negotiate(vdwire.SPICE_GTK_CAPS, 10)
         self.serial = 0
@@ -243,7 +243,8 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--agent", choices=("ours", "spice", "both"), default="both")
     args = ap.parse_args()
-    data = (b"The quick brown fox jumps over the lazy dog 0123456789.\n" * (args.size * MiB // 56 + 1))[:args.size * MiB]
+    line = b"The quick brown fox jumps over the lazy dog 0123456789.\n"
+    data = (line * (args.size * MiB // len(line) + 1))[:args.size * MiB]
     runs = []
     if args.agent in ("ours", "both"):
         runs += [("vdagent", "host->guest", ours_host_to_guest), ("vdagent", "guest->host", ours_guest_to_host)]

@@ -14,6 +14,7 @@ struct VdCtlClient {
     int fd;
     VdIpcDecoder *decoder;
     GQueue frames; /* of GBytes: type u16 (host order) + payload, decoded but not yet returned */
+    GBytes *current; /* the frame last returned: its message's data and bytes point into it */
 };
 
 void vd_ctl_client_free(VdCtlClient *client)
@@ -24,6 +25,7 @@ void vd_ctl_client_free(VdCtlClient *client)
         close(client->fd);
     vd_ipc_decoder_free(client->decoder);
     g_queue_clear_full(&client->frames, (GDestroyNotify)g_bytes_unref);
+    g_clear_pointer(&client->current, g_bytes_unref);
     g_free(client);
 }
 
@@ -117,7 +119,8 @@ gboolean vd_ctl_client_recv(VdCtlClient *client, VdControlMsg *ret, int timeout_
         }
     }
 
-    g_autoptr(GBytes) frame = g_queue_pop_head(&client->frames);
+    g_clear_pointer(&client->current, g_bytes_unref);
+    GBytes *frame = client->current = g_queue_pop_head(&client->frames);
     gsize len;
     const guint8 *p = g_bytes_get_data(frame, &len);
     uint16_t type;
@@ -204,8 +207,20 @@ VdCtlClient *vd_ctl_client_connect(const char *path, int timeout_ms, GError **er
     hello.u.hello.version_major = VD_CONTROL_VERSION_MAJOR;
     hello.u.hello.version_minor = VD_CONTROL_VERSION_MINOR;
     hello.u.hello.software = (char *)"vdagent-ctl " VDAGENT_VERSION;
-    if (!vd_ctl_client_send(client, &hello, error))
+    g_autoptr(GError) send_error = NULL;
+    if (!vd_ctl_client_send(client, &hello, &send_error)) {
+        /* A daemon that refuses us says why and hangs up, maybe before our HELLO is out. */
+        VdControlMsg early = { 0 };
+        g_autoptr(GError) why = NULL;
+        if (vd_ctl_client_recv(client, &early, 500, &why))
+            vd_control_msg_clear(&early);
+        else if (why->code == VD_CTL_ERROR_VERSION || why->code == VD_CTL_ERROR_PERMISSION ||
+                 why->code == VD_CTL_ERROR_FAILED)
+            g_propagate_error(error, g_steal_pointer(&why));
+        if (error && !*error)
+            g_propagate_error(error, g_steal_pointer(&send_error));
         return NULL;
+    }
 
     VdControlMsg reply = { 0 };
     if (!vd_ctl_client_recv(client, &reply, timeout_ms, error))

@@ -47,13 +47,19 @@ static const char usage_text[] =
     "  clipboard get [--selection clipboard|primary]\n"
     "                            print the guest's clipboard text, as the host would receive it\n"
     "\n"
-    "Options:\n"
+    "Options (before or after the command):\n"
     "  --control PATH            the daemon's control socket (default " DEFAULT_CONTROL ")\n"
-    "  --json                    machine-readable output (status, sessions, caps, monitor)\n"
+    "  --json                    machine-readable output (status, sessions, caps: one document;\n"
+    "                            monitor: one object per line), described in vdagent-ctl(1)\n"
+    "  --hex                     monitor: add a hex dump of each message's first bytes\n"
+    "  --display N               mouse: the display X and Y are on (default 0)\n"
+    "  --buttons LIST            mouse: the buttons held (all others are released)\n"
+    "  --selection NAME          clipboard: clipboard (default) or primary\n"
     "  --help, --version\n"
     "\n"
-    "Exit status: 0 success, 1 the daemon refused or failed, 2 usage, 3 daemon not running,\n"
-    "4 permission denied, 5 protocol version mismatch, 6 protocol error, 7 timeout.\n";
+    "The control socket is for root only. Exit status: 0 success, 1 the daemon refused or failed,\n"
+    "2 usage, 3 daemon not running, 4 permission denied, 5 protocol version mismatch,\n"
+    "6 protocol error, 7 timeout.\n";
 
 static int fail(GError *error)
 {
@@ -99,9 +105,15 @@ static int cmd_status(VdCtlClient *client, const Options *o, const char *section
     VdControlMsg reply = { 0 };
     if (!vd_ctl_client_recv(client, &reply, REPLY_TIMEOUT_MS, &error))
         return fail(error);
-    if (reply.type != VD_C_STATUS_REPLY) {
+    if (reply.type == VD_C_RESULT && reply.u.result.code != 0) {
+        fprintf(stderr, "vdagent-ctl: %s (%s)\n", reply.u.result.message ? reply.u.result.message : "failed",
+                vd_ipc_error_code_to_string(reply.u.result.code));
         vd_control_msg_clear(&reply);
+        return VD_CTL_ERROR_FAILED;
+    }
+    if (reply.type != VD_C_STATUS_REPLY) {
         fprintf(stderr, "vdagent-ctl: unexpected %s reply\n", vd_control_msg_type_to_string(reply.type));
+        vd_control_msg_clear(&reply);
         return VD_CTL_ERROR_PROTOCOL;
     }
     g_autoptr(JsonParser) parser = json_parser_new();
@@ -169,17 +181,15 @@ static int cmd_monitor(VdCtlClient *client, const Options *o)
     return 0;
 }
 
-static int cmd_mouse(VdCtlClient *client, const Options *o)
+static int parse_mouse(const Options *o, VdControlMsg *req)
 {
     if (o->args->len != 3)
         return usage_error("%s", "mouse takes X and Y");
-    VdControlMsg req = { .type = VD_C_INJECT_MOUSE };
-    if (!parse_u32(o->args->pdata[1], INT32_MAX, &req.u.mouse.x) ||
-        !parse_u32(o->args->pdata[2], INT32_MAX, &req.u.mouse.y))
+    *req = (VdControlMsg){ .type = VD_C_INJECT_MOUSE };
+    if (!parse_u32(o->args->pdata[1], INT32_MAX, &req->u.mouse.x) ||
+        !parse_u32(o->args->pdata[2], INT32_MAX, &req->u.mouse.y))
         return usage_error("%s", "X and Y must be non-negative integers");
-    if (o->display < 0 || o->display > 255)
-        return usage_error("%s", "--display must be 0..255");
-    req.u.mouse.display_id = (uint8_t)o->display;
+    req->u.mouse.display_id = (uint8_t)o->display;
     if (o->buttons && *o->buttons) {
         static const struct { const char *name; uint32_t mask; } names[] = {
             { "left", VD_BUTTON_LEFT }, { "middle", VD_BUTTON_MIDDLE }, { "right", VD_BUTTON_RIGHT },
@@ -191,16 +201,13 @@ static int cmd_mouse(VdCtlClient *client, const Options *o)
             gboolean found = FALSE;
             for (size_t i = 0; i < G_N_ELEMENTS(names); i++)
                 if (g_str_equal(*w, names[i].name)) {
-                    req.u.mouse.buttons |= names[i].mask;
+                    req->u.mouse.buttons |= names[i].mask;
                     found = TRUE;
                 }
             if (!found)
-                return usage_error("unknown button \"%s\"", *w);
+                return usage_error("unknown button \"%s\" (left, middle, right, up, down, side, extra)", *w);
         }
     }
-    g_autoptr(GError) error = NULL;
-    if (!vd_ctl_client_call(client, &req, REPLY_TIMEOUT_MS, &error))
-        return fail(error);
     return 0;
 }
 
@@ -219,68 +226,71 @@ static gboolean parse_monitor(const char *spec, VdMonitor *ret)
     return TRUE;
 }
 
-static int cmd_monitors(VdCtlClient *client, const Options *o)
+static int parse_monitors(const Options *o, VdControlMsg *req)
 {
     if (o->args->len < 2)
         return usage_error("%s", "monitors takes at least one WxH+X+Y");
     if (o->args->len - 1 > VD_LIMIT_MONITORS)
-        return usage_error("%s", "too many monitors");
-    VdControlMsg req = { .type = VD_C_INJECT_MONITORS };
-    req.u.monitors.flags = VD_MONITORS_USE_POS;
+        return usage_error("at most %u monitors", VD_LIMIT_MONITORS);
+    *req = (VdControlMsg){ .type = VD_C_INJECT_MONITORS };
+    req->u.monitors.flags = VD_MONITORS_USE_POS;
     for (guint i = 1; i < o->args->len; i++)
-        if (!parse_monitor(o->args->pdata[i], &req.u.monitors.monitors[req.u.monitors.count++]))
+        if (!parse_monitor(o->args->pdata[i], &req->u.monitors.monitors[req->u.monitors.count++]))
             return usage_error("bad monitor \"%s\" (want WxH+X+Y or off)", (const char *)o->args->pdata[i]);
-    g_autoptr(GError) error = NULL;
-    if (!vd_ctl_client_call(client, &req, REPLY_TIMEOUT_MS, &error))
-        return fail(error);
     return 0;
 }
 
-static int cmd_clipboard(VdCtlClient *client, const Options *o)
+static int parse_clipboard(const Options *o, VdControlMsg *req)
 {
     int selection = parse_selection(o->selection);
     if (selection < 0)
         return usage_error("unknown selection \"%s\" (clipboard or primary)", o->selection);
-    g_autoptr(GError) error = NULL;
     const char *verb = o->args->len >= 2 ? o->args->pdata[1] : "";
     if (g_str_equal(verb, "set") && o->args->len == 3) {
         const char *text = o->args->pdata[2];
         if (!g_utf8_validate(text, -1, NULL))
             return usage_error("%s", "TEXT must be UTF-8");
-        VdControlMsg req = { .type = VD_C_CLIPBOARD_SET };
-        req.u.clipboard.selection = (uint8_t)selection;
-        req.u.clipboard.type = VD_CLIPBOARD_UTF8_TEXT;
-        req.u.clipboard.data = (const uint8_t *)text;
-        req.u.clipboard.len = (uint32_t)strlen(text);
-        if (!vd_ctl_client_call(client, &req, REPLY_TIMEOUT_MS, &error))
-            return fail(error);
+        if (strlen(text) > VD_IPC_MAX_PIECE)
+            return usage_error("TEXT is longer than %u bytes", VD_IPC_MAX_PIECE);
+        *req = (VdControlMsg){ .type = VD_C_CLIPBOARD_SET };
+        req->u.clipboard.selection = (uint8_t)selection;
+        req->u.clipboard.type = VD_CLIPBOARD_UTF8_TEXT;
+        req->u.clipboard.data = (const uint8_t *)text;
+        req->u.clipboard.len = (uint32_t)strlen(text);
         return 0;
     }
     if (g_str_equal(verb, "get") && o->args->len == 2) {
-        VdControlMsg req = { .type = VD_C_CLIPBOARD_GET };
-        req.u.clipboard_get.selection = (uint8_t)selection;
-        req.u.clipboard_get.type = VD_CLIPBOARD_UTF8_TEXT;
-        if (!vd_ctl_client_send(client, &req, &error))
-            return fail(error);
-        VdControlMsg reply = { 0 };
-        if (!vd_ctl_client_recv(client, &reply, CLIPBOARD_TIMEOUT_MS, &error))
-            return fail(error);
-        int rc = 0;
-        if (reply.type == VD_C_CLIPBOARD_REPLY) {
-            fwrite(reply.u.clipboard.data, 1, reply.u.clipboard.len, stdout);
-            if (isatty(STDOUT_FILENO) && reply.u.clipboard.len)
-                fputc('\n', stdout);
-        } else if (reply.type == VD_C_RESULT && reply.u.result.code != 0) {
-            fprintf(stderr, "vdagent-ctl: %s\n", reply.u.result.message ? reply.u.result.message : "failed");
-            rc = VD_CTL_ERROR_FAILED;
-        } else {
-            fprintf(stderr, "vdagent-ctl: unexpected %s reply\n", vd_control_msg_type_to_string(reply.type));
-            rc = VD_CTL_ERROR_PROTOCOL;
-        }
-        vd_control_msg_clear(&reply);
-        return rc;
+        *req = (VdControlMsg){ .type = VD_C_CLIPBOARD_GET };
+        req->u.clipboard_get.selection = (uint8_t)selection;
+        req->u.clipboard_get.type = VD_CLIPBOARD_UTF8_TEXT;
+        return 0;
     }
     return usage_error("%s", "clipboard set TEXT | clipboard get");
+}
+
+static int cmd_clipboard_get(VdCtlClient *client, const VdControlMsg *req)
+{
+    g_autoptr(GError) error = NULL;
+    if (!vd_ctl_client_send(client, req, &error))
+        return fail(error);
+    VdControlMsg reply = { 0 };
+    if (!vd_ctl_client_recv(client, &reply, CLIPBOARD_TIMEOUT_MS, &error))
+        return fail(error);
+    int rc = 0;
+    if (reply.type == VD_C_CLIPBOARD_REPLY) {
+        fwrite(reply.u.clipboard.data, 1, reply.u.clipboard.len, stdout);
+        if (isatty(STDOUT_FILENO) && reply.u.clipboard.len)
+            fputc('\n', stdout);
+    } else if (reply.type == VD_C_RESULT && reply.u.result.code != 0) {
+        fprintf(stderr, "vdagent-ctl: %s (%s)\n", reply.u.result.message ? reply.u.result.message : "failed",
+                vd_ipc_error_code_to_string(reply.u.result.code));
+        rc = VD_CTL_ERROR_FAILED;
+    } else {
+        fprintf(stderr, "vdagent-ctl: unexpected %s reply\n", vd_control_msg_type_to_string(reply.type));
+        rc = VD_CTL_ERROR_PROTOCOL;
+    }
+    vd_control_msg_clear(&reply);
+    return rc;
 }
 
 static int parse_args(int argc, char **argv, Options *o)
@@ -328,10 +338,28 @@ static int parse_args(int argc, char **argv, Options *o)
     return 0;
 }
 
+/* Options that only make sense with some commands. */
+static int check_options(const char *cmd, const Options *o)
+{
+    gboolean reader = g_str_equal(cmd, "status") || g_str_equal(cmd, "sessions") || g_str_equal(cmd, "caps") ||
+                      g_str_equal(cmd, "monitor");
+    if (o->json && !reader)
+        return usage_error("--json is for status, sessions, caps and monitor, not %s", cmd);
+    if (o->hex && !g_str_equal(cmd, "monitor"))
+        return usage_error("--hex is for monitor, not %s", cmd);
+    if ((o->display >= 0 || o->buttons) && !g_str_equal(cmd, "mouse"))
+        return usage_error("--display and --buttons are for mouse, not %s", cmd);
+    if (o->selection && !g_str_equal(cmd, "clipboard"))
+        return usage_error("--selection is for clipboard, not %s", cmd);
+    if (reader && o->args->len != 1)
+        return usage_error("%s takes no arguments", cmd);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     g_autoptr(GPtrArray) args = g_ptr_array_new();
-    Options o = { .control = DEFAULT_CONTROL, .args = args };
+    Options o = { .control = DEFAULT_CONTROL, .args = args, .display = -1 };
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc;
@@ -342,9 +370,22 @@ int main(int argc, char **argv)
                                          "clipboard", NULL };
     if (!g_strv_contains(known, cmd))
         return usage_error("unknown command \"%s\"", cmd);
-    if ((g_str_equal(cmd, "status") || g_str_equal(cmd, "sessions") || g_str_equal(cmd, "caps") ||
-         g_str_equal(cmd, "monitor")) && args->len != 1)
-        return usage_error("%s takes no arguments", cmd);
+    rc = check_options(cmd, &o);
+    if (rc)
+        return rc;
+    if (o.display < 0)
+        o.display = 0;
+
+    /* The whole command line is checked before the daemon is asked anything. */
+    VdControlMsg req = { 0 };
+    if (g_str_equal(cmd, "mouse"))
+        rc = parse_mouse(&o, &req);
+    else if (g_str_equal(cmd, "monitors"))
+        rc = parse_monitors(&o, &req);
+    else if (g_str_equal(cmd, "clipboard"))
+        rc = parse_clipboard(&o, &req);
+    if (rc)
+        return rc;
 
     g_autoptr(GError) error = NULL;
     g_autoptr(VdCtlClient) client = vd_ctl_client_connect(o.control, REPLY_TIMEOUT_MS, &error);
@@ -357,9 +398,9 @@ int main(int argc, char **argv)
         return cmd_status(client, &o, cmd);
     if (g_str_equal(cmd, "monitor"))
         return cmd_monitor(client, &o);
-    if (g_str_equal(cmd, "mouse"))
-        return cmd_mouse(client, &o);
-    if (g_str_equal(cmd, "monitors"))
-        return cmd_monitors(client, &o);
-    return cmd_clipboard(client, &o);
+    if (req.type == VD_C_CLIPBOARD_GET)
+        return cmd_clipboard_get(client, &req);
+    if (!vd_ctl_client_call(client, &req, REPLY_TIMEOUT_MS, &error))
+        return fail(error);
+    return 0;
 }

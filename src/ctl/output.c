@@ -36,7 +36,7 @@ static char *node_to_text(JsonNode *node)
     case JSON_NODE_ARRAY: {
         JsonArray *a = json_node_get_array(node);
         if (json_array_get_length(a) == 0)
-            return g_strdup("-");
+            return g_strdup("none");
         GString *s = g_string_new(NULL);
         for (guint i = 0; i < json_array_get_length(a); i++) {
             g_autofree char *item = node_to_text(json_array_get_element(a, i));
@@ -58,6 +58,59 @@ static char *node_to_text(JsonNode *node)
     return g_strdup("?");
 }
 
+/* "since" members are times (seconds since the epoch), "uptime" a duration: shown for people. */
+static char *member_to_text(const char *name, JsonNode *node)
+{
+    gboolean number = JSON_NODE_HOLDS_VALUE(node) && (json_node_get_value_type(node) == G_TYPE_DOUBLE ||
+                                                      json_node_get_value_type(node) == G_TYPE_INT64);
+    if (number && g_str_equal(name, "since")) {
+        double t = json_node_get_double(node);
+        g_autoptr(GDateTime) dt = g_date_time_new_from_unix_local((gint64)t);
+        if (!dt)
+            return node_to_text(node);
+        g_autofree char *when = g_date_time_format(dt, "%Y-%m-%d %H:%M:%S");
+        double ago = (double)g_get_real_time() / 1e6 - t;
+        return ago >= 0 ? g_strdup_printf("%s (%.0f s ago)", when, ago) : g_strdup(when);
+    }
+    if (number && g_str_equal(name, "uptime")) {
+        guint64 secs = (guint64)MAX(json_node_get_double(node), 0.0);
+        if (secs < 60)
+            return g_strdup_printf("%.1f s", json_node_get_double(node));
+        if (secs < 3600)
+            return g_strdup_printf("%" G_GUINT64_FORMAT " min %02" G_GUINT64_FORMAT " s", secs / 60, secs % 60);
+        return g_strdup_printf("%" G_GUINT64_FORMAT " h %02" G_GUINT64_FORMAT " min", secs / 3600, secs / 60 % 60);
+    }
+    return node_to_text(node);
+}
+
+static gboolean is_flat_object(JsonNode *node)
+{
+    if (!JSON_NODE_HOLDS_OBJECT(node))
+        return FALSE;
+    JsonObject *o = json_node_get_object(node);
+    g_autoptr(GList) members = json_object_get_members(o);
+    for (GList *l = members; l; l = l->next) {
+        JsonNode *v = json_object_get_member(o, l->data);
+        if (JSON_NODE_HOLDS_OBJECT(v) || JSON_NODE_HOLDS_ARRAY(v))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* An object whose members are all flat objects (counters keyed by message type): a table, one row
+ * per member, its name in the first column. */
+static gboolean is_keyed_table(JsonNode *node)
+{
+    if (!JSON_NODE_HOLDS_OBJECT(node))
+        return FALSE;
+    JsonObject *o = json_node_get_object(node);
+    g_autoptr(GList) members = json_object_get_members(o);
+    for (GList *l = members; l; l = l->next)
+        if (!is_flat_object(json_object_get_member(o, l->data)))
+            return FALSE;
+    return members != NULL;
+}
+
 static gboolean is_table(JsonNode *node)
 {
     if (!JSON_NODE_HOLDS_ARRAY(node))
@@ -69,69 +122,123 @@ static gboolean is_table(JsonNode *node)
     return json_array_get_length(a) > 0;
 }
 
-static void print_table(FILE *out, JsonArray *rows, int indent)
+/* rows: flat objects; names: when not NULL, the first column (titled key_title) of each row. */
+static void print_rows(FILE *out, JsonObject **rows, const char **names, guint n_rows, const char *key_title,
+                       int indent)
 {
     g_autoptr(GPtrArray) columns = g_ptr_array_new();
-    for (guint r = 0; r < json_array_get_length(rows); r++) {
-        g_autoptr(GList) members = json_object_get_members(json_array_get_object_element(rows, r));
+    for (guint r = 0; r < n_rows; r++) {
+        g_autoptr(GList) members = json_object_get_members(rows[r]);
         for (GList *l = members; l; l = l->next)
             if (!g_ptr_array_find_with_equal_func(columns, l->data, g_str_equal, NULL))
                 g_ptr_array_add(columns, l->data);
     }
-    guint n_rows = json_array_get_length(rows), n_cols = columns->len;
+    guint n_cols = columns->len + (names ? 1 : 0);
     g_autoptr(GPtrArray) cells = g_ptr_array_new_with_free_func(g_free);
     g_autofree size_t *width = g_new0(size_t, n_cols);
-    for (guint c = 0; c < n_cols; c++) {
-        g_autofree char *title = g_ascii_strup(columns->pdata[c], -1);
-        width[c] = strlen(title);
-    }
+    for (guint c = 0; c < n_cols; c++)
+        g_ptr_array_add(cells, g_ascii_strup(names && c == 0 ? key_title : columns->pdata[c - (names ? 1 : 0)], -1));
     for (guint r = 0; r < n_rows; r++) {
-        JsonObject *row = json_array_get_object_element(rows, r);
         for (guint c = 0; c < n_cols; c++) {
-            JsonNode *v = json_object_get_member(row, columns->pdata[c]);
-            char *text = v ? node_to_text(v) : g_strdup("-");
-            width[c] = MAX(width[c], (size_t)g_utf8_strlen(text, -1));
-            g_ptr_array_add(cells, text);
+            if (names && c == 0) {
+                g_ptr_array_add(cells, g_strdup(names[r]));
+                continue;
+            }
+            const char *name = columns->pdata[c - (names ? 1 : 0)];
+            JsonNode *v = json_object_get_member(rows[r], name);
+            g_ptr_array_add(cells, v ? member_to_text(name, v) : g_strdup("-"));
         }
     }
-    fprintf(out, "%*s", indent, "");
-    for (guint c = 0; c < n_cols; c++) {
-        g_autofree char *title = g_ascii_strup(columns->pdata[c], -1);
-        fprintf(out, "%-*s%s", c + 1 < n_cols ? (int)width[c] : 0, title, c + 1 < n_cols ? "  " : "\n");
-    }
-    for (guint r = 0; r < n_rows; r++) {
+    for (guint i = 0; i < cells->len; i++)
+        width[i % n_cols] = MAX(width[i % n_cols], (size_t)g_utf8_strlen(cells->pdata[i], -1));
+    for (guint r = 0; r <= n_rows; r++) {
         fprintf(out, "%*s", indent, "");
         for (guint c = 0; c < n_cols; c++) {
             const char *text = cells->pdata[r * n_cols + c];
-            int pad = (int)(width[c] - g_utf8_strlen(text, -1));
-            fprintf(out, "%s%*s%s", text, c + 1 < n_cols ? pad : 0, "", c + 1 < n_cols ? "  " : "\n");
+            int pad = c + 1 < n_cols ? (int)(width[c] - (size_t)g_utf8_strlen(text, -1)) : 0;
+            fprintf(out, "%s%*s%s", text, pad, "", c + 1 < n_cols ? "  " : "\n");
         }
     }
+}
+
+static void print_table(FILE *out, JsonArray *array, int indent)
+{
+    guint n = json_array_get_length(array);
+    g_autofree JsonObject **rows = g_new0(JsonObject *, n + 1);
+    for (guint i = 0; i < n; i++)
+        rows[i] = json_array_get_object_element(array, i);
+    print_rows(out, rows, NULL, n, NULL, indent);
+}
+
+static void print_keyed_table(FILE *out, JsonObject *obj, const char *key_title, int indent)
+{
+    g_autoptr(GList) members = json_object_get_members(obj);
+    guint n = g_list_length(members), i = 0;
+    g_autofree JsonObject **rows = g_new0(JsonObject *, n + 1);
+    g_autofree const char **names = g_new0(const char *, n + 1);
+    for (GList *l = members; l; l = l->next, i++) {
+        names[i] = l->data;
+        rows[i] = json_object_get_object_member(obj, l->data);
+    }
+    print_rows(out, rows, names, n, key_title, indent);
+}
+
+/* Long word lists (capabilities) wrap under their first word. */
+#define PLAIN_WIDTH 100
+
+static void print_value(FILE *out, const char *text, size_t column)
+{
+    size_t pos = column;
+    const char *p = text;
+    while (*p) {
+        const char *space = strchr(p, ' ');
+        size_t word = space ? (size_t)(space - p) : strlen(p);
+        if (p != text && pos + 1 + word > PLAIN_WIDTH) {
+            fprintf(out, "\n%*s", (int)column, "");
+            pos = column;
+        } else if (p != text) {
+            fputc(' ', out);
+            pos++;
+        }
+        fwrite(p, 1, word, out);
+        pos += word;
+        p += word;
+        while (*p == ' ')
+            p++;
+    }
+    fputc('\n', out);
+}
+
+static gboolean is_section(JsonNode *v)
+{
+    return JSON_NODE_HOLDS_OBJECT(v) || is_table(v);
 }
 
 static void print_object(FILE *out, JsonObject *obj, int indent)
 {
     g_autoptr(GList) members = json_object_get_members(obj);
     size_t key_width = 0;
-    for (GList *l = members; l; l = l->next) {
-        JsonNode *v = json_object_get_member(obj, l->data);
-        if (!JSON_NODE_HOLDS_OBJECT(v) && !is_table(v))
+    for (GList *l = members; l; l = l->next)
+        if (!is_section(json_object_get_member(obj, l->data)))
             key_width = MAX(key_width, strlen(l->data));
-    }
     /* Scalars first, aligned; then sub-sections and tables. */
     for (GList *l = members; l; l = l->next) {
         JsonNode *v = json_object_get_member(obj, l->data);
-        if (JSON_NODE_HOLDS_OBJECT(v) || is_table(v))
+        if (is_section(v))
             continue;
-        g_autofree char *text = node_to_text(v);
-        fprintf(out, "%*s%-*s  %s\n", indent, "", (int)key_width, (const char *)l->data, text);
+        g_autofree char *text = member_to_text(l->data, v);
+        fprintf(out, "%*s%-*s  ", indent, "", (int)key_width, (const char *)l->data);
+        print_value(out, text, (size_t)indent + key_width + 2);
     }
     for (GList *l = members; l; l = l->next) {
         JsonNode *v = json_object_get_member(obj, l->data);
-        if (!JSON_NODE_HOLDS_OBJECT(v) && !is_table(v))
+        if (!is_section(v))
             continue;
         fprintf(out, "%s%*s%s:\n", indent == 0 ? "\n" : "", indent, "", (const char *)l->data);
-        if (JSON_NODE_HOLDS_OBJECT(v))
+        if (is_keyed_table(v))
+            /* Counters per direction are keyed by message type. */
+            print_keyed_table(out, json_node_get_object(v), strstr(l->data, "_to_") ? "type" : "name", indent + 2);
+        else if (JSON_NODE_HOLDS_OBJECT(v))
             print_object(out, json_node_get_object(v), indent + 2);
         else
             print_table(out, json_node_get_array(v), indent + 2);
@@ -165,6 +272,17 @@ static void print_hex(FILE *out, const uint8_t *p, uint32_t n)
             fputc(p[off + i] >= 0x20 && p[off + i] < 0x7f ? p[off + i] : '.', out);
         fputc('\n', out);
     }
+}
+
+static const char *direction_label(uint32_t direction)
+{
+    switch (direction) {
+    case VD_TRACE_HOST_TO_GUEST: return "host→guest";
+    case VD_TRACE_GUEST_TO_HOST: return "guest→host";
+    case VD_TRACE_TO_AGENT: return "to-agent";
+    case VD_TRACE_FROM_AGENT: return "from-agent";
+    }
+    return "?";
 }
 
 void vd_ctl_print_trace(FILE *out, const VdTrace *t, gboolean json)
@@ -209,9 +327,12 @@ void vd_ctl_print_trace(FILE *out, const VdTrace *t, gboolean json)
         strftime(when, sizeof(when), "%H:%M:%S", &tm);
         g_autofree char *where = host ? g_strdup_printf("port %u", t->port)
                                       : g_strdup_printf("session %s", t->peer && *t->peer ? t->peer : "?");
-        fprintf(out, "%s.%06u %-11s %-10s %-22s %8" G_GUINT64_FORMAT " B  %s\n", when,
-                (unsigned)(t->time_us % 1000000), vd_trace_direction_to_string(t->direction), where, type_name,
-                t->size, t->summary ? t->summary : "");
+        /* The arrow is one column but three bytes: pad by hand. */
+        const char *dir = direction_label(t->direction);
+        int dir_pad = 11 - (int)g_utf8_strlen(dir, -1);
+        fprintf(out, "%s.%06u %s%*s %-14s %-22s %8" G_GUINT64_FORMAT " B  %s\n", when,
+                (unsigned)(t->time_us % 1000000), dir, MAX(dir_pad, 0), "", where, type_name, t->size,
+                t->summary ? t->summary : "");
         if (t->n_bytes)
             print_hex(out, t->bytes, t->n_bytes);
     }

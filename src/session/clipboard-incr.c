@@ -73,7 +73,8 @@ static void arm_requestor_timer(VdXReq *req)
 void vd_clip_delivery_update_throttle(VdXReq *req)
 {
     VdXClipboard *clip = req->clip;
-    bool over = req->in_delivery && (req->over ? req->queued > VD_CLIP_THROTTLE_LOW : req->queued > VD_CLIP_THROTTLE_HIGH);
+    size_t mark = req->over ? VD_CLIP_THROTTLE_LOW : VD_CLIP_THROTTLE_HIGH; /* hysteresis */
+    bool over = req->in_delivery && req->queued > mark;
     if (over == req->over)
         return;
     req->over = over;

@@ -1,15 +1,21 @@
 /* agents.c — accept, identify and talk to session agents (see agents.h).
  *
  * Defences against the spice-vdagentd flaws of 2020, each where it lives:
- *   CVE-2020-25650 (memory exhaustion by file transfers): nothing is buffered per transfer; data is
- *     streamed (router.c) and every queue here has a hard cap (VD_AGENT_OUT_MAX, vd_agent_send).
- *   CVE-2020-25651 (transfer status from the wrong connection): xfers.c binds each id to the agent
- *     that accepted it; router.c ignores status from any other connection.
- *   CVE-2020-25652 (unbounded connections and frames): VD_AGENTS_MAX_CONNECTIONS and _PER_UID in
- *     on_accept(), frame size in the decoder (VD_IPC_MAX_PAYLOAD), the hello deadline.
- *   CVE-2020-25653 (session check racing with pid reuse): the pid is pinned by a pidfd taken at
- *     accept (or its start time where the kernel has no SO_PEERPIDFD) and re-checked after the
- *     asynchronous session lookup, before a single byte of the agent is read (identified()).
+ *   CVE-2020-25650 (a local user could make the daemon allocate without bound through file
+ *     transfers): xfers.c caps transfers in flight (VD_XFERS_MAX), nothing of a transfer is
+ *     buffered (router.c streams it), and every queue here has a hard cap (vd_agent_send()).
+ *   CVE-2020-25651 (file data could reach another user's connection, and anyone could cancel a
+ *     transfer): files go only to the active session's agent, each id is bound to the agent it
+ *     was offered to, a second START for an id in flight is ignored, and status for an id from
+ *     any other connection is ignored (router.c agent_xfer_status()).
+ *   CVE-2020-25652 (unbounded connections kept the legitimate agent out): at most
+ *     VD_AGENTS_MAX_CONNECTIONS, VD_AGENTS_MAX_PER_UID per user, a HELLO deadline, frames of at
+ *     most VD_IPC_MAX_PAYLOAD, and only the owner of a session can claim it (on_new_connection(),
+ *     on_lookup()).
+ *   CVE-2020-25653 (a race in identifying new connections let a user become the active agent):
+ *     nothing of a connection is read until it is identified; its pid is pinned by a pidfd taken
+ *     at accept (or its start time where the kernel has no SO_PEERPIDFD) and re-checked after the
+ *     asynchronous session lookup (on_lookup(), peer_still_there()).
  */
 #include "agents.h"
 
@@ -25,6 +31,7 @@
 #include <unistd.h>
 
 #include "control-proto.h"
+#include "fd-watch.h"
 #include "sd-glue.h"
 
 #ifndef SO_PEERPIDFD
@@ -95,7 +102,15 @@ struct VdAgents {
     VdTraceFunc trace;
     void *trace_data;
     uint64_t accepted, refused, protocol_errors;
+    GList *lookups;     /* Lookup*, outstanding session lookups */
 };
+
+/* A session lookup in flight. It names its agent by serial, never by pointer: the agent may be
+ * gone (and its memory reused) by the time logind answers, even after a cancel. */
+typedef struct {
+    VdAgents *agents; /* NULL once the agents are freed */
+    uint64_t serial;
+} Lookup;
 
 static void agent_destroy(VdAgent *agent);
 static gboolean on_agent_fd(int fd, GIOCondition cond, gpointer user_data);
@@ -127,7 +142,7 @@ static void update_watch(VdAgent *agent)
         return;
     if (agent->watch)
         g_source_remove(agent->watch);
-    agent->watch = g_unix_fd_add(agent->fd, want, on_agent_fd, agent);
+    agent->watch = vd_fd_watch_add(agent->fd, want, on_agent_fd, agent);
     agent->watch_cond = want;
 }
 
@@ -356,16 +371,24 @@ static void identified(VdAgent *agent, const char *session)
 
 static void on_lookup(const char *session_id, const GError *error, void *user_data)
 {
-    VdAgent *agent = user_data;
-    if (error && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        return; /* agent destroyed */
+    g_autofree Lookup *lookup = user_data;
+    if (!lookup->agents)
+        return;
+    lookup->agents->lookups = g_list_remove(lookup->agents->lookups, lookup);
+    VdAgent *agent = NULL;
+    for (GList *l = lookup->agents->all; l; l = l->next)
+        if (((VdAgent *)l->data)->serial == lookup->serial)
+            agent = l->data;
+    if (!agent)
+        return; /* gone meanwhile */
     g_clear_object(&agent->lookup);
     if (!session_id) {
         g_autofree char *why = g_strdup_printf("no logind session: %s", error ? error->message : "unknown");
         refuse(agent, VD_IPC_ERR_PERMISSION, why);
         return;
     }
-    /* The lookup mapped a pid to a session; make sure that pid is still our peer. */
+    /* CVE-2020-25653: the lookup mapped a pid to a session; make sure that pid is still the
+     * process that connected (not a later one that reused the number). */
     if (!peer_still_there(agent)) {
         refuse(agent, VD_IPC_ERR_PERMISSION, "the connecting process exited before it was identified");
         return;
@@ -571,6 +594,8 @@ static void on_new_connection(VdAgents *agents, int fd)
         close(fd);
         return;
     }
+    /* CVE-2020-25652: bounded connections, overall and per user (root is exempt from the latter:
+     * it can exhaust the daemon in many other ways). */
     if (g_list_length(agents->all) >= VD_AGENTS_MAX_CONNECTIONS) {
         agents->refused++;
         g_warning("session socket: %u connections already; refusing pid %d", VD_AGENTS_MAX_CONNECTIONS, cred.pid);
@@ -611,7 +636,11 @@ static void on_new_connection(VdAgents *agents, int fd)
         return;
     }
     agent->lookup = g_cancellable_new();
-    vd_sessions_lookup_pid(agents->sessions, agent->pid, agent->lookup, on_lookup, agent);
+    Lookup *lookup = g_new0(Lookup, 1);
+    lookup->agents = agents;
+    lookup->serial = agent->serial;
+    agents->lookups = g_list_prepend(agents->lookups, lookup);
+    vd_sessions_lookup_pid(agents->sessions, agent->pid, agent->lookup, on_lookup, lookup);
 }
 
 static gboolean on_listen(int fd, GIOCondition cond, gpointer user_data)
@@ -651,6 +680,10 @@ void vd_agents_free(VdAgents *agents)
         a->in_dispatch = false;
         agent_destroy(a);
     }
+    /* Lookups still in flight call back into nothing (and free themselves). */
+    for (GList *l = agents->lookups; l; l = l->next)
+        ((Lookup *)l->data)->agents = NULL;
+    g_list_free(agents->lookups);
     if (agents->listen_watch)
         g_source_remove(agents->listen_watch);
     if (agents->listen_fd >= 0)

@@ -1,4 +1,11 @@
-/* control.c — the vdagent-ctl socket (see control.h). */
+/* control.c — the vdagent-ctl socket (see control.h).
+ *
+ * Each client goes HELLO -> READY, or to LINGER once it is refused: the ERROR is flushed, our side
+ * shut down, and what the peer still sends is read and dropped until it hangs up or
+ * VD_CONTROL_LINGER_MS pass (so its own HELLO, written before it reads, does not fail with EPIPE
+ * and hide our reason). A client whose socket fails is marked dead and freed from an idle callback,
+ * so no caller ever holds a freed client.
+ */
 #include "control.h"
 
 #include <errno.h>
@@ -12,80 +19,184 @@
 #include "control-proto.h"
 #include "session-proto.h"
 
+typedef enum {
+    CLIENT_HELLO,  /* waiting for its HELLO */
+    CLIENT_READY,  /* answering requests */
+    CLIENT_LINGER, /* refused: flushing an ERROR, then draining until EOF */
+} ClientState;
+
+static const char *client_state_to_string(ClientState s)
+{
+    switch (s) {
+    case CLIENT_HELLO: return "hello";
+    case CLIENT_READY: return "ready";
+    case CLIENT_LINGER: return "linger";
+    }
+    return "?";
+}
+
 typedef struct Client Client;
+
+/* The answer a clipboard get waits for. The router owns it until its callback runs; the client only
+ * points at it, and clears waiter->client when it goes first. */
+typedef struct {
+    Client *client;
+} Waiter;
 
 struct VdControl {
     VdControlConfig config;
     char *path;
     int listen_fd;
     guint listen_id;
-    GList *clients; /* of Client* */
-    unsigned n_monitoring;
-    uint64_t next_id;
+    GList *clients; /* of Client*, the dead ones included until their idle free */
+    unsigned n_clients, n_monitoring;
     gint64 started_us;
-    uint64_t refused, traces_dropped;
+    uint64_t accepted, refused, traces, traces_dropped;
 };
 
 struct Client {
     VdControl *control;
-    uint64_t id;
     int fd;
-    guint read_id, write_id, hello_timer;
+    uid_t uid;
+    pid_t pid;
+    ClientState state;
+    guint read_id, write_id, timer_id, free_id;
     VdIpcDecoder *decoder;
     GByteArray *out;
-    bool greeted, monitoring, with_bytes, closing;
+    size_t out_pos;  /* bytes of out already sent */
+    GQueue requests; /* of GBytes (type u16 + payload): received while one was in flight */
+    size_t requests_bytes;
+    Waiter *waiter;  /* the clipboard get in flight, or NULL */
+    bool dispatching, monitoring, with_bytes, dead;
+    uint64_t dropped;
 };
+
+static size_t queued(const Client *c)
+{
+    return c->out->len - c->out_pos;
+}
+
+static void client_unwatch(Client *c)
+{
+    if (c->read_id)
+        g_source_remove(c->read_id);
+    if (c->write_id)
+        g_source_remove(c->write_id);
+    if (c->timer_id)
+        g_source_remove(c->timer_id);
+    c->read_id = c->write_id = c->timer_id = 0;
+}
+
+static void client_stop_monitoring(Client *c)
+{
+    if (!c->monitoring)
+        return;
+    c->monitoring = false;
+    if (--c->control->n_monitoring == 0)
+        vd_router_set_trace(c->control->config.router, NULL, NULL);
+}
 
 static void client_free(Client *c)
 {
     VdControl *control = c->control;
     control->clients = g_list_remove(control->clients, c);
-    if (c->monitoring && --control->n_monitoring == 0)
-        vd_router_set_trace(control->config.router, NULL, NULL);
-    if (c->read_id)
-        g_source_remove(c->read_id);
-    if (c->write_id)
-        g_source_remove(c->write_id);
-    if (c->hello_timer)
-        g_source_remove(c->hello_timer);
-    close(c->fd);
+    if (!c->dead)
+        control->n_clients--;
+    client_stop_monitoring(c);
+    client_unwatch(c);
+    if (c->free_id)
+        g_source_remove(c->free_id);
+    if (c->waiter)
+        c->waiter->client = NULL;
+    if (c->fd >= 0)
+        close(c->fd);
     vd_ipc_decoder_free(c->decoder);
     g_byte_array_unref(c->out);
+    g_queue_clear_full(&c->requests, (GDestroyNotify)g_bytes_unref);
     g_free(c);
 }
 
-static gboolean on_writable(int fd, GIOCondition cond, gpointer user_data);
-
-/* Writes what it can now; the rest waits for POLLOUT. Returns false if the client is gone. */
-static bool client_flush(Client *c)
+static gboolean on_free_idle(gpointer user_data)
 {
-    while (c->out->len > 0) {
-        ssize_t n = send(c->fd, c->out->data, c->out->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    Client *c = user_data;
+    c->free_id = 0;
+    client_free(c);
+    return G_SOURCE_REMOVE;
+}
+
+/* Stops everything about c now; the memory goes from an idle callback. */
+static void client_kill(Client *c, const char *why)
+{
+    if (c->dead)
+        return;
+    g_debug("control client (uid %d, pid %d, %s): closing: %s", (int)c->uid, (int)c->pid,
+            client_state_to_string(c->state), why);
+    c->dead = true;
+    c->control->n_clients--;
+    client_stop_monitoring(c);
+    client_unwatch(c);
+    c->free_id = g_idle_add(on_free_idle, c);
+}
+
+static gboolean on_writable(int fd, GIOCondition cond, gpointer user_data);
+static gboolean on_readable(int fd, GIOCondition cond, gpointer user_data);
+
+static bool client_full(const Client *c)
+{
+    return queued(c) > VD_CONTROL_OUT_MAX;
+}
+
+/* Writes what it can now; the rest waits for POLLOUT. A client whose replies pile up unread is not
+ * read from until they drain, so what it can make us queue stays bounded. */
+static void client_flush(Client *c)
+{
+    if (c->dead)
+        return;
+    while (queued(c) > 0) {
+        ssize_t n = send(c->fd, c->out->data + c->out_pos, queued(c), MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
         if (n <= 0) {
-            g_debug("control client: write failed: %s", g_strerror(errno));
-            client_free(c);
-            return false;
+            client_kill(c, n < 0 ? g_strerror(errno) : "write returned 0");
+            return;
         }
-        g_byte_array_remove_range(c->out, 0, (guint)n);
+        c->out_pos += (size_t)n;
     }
-    if (c->out->len == 0 && c->closing) {
-        client_free(c);
-        return false;
+    /* Compact only when the sent head is large: no memmove per partial write. */
+    if (queued(c) == 0) {
+        g_byte_array_set_size(c->out, 0);
+        c->out_pos = 0;
+    } else if (c->out_pos >= VD_CONTROL_OUT_MAX / 4) {
+        g_byte_array_remove_range(c->out, 0, (guint)c->out_pos);
+        c->out_pos = 0;
     }
-    if (c->out->len > 0 && !c->write_id)
+    if (queued(c) > 0 && !c->write_id)
         c->write_id = g_unix_fd_add(c->fd, G_IO_OUT, on_writable, c);
-    return true;
+    if (c->state == CLIENT_LINGER && queued(c) == 0)
+        shutdown(c->fd, SHUT_WR);
+    bool full = client_full(c) && c->state != CLIENT_LINGER;
+    if (full && c->read_id) {
+        g_source_remove(c->read_id);
+        c->read_id = 0;
+    } else if (!full && !c->read_id) {
+        c->read_id = g_unix_fd_add(c->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_readable, c);
+    }
 }
+
+static void client_dispatch(Client *c);
 
 static gboolean on_writable(int fd, GIOCondition cond, gpointer user_data)
 {
     Client *c = user_data;
     c->write_id = 0;
     client_flush(c);
+    /* Requests held while its output was full go on once it drained. */
+    if (!c->dead && !c->dispatching && !client_full(c) && !g_queue_is_empty(&c->requests)) {
+        client_dispatch(c);
+        client_flush(c);
+    }
     return G_SOURCE_REMOVE;
 }
 
@@ -108,21 +219,65 @@ static void client_result(Client *c, uint32_t code, const char *message)
     client_send(c, &msg);
 }
 
-/* Queues ERROR and closes once it is written. */
+static gboolean on_linger_timeout(gpointer user_data)
+{
+    Client *c = user_data;
+    c->timer_id = 0;
+    client_kill(c, "refused peer did not hang up");
+    return G_SOURCE_REMOVE;
+}
+
+/* Queues ERROR, answers nothing more, and closes once the peer has had time to read it. */
 static void client_refuse(Client *c, uint32_t code, const char *message)
 {
+    if (c->dead || c->state == CLIENT_LINGER)
+        return;
     VdControlMsg msg = { .type = VD_IPC_ERROR };
     msg.u.error.code = code;
     msg.u.error.message = (char *)message;
     client_send(c, &msg);
-    c->closing = true;
-    if (c->read_id) {
-        g_source_remove(c->read_id);
-        c->read_id = 0;
-    }
+    c->state = CLIENT_LINGER;
+    client_stop_monitoring(c);
+    g_queue_clear_full(&c->requests, (GDestroyNotify)g_bytes_unref);
+    c->requests_bytes = 0;
+    if (c->timer_id)
+        g_source_remove(c->timer_id);
+    c->timer_id = g_timeout_add(VD_CONTROL_LINGER_MS, on_linger_timeout, c);
 }
 
 /* --- status --- */
+
+/* Adds to each session "agent": whether a session agent of that session is connected. */
+static void join_agents(JsonObject *root)
+{
+    JsonArray *sessions = json_object_has_member(root, "sessions") ? json_object_get_array_member(root, "sessions")
+                                                                   : NULL;
+    JsonArray *agents = json_object_has_member(root, "agents") ? json_object_get_array_member(root, "agents")
+                                                               : NULL;
+    if (!sessions)
+        return;
+    for (guint i = 0; i < json_array_get_length(sessions); i++) {
+        JsonObject *s = json_array_get_object_element(sessions, i);
+        const char *id = s ? json_object_get_string_member_with_default(s, "id", NULL) : NULL;
+        bool connected = false;
+        for (guint j = 0; id && agents && j < json_array_get_length(agents); j++) {
+            JsonObject *a = json_array_get_object_element(agents, j);
+            connected |= a && g_strcmp0(json_object_get_string_member_with_default(a, "session", NULL), id) == 0;
+        }
+        if (s)
+            json_object_set_boolean_member(s, "agent", connected);
+    }
+}
+
+/* What reached the pointer device: input_event records and the write()s that carried them. */
+static void add_uinput_counters(VdControl *control, JsonObject *root)
+{
+    JsonObject *mouse = json_object_has_member(root, "mouse") ? json_object_get_object_member(root, "mouse") : NULL;
+    if (!mouse || !control->config.uinput)
+        return;
+    json_object_set_int_member(mouse, "input_events", (gint64)vd_uinput_events(control->config.uinput));
+    json_object_set_int_member(mouse, "writes", (gint64)vd_uinput_writes(control->config.uinput));
+}
 
 static void build_status(VdControl *control, JsonBuilder *b)
 {
@@ -142,12 +297,18 @@ static void build_status(VdControl *control, JsonBuilder *b)
         json_builder_add_null_value(b);
     json_builder_set_member_name(b, "control");
     json_builder_begin_object(b);
+    json_builder_set_member_name(b, "path");
+    json_builder_add_string_value(b, control->path ? control->path : "");
     json_builder_set_member_name(b, "clients");
-    json_builder_add_int_value(b, g_list_length(control->clients));
+    json_builder_add_int_value(b, control->n_clients);
     json_builder_set_member_name(b, "watching");
     json_builder_add_int_value(b, control->n_monitoring);
+    json_builder_set_member_name(b, "accepted");
+    json_builder_add_int_value(b, (gint64)control->accepted);
     json_builder_set_member_name(b, "refused");
     json_builder_add_int_value(b, (gint64)control->refused);
+    json_builder_set_member_name(b, "traces");
+    json_builder_add_int_value(b, (gint64)control->traces);
     json_builder_set_member_name(b, "traces_dropped");
     json_builder_add_int_value(b, (gint64)control->traces_dropped);
     json_builder_end_object(b);
@@ -159,6 +320,8 @@ static void handle_status(Client *c)
     g_autoptr(JsonBuilder) b = json_builder_new();
     build_status(c->control, b);
     g_autoptr(JsonNode) root = json_builder_get_root(b);
+    join_agents(json_node_get_object(root));
+    add_uinput_counters(c->control, json_node_get_object(root));
     g_autoptr(JsonGenerator) gen = json_generator_new();
     json_generator_set_root(gen, root);
     g_autofree char *json = json_generator_to_data(gen, NULL);
@@ -286,46 +449,41 @@ static void on_trace(unsigned direction, uint32_t port, uint32_t type, uint64_t 
     t->size = size;
     t->peer = (char *)(peer ? peer : "");
     t->summary = summary;
-    for (GList *l = control->clients, *next; l; l = next) {
-        next = l->next;
+    control->traces++;
+    for (GList *l = control->clients; l; l = l->next) {
         Client *c = l->data;
-        if (!c->monitoring || c->closing)
+        if (!c->monitoring || c->dead)
             continue;
-        if (c->out->len > VD_CONTROL_OUT_MAX) {
+        if (queued(c) > VD_CONTROL_OUT_MAX) {
+            c->dropped++;
             control->traces_dropped++;
             continue;
         }
         t->bytes = c->with_bytes ? bytes : NULL;
         t->n_bytes = c->with_bytes ? (uint32_t)MIN(len, VD_CONTROL_TRACE_BYTES) : 0;
         client_send(c, &msg);
+        /* Only kills on failure (freed later): the list stays intact. */
         client_flush(c);
     }
 }
 
 /* --- requests --- */
 
-typedef struct {
-    VdControl *control;
-    uint64_t client_id;
-} Pending;
-
-static Client *find_client(VdControl *control, uint64_t id)
-{
-    for (GList *l = control->clients; l; l = l->next)
-        if (((Client *)l->data)->id == id)
-            return l->data;
-    return NULL;
-}
-
 static void on_clipboard_got(uint8_t selection, uint32_t type, const uint8_t *data, size_t len,
                              const GError *error, void *user_data)
 {
-    g_autofree Pending *p = user_data;
-    Client *c = find_client(p->control, p->client_id);
+    g_autofree Waiter *w = user_data;
+    Client *c = w->client;
     if (!c)
+        return; /* it left meanwhile */
+    c->waiter = NULL;
+    if (c->dead || c->state != CLIENT_READY)
         return;
     if (error) {
-        client_result(c, error->code ? (uint32_t)error->code : VD_IPC_ERR_INTERNAL, error->message);
+        uint32_t code = error->domain == vd_router_error_quark() && error->code > 0 && error->code < VD_IPC_ERR_END
+                            ? (uint32_t)error->code
+                            : VD_IPC_ERR_INTERNAL;
+        client_result(c, code, error->message);
     } else {
         VdControlMsg msg = { .type = VD_C_CLIPBOARD_REPLY };
         msg.u.clipboard.selection = selection;
@@ -334,7 +492,11 @@ static void on_clipboard_got(uint8_t selection, uint32_t type, const uint8_t *da
         msg.u.clipboard.len = (uint32_t)len;
         client_send(c, &msg);
     }
-    client_flush(c);
+    /* Synchronous answers are flushed and followed up by the dispatch loop that asked. */
+    if (!c->dispatching) {
+        client_dispatch(c);
+        client_flush(c);
+    }
 }
 
 static void handle_request(Client *c, const VdControlMsg *msg)
@@ -353,39 +515,49 @@ static void handle_request(Client *c, const VdControlMsg *msg)
             c->monitoring = true;
             if (control->n_monitoring++ == 0)
                 vd_router_set_trace(control->config.router, on_trace, control);
+            g_message("vdagent-ctl (uid %d, pid %d) is tracing messages", (int)c->uid, (int)c->pid);
         }
         c->with_bytes = msg->u.monitor.with_bytes;
         client_result(c, 0, "tracing");
         break;
-    case VD_C_INJECT_MOUSE:
-        g_message("vdagent-ctl: injecting MOUSE_STATE x=%u y=%u buttons=0x%x display=%u", msg->u.mouse.x,
-                  msg->u.mouse.y, msg->u.mouse.buttons, msg->u.mouse.display_id);
+    case VD_C_INJECT_MOUSE: {
+        char buttons[128];
+        g_message("vdagent-ctl (pid %d): injecting MOUSE_STATE x=%u y=%u buttons=%s display=%u", (int)c->pid,
+                  msg->u.mouse.x, msg->u.mouse.y, vd_buttons_to_string(msg->u.mouse.buttons, buttons, sizeof(buttons)),
+                  msg->u.mouse.display_id);
         vd_build_mouse_state(payload, &msg->u.mouse);
         vd_host_inject(host, VD_PORT_SERVER, VD_MSG_MOUSE_STATE, payload->data, payload->len);
         client_result(c, 0, "injected");
         break;
+    }
     case VD_C_INJECT_MONITORS:
-        g_message("vdagent-ctl: injecting MONITORS_CONFIG with %u monitors", msg->u.monitors.count);
+        g_message("vdagent-ctl (pid %d): injecting MONITORS_CONFIG with %u monitors", (int)c->pid,
+                  msg->u.monitors.count);
         vd_build_monitors_config(payload, &msg->u.monitors);
         vd_host_inject(host, VD_PORT_CLIENT, VD_MSG_MONITORS_CONFIG, payload->data, payload->len);
         client_result(c, 0, "injected");
         break;
     case VD_C_CLIPBOARD_SET:
-        g_message("vdagent-ctl: offering %u bytes of %s on %s as if from the host", msg->u.clipboard.len,
-                  vd_clipboard_type_to_string(msg->u.clipboard.type),
+        g_message("vdagent-ctl (pid %d): offering %u bytes of %s on %s as if from the host", (int)c->pid,
+                  msg->u.clipboard.len, vd_clipboard_type_to_string(msg->u.clipboard.type),
                   vd_selection_to_string(msg->u.clipboard.selection));
         if (vd_router_clipboard_set(control->config.router, msg->u.clipboard.selection, msg->u.clipboard.type,
                                     msg->u.clipboard.data, msg->u.clipboard.len, &error))
             client_result(c, 0, "offered");
         else
-            client_result(c, (uint32_t)error->code, error->message);
+            client_result(c, error->code > 0 && error->code < VD_IPC_ERR_END ? (uint32_t)error->code
+                                                                             : VD_IPC_ERR_INTERNAL,
+                          error->message);
         break;
     case VD_C_CLIPBOARD_GET: {
-        Pending *p = g_new0(Pending, 1);
-        p->control = control;
-        p->client_id = c->id;
-        vd_router_clipboard_get(control->config.router, msg->u.clipboard_get.selection,
-                                msg->u.clipboard_get.type, on_clipboard_got, p);
+        g_message("vdagent-ctl (pid %d): asking the session agent for its %s on %s", (int)c->pid,
+                  vd_clipboard_type_to_string(msg->u.clipboard_get.type),
+                  vd_selection_to_string(msg->u.clipboard_get.selection));
+        Waiter *w = g_new0(Waiter, 1);
+        w->client = c;
+        c->waiter = w;
+        vd_router_clipboard_get(control->config.router, msg->u.clipboard_get.selection, msg->u.clipboard_get.type,
+                                on_clipboard_got, w);
         break;
     }
     default:
@@ -394,48 +566,106 @@ static void handle_request(Client *c, const VdControlMsg *msg)
     }
 }
 
-static int on_frame(uint16_t type, const uint8_t *payload, size_t len, void *user_data)
+static gboolean on_hello_timeout(gpointer user_data)
 {
     Client *c = user_data;
+    c->timer_id = 0;
+    g_message("control client (uid %d, pid %d): no HELLO in %u ms", (int)c->uid, (int)c->pid,
+              VD_CONTROL_HELLO_TIMEOUT_MS);
+    client_refuse(c, VD_IPC_ERR_TIMEOUT, "no HELLO in time");
+    client_flush(c);
+    return G_SOURCE_REMOVE;
+}
+
+static void handle_hello(Client *c, const VdControlMsg *msg)
+{
+    const VdIpcHello *h = &msg->u.hello;
+    if (h->version_major != VD_CONTROL_VERSION_MAJOR) {
+        g_autofree char *why = g_strdup_printf("control protocol %u.%u is not spoken here (%u.%u is)",
+                                               h->version_major, h->version_minor, VD_CONTROL_VERSION_MAJOR,
+                                               VD_CONTROL_VERSION_MINOR);
+        g_message("control client (uid %d, pid %d, \"%s\"): %s", (int)c->uid, (int)c->pid,
+                  h->software ? h->software : "", why);
+        client_refuse(c, VD_IPC_ERR_VERSION, why);
+        return;
+    }
+    if (h->version_minor != VD_CONTROL_VERSION_MINOR)
+        g_debug("control client \"%s\" speaks %u.%u, we %u.%u", h->software ? h->software : "", h->version_major,
+                h->version_minor, VD_CONTROL_VERSION_MAJOR, VD_CONTROL_VERSION_MINOR);
+    g_source_remove(c->timer_id);
+    c->timer_id = 0;
+    c->state = CLIENT_READY;
+}
+
+/* One frame, in order. Returns false when the client must not be given more (refused). */
+static bool handle_frame(Client *c, uint16_t type, const uint8_t *payload, size_t len)
+{
     VdControlMsg msg = { 0 };
     const char *reason = NULL;
     int r = vd_control_msg_decode(type, payload, len, &msg, &reason);
-    if (r == -EOPNOTSUPP && c->greeted) {
+    if (r == -EOPNOTSUPP && c->state == CLIENT_READY) {
         client_result(c, VD_IPC_ERR_UNSUPPORTED, "unknown request type");
-        return 0;
+        return true;
     }
     if (r < 0) {
-        g_message("control client: malformed %s frame: %s", vd_control_msg_type_to_string(type),
-                  reason ? reason : "?");
+        g_message("control client (uid %d, pid %d): malformed %s frame: %s", (int)c->uid, (int)c->pid,
+                  vd_control_msg_type_to_string(type), reason ? reason : g_strerror(-r));
         client_refuse(c, VD_IPC_ERR_BAD_FRAME, reason ? reason : "malformed frame");
+        return false;
+    }
+    if (c->state == CLIENT_HELLO) {
+        if (msg.type == VD_IPC_HELLO)
+            handle_hello(c, &msg);
+        else
+            client_refuse(c, VD_IPC_ERR_BAD_FRAME, "the first message must be HELLO");
+    } else if (msg.type == VD_IPC_HELLO) {
+        client_refuse(c, VD_IPC_ERR_BAD_FRAME, "a second HELLO");
+    } else if (msg.type == VD_IPC_ERROR) {
+        g_message("control client (pid %d) says: %s \"%s\"", (int)c->pid, vd_ipc_error_code_to_string(msg.u.error.code),
+                  msg.u.error.message ? msg.u.error.message : "");
+        client_kill(c, "it sent ERROR");
+    } else {
+        handle_request(c, &msg);
+    }
+    vd_control_msg_clear(&msg);
+    return !c->dead && c->state != CLIENT_LINGER;
+}
+
+/* Handles queued requests until one must wait for its answer. */
+static void client_dispatch(Client *c)
+{
+    c->dispatching = true;
+    while (!c->waiter && !c->dead && c->state != CLIENT_LINGER && !client_full(c) &&
+           !g_queue_is_empty(&c->requests)) {
+        g_autoptr(GBytes) frame = g_queue_pop_head(&c->requests);
+        gsize len;
+        const uint8_t *p = g_bytes_get_data(frame, &len);
+        c->requests_bytes -= len;
+        uint16_t type;
+        memcpy(&type, p, sizeof(type));
+        handle_frame(c, type, p + sizeof(type), len - sizeof(type));
+    }
+    c->dispatching = false;
+}
+
+static int on_frame(uint16_t type, const uint8_t *payload, size_t len, void *user_data)
+{
+    Client *c = user_data;
+    if (c->state == CLIENT_LINGER)
+        return 1; /* refused: what it still sends is dropped */
+    if (!c->waiter && !client_full(c) && g_queue_is_empty(&c->requests))
+        return handle_frame(c, type, payload, len) ? 0 : 1;
+    if (c->requests_bytes + len + sizeof(type) > VD_CONTROL_MAX_QUEUED) {
+        g_message("control client (uid %d, pid %d): more than %u bytes of requests waiting", (int)c->uid,
+                  (int)c->pid, VD_CONTROL_MAX_QUEUED);
+        client_refuse(c, VD_IPC_ERR_LIMIT, "too many requests waiting (for a clipboard answer, or for you to read)");
         return 1;
     }
-    if (!c->greeted) {
-        bool ok = msg.type == VD_IPC_HELLO && msg.u.hello.magic == VD_CONTROL_MAGIC;
-        if (!ok) {
-            client_refuse(c, VD_IPC_ERR_BAD_FRAME, "HELLO expected first");
-        } else if (msg.u.hello.version_major != VD_CONTROL_VERSION_MAJOR) {
-            g_autofree char *why = g_strdup_printf("control protocol %u.x is not spoken here (%u.%u is)",
-                                                   msg.u.hello.version_major, VD_CONTROL_VERSION_MAJOR,
-                                                   VD_CONTROL_VERSION_MINOR);
-            client_refuse(c, VD_IPC_ERR_VERSION, why);
-            ok = false;
-        } else {
-            VdControlMsg hello = { .type = VD_IPC_HELLO };
-            hello.u.hello.magic = VD_CONTROL_MAGIC;
-            hello.u.hello.version_major = VD_CONTROL_VERSION_MAJOR;
-            hello.u.hello.version_minor = VD_CONTROL_VERSION_MINOR;
-            hello.u.hello.software = (char *)"vdagentd " VDAGENT_VERSION;
-            client_send(c, &hello);
-            c->greeted = true;
-            g_source_remove(c->hello_timer);
-            c->hello_timer = 0;
-        }
-        vd_control_msg_clear(&msg);
-        return ok ? 0 : 1;
-    }
-    handle_request(c, &msg);
-    vd_control_msg_clear(&msg);
+    GByteArray *frame = g_byte_array_sized_new((guint)(len + sizeof(type)));
+    g_byte_array_append(frame, (const guint8 *)&type, sizeof(type));
+    g_byte_array_append(frame, payload, (guint)len);
+    c->requests_bytes += frame->len;
+    g_queue_push_tail(&c->requests, g_byte_array_free_to_bytes(frame));
     return 0;
 }
 
@@ -444,33 +674,43 @@ static gboolean on_readable(int fd, GIOCondition cond, gpointer user_data)
     Client *c = user_data;
     uint8_t buf[16384];
     ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
         return G_SOURCE_CONTINUE;
     if (n <= 0) {
         c->read_id = 0;
-        client_free(c);
+        client_kill(c, n < 0 ? g_strerror(errno) : "hung up");
         return G_SOURCE_REMOVE;
     }
-    const char *reason = NULL;
-    int r = vd_ipc_decoder_feed(c->decoder, buf, (size_t)n, on_frame, c, &reason);
-    if (r == -EBADMSG) {
-        g_message("control client: bad frame header: %s", reason ? reason : "?");
-        client_refuse(c, VD_IPC_ERR_BAD_FRAME, reason ? reason : "bad frame");
+    if (c->state != CLIENT_LINGER) {
+        const char *reason = NULL;
+        c->dispatching = true;
+        int r = vd_ipc_decoder_feed(c->decoder, buf, (size_t)n, on_frame, c, &reason);
+        c->dispatching = false;
+        if (r == -EBADMSG) {
+            g_message("control client (uid %d, pid %d): bad frame header: %s", (int)c->uid, (int)c->pid,
+                      reason ? reason : "?");
+            client_refuse(c, VD_IPC_ERR_BAD_FRAME, reason ? reason : "bad frame");
+        }
+        client_dispatch(c);
     }
-    bool reading = c->read_id != 0;
-    if (!reading)
-        c->read_id = 0; /* removed by client_refuse: do not remove twice */
     client_flush(c);
-    return reading ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+    return G_SOURCE_CONTINUE;
 }
 
-static gboolean on_hello_timeout(gpointer user_data)
+static Client *client_new(VdControl *control, int fd)
 {
-    Client *c = user_data;
-    c->hello_timer = 0;
-    g_message("control client: no HELLO in %u ms, closing", VD_CONTROL_HELLO_TIMEOUT_MS);
-    client_free(c);
-    return G_SOURCE_REMOVE;
+    Client *c = g_new0(Client, 1);
+    c->control = control;
+    c->fd = fd;
+    c->uid = (uid_t)-1;
+    c->pid = -1;
+    c->decoder = vd_ipc_decoder_new(VD_IPC_MAX_PAYLOAD);
+    c->out = g_byte_array_new();
+    g_queue_init(&c->requests);
+    control->clients = g_list_prepend(control->clients, c);
+    control->n_clients++;
+    c->read_id = g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_readable, c);
+    return c;
 }
 
 static gboolean on_accept(int fd, GIOCondition cond, gpointer user_data)
@@ -482,33 +722,45 @@ static gboolean on_accept(int fd, GIOCondition cond, gpointer user_data)
             g_warning("control socket: accept: %s", g_strerror(errno));
         return G_SOURCE_CONTINUE;
     }
-    Client *c = g_new0(Client, 1);
-    c->control = control;
-    c->id = ++control->next_id;
-    c->fd = cfd;
-    c->decoder = vd_ipc_decoder_new(VD_IPC_MAX_PAYLOAD);
-    c->out = g_byte_array_new();
-    control->clients = g_list_prepend(control->clients, c);
+    Client *c = client_new(control, cfd);
 
     /* The socket is 0600 root, but its mode is not the check: the peer's credentials are. */
     struct ucred cred;
     socklen_t cl = sizeof(cred);
-    if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 || cred.uid != 0) {
+    if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
         control->refused++;
-        g_message("control socket: refusing uid %d (pid %d): root only", cl ? (int)cred.uid : -1,
-                  cl ? (int)cred.pid : -1);
+        g_message("control socket: no peer credentials (%s): refused", g_strerror(errno));
+        client_refuse(c, VD_IPC_ERR_PERMISSION, "vdagentd could not identify you");
+        client_flush(c);
+        return G_SOURCE_CONTINUE;
+    }
+    c->uid = cred.uid;
+    c->pid = cred.pid;
+    if (cred.uid != 0) {
+        control->refused++;
+        g_message("control socket: refused uid %d (pid %d): root only", (int)cred.uid, (int)cred.pid);
         client_refuse(c, VD_IPC_ERR_PERMISSION, "vdagentd's control socket is for root only");
         client_flush(c);
         return G_SOURCE_CONTINUE;
     }
-    if (g_list_length(control->clients) > VD_CONTROL_MAX_CLIENTS) {
+    if (control->n_clients > VD_CONTROL_MAX_CLIENTS) {
         control->refused++;
+        g_message("control socket: refused pid %d: already %u clients", (int)cred.pid, VD_CONTROL_MAX_CLIENTS);
         client_refuse(c, VD_IPC_ERR_LIMIT, "too many vdagent-ctl clients");
         client_flush(c);
         return G_SOURCE_CONTINUE;
     }
-    c->read_id = g_unix_fd_add(cfd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_readable, c);
-    c->hello_timer = g_timeout_add(VD_CONTROL_HELLO_TIMEOUT_MS, on_hello_timeout, c);
+    control->accepted++;
+    g_debug("control socket: client pid %d", (int)cred.pid);
+    /* Both sides say HELLO without waiting for the other's (docs/protocols.md). */
+    VdControlMsg hello = { .type = VD_IPC_HELLO };
+    hello.u.hello.magic = VD_CONTROL_MAGIC;
+    hello.u.hello.version_major = VD_CONTROL_VERSION_MAJOR;
+    hello.u.hello.version_minor = VD_CONTROL_VERSION_MINOR;
+    hello.u.hello.software = (char *)"vdagentd " VDAGENT_VERSION;
+    client_send(c, &hello);
+    c->timer_id = g_timeout_add(VD_CONTROL_HELLO_TIMEOUT_MS, on_hello_timeout, c);
+    client_flush(c);
     return G_SOURCE_CONTINUE;
 }
 
@@ -573,5 +825,6 @@ bool vd_control_listen(VdControl *control, const char *path, GError **error)
     control->listen_fd = fd;
     control->path = g_strdup(path);
     control->listen_id = g_unix_fd_add(fd, G_IO_IN, on_accept, control);
+    g_debug("control socket on \"%s\"", path);
     return true;
 }

@@ -1,9 +1,12 @@
 /* control.h — the vdagent-ctl socket: status, the live trace and injection of host messages.
  *
  * A root-only Unix socket (mode 0600, and every peer's SO_PEERCRED uid must be 0: the socket's
- * mode alone is not trusted). Each client says HELLO, then sends requests answered in order
- * (control-proto.h). Tracing is switched on only while at least one client watches; a client
- * that reads too slowly loses trace records (counted), never slows the daemon.
+ * mode alone is not trusted). Both sides say HELLO; then requests are answered one at a time, in
+ * order (control-proto.h): a request that must wait (clipboard get) holds the ones behind it, at
+ * most VD_CONTROL_MAX_QUEUED bytes of them. A client that leaves its replies unread past
+ * VD_CONTROL_OUT_MAX is not read from (nor answered) until they drain. Tracing is switched on only
+ * while at least one client watches; a client that reads too slowly loses trace records (counted),
+ * never slows the daemon.
  */
 #pragma once
 
@@ -18,7 +21,12 @@
  * small and answered one at a time, so only traces can grow it). */
 #define VD_CONTROL_MAX_CLIENTS 8u
 #define VD_CONTROL_OUT_MAX (1024u * 1024u)
+/* Bytes of requests a client may send ahead while one waits for its answer (or while its replies
+ * pile up unread: reading is paused then, so one read at most). Four 64 KiB clipboard offers. */
+#define VD_CONTROL_MAX_QUEUED (256u * 1024u)
 #define VD_CONTROL_HELLO_TIMEOUT_MS 5000u
+/* After an ERROR, how long a refused client may take to read it before it is cut off. */
+#define VD_CONTROL_LINGER_MS 2000u
 
 typedef struct VdControl VdControl;
 

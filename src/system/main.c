@@ -145,9 +145,10 @@ int main(int argc, char **argv)
     const char *uinput_path = opts.uinput ? opts.uinput : DEFAULT_UINPUT;
     VdUinput *uinput = vd_uinput_new(uinput_path, opts.fake_uinput, &error);
     if (!uinput) {
-        g_critical("no paravirtual mouse: %s", error->message);
-        vd_sessions_free(sessions);
-        return 1;
+        /* Clipboard, displays and files still work; MOUSE_STATE is then not announced, so the
+         * client keeps its own pointer (server mouse mode). */
+        g_warning("no paravirtual mouse: %s", error->message);
+        g_clear_error(&error);
     }
 
     VdRouterConfig rc = {

@@ -1,6 +1,8 @@
 /* port.c — open, read, write and reopen the virtio port (or a Unix socket playing it). */
 #include "port.h"
 
+#include "fd-watch.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <glib-unix.h>
@@ -53,7 +55,7 @@ static void update_watch(VdPort *p)
         return;
     if (p->watch)
         g_source_remove(p->watch);
-    p->watch = g_unix_fd_add(p->fd, want, on_fd, p);
+    p->watch = vd_fd_watch_add(p->fd, want, on_fd, p);
     p->watch_cond = want;
 }
 

@@ -252,13 +252,15 @@ static void on_mouse(const VdMouseState *m, void *user_data)
         return;
     }
     r->mouse_events++;
-    vd_uinput_pointer(r->uinput, ax, ay, m->buttons);
+    if (r->uinput)
+        vd_uinput_pointer(r->uinput, ax, ay, m->buttons);
 }
 
 static void on_batch_end(void *user_data)
 {
     VdRouter *r = user_data;
-    vd_uinput_flush(r->uinput);
+    if (r->uinput)
+        vd_uinput_flush(r->uinput);
 }
 
 /* --- capabilities: announce only what works right now --- */
@@ -288,8 +290,10 @@ static bool files_allowed(VdRouter *r, uint32_t *ret_refusal)
 static void update_caps(VdRouter *r)
 {
     VdCaps c = { 0 };
+    if (r->uinput)
+        vd_caps_set(&c, VD_CAP_MOUSE_STATE);
     static const uint32_t always[] = {
-        VD_CAP_MOUSE_STATE, VD_CAP_MONITORS_CONFIG, VD_CAP_REPLY, VD_CAP_SPARSE_MONITORS_CONFIG,
+        VD_CAP_MONITORS_CONFIG, VD_CAP_REPLY, VD_CAP_SPARSE_MONITORS_CONFIG,
         VD_CAP_MONITORS_CONFIG_POSITION, VD_CAP_GRAPHICS_DEVICE_INFO,
     };
     static const uint32_t with_agent[] = {
@@ -1226,14 +1230,17 @@ void vd_router_status(VdRouter *r, JsonBuilder *b)
     json_builder_set_member_name(b, "mouse");
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "device");
-    json_builder_add_string_value(b, VD_UINPUT_NAME);
+    if (r->uinput)
+        json_builder_add_string_value(b, VD_UINPUT_NAME);
+    else
+        json_builder_add_null_value(b);
     json_builder_set_member_name(b, "event_node");
-    if (vd_uinput_event_node(r->uinput))
+    if (r->uinput && vd_uinput_event_node(r->uinput))
         json_builder_add_string_value(b, vd_uinput_event_node(r->uinput));
     else
         json_builder_add_null_value(b);
     json_builder_set_member_name(b, "fake");
-    json_builder_add_boolean_value(b, vd_uinput_fake(r->uinput));
+    json_builder_add_boolean_value(b, r->uinput && vd_uinput_fake(r->uinput));
     json_builder_set_member_name(b, "layout_source");
     json_builder_add_string_value(b, vd_layout_source_to_string(r->map.source));
     json_builder_set_member_name(b, "layout");
@@ -1289,7 +1296,8 @@ static void ctl_get_finish(VdRouter *r, uint8_t s, const uint8_t *data, size_t l
     VdRouterClipboardFunc cb = sel->ctl_cb;
     void *cb_data = sel->ctl_data;
     uint32_t type = sel->ctl_type;
-    g_autoptr(GByteArray) buf = g_steal_pointer(&sel->ctl_buf);
+    /* Freed after the callback: data may point into it. */
+    GByteArray *buf = g_steal_pointer(&sel->ctl_buf);
     /* Whatever of the agent's answer is still to come is dropped. */
     if (sel->out == OUT_CTL)
         sel->out = OUT_DROP;
@@ -1299,14 +1307,14 @@ static void ctl_get_finish(VdRouter *r, uint8_t s, const uint8_t *data, size_t l
         g_source_remove(sel->ctl_timer);
         sel->ctl_timer = 0;
     }
-    if (!cb)
-        return;
-    if (code) {
+    if (cb && code) {
         g_autoptr(GError) error = g_error_new_literal(vd_router_error_quark(), (int)code, message);
         cb(s, type, NULL, 0, error, cb_data);
-    } else {
+    } else if (cb) {
         cb(s, type, data, len, NULL, cb_data);
     }
+    if (buf)
+        g_byte_array_unref(buf);
 }
 
 typedef struct {

@@ -26,7 +26,7 @@ typedef struct VdRouter VdRouter;
 typedef struct {
     const char *port_path;
     VdSessions *sessions; /* borrowed; vd_sessions_new_none() without session tracking */
-    VdUinput *uinput;     /* borrowed */
+    VdUinput *uinput;     /* borrowed; NULL without a pointer device (MOUSE_STATE not announced) */
     const char *sysfs_root; /* for the framebuffer size; NULL = "/sys" */
 } VdRouterConfig;
 

@@ -26,6 +26,7 @@ int vd_xfers_add(VdXfers *x, uint32_t id, VdAgent *agent, uint64_t size)
 {
     if (g_hash_table_contains(x->by_id, GUINT_TO_POINTER(id)))
         return -EEXIST;
+    /* CVE-2020-25650: a bounded table; CVE-2020-25651: an id in flight is never taken over. */
     if (g_hash_table_size(x->by_id) >= VD_XFERS_MAX)
         return -ENOSPC;
     VdXfer *xfer = g_new0(VdXfer, 1);

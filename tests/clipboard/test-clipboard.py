@@ -17,8 +17,8 @@ import zlib
 
 import cliplib
 import vdipc
-from cliplib import (SANITIZED, CAP_CLIPBOARD_SELECTION, CLIP_CAPS, CLIPBOARD, IMAGE_BMP, IMAGE_JPG, IMAGE_PNG, IMAGE_TIFF,
-                     PRIMARY, UTF8_TEXT, Session, Skip, Tap, Xvfb, XclipOwner, probe, wait_for,
+from cliplib import (CAP_CLIPBOARD_SELECTION, CLIP_CAPS, CLIPBOARD, IMAGE_BMP, IMAGE_JPG, IMAGE_PNG, IMAGE_TIFF,
+                     PRIMARY, SANITIZED, UTF8_TEXT, Session, Skip, Tap, Xvfb, XclipOwner, probe, wait_for,
                      wait_owned_by_agent, xclip_out, xclip_out_start)
 
 TEXT = "Grüße from the host — 日本語 ✓\nsecond line\n".encode()
@@ -580,7 +580,8 @@ GROUPS = {
     "images": [case_png_host_to_guest, case_png_guest_to_host, case_image_targets],
     "incr": [case_incr_host_to_guest, case_slow_requestor_throttles, case_incr_guest_to_host, case_max_clipboard],
     "timeouts": [case_host_never_answers, case_host_aborts, case_x_owner_never_answers, case_requestor_stalls],
-    "races": [case_concurrent_pastes, case_grab_races, case_host_disconnect, case_daemon_restart, case_session_inactive, case_host_requests_answered_in_order,
+    "races": [case_concurrent_pastes, case_grab_races, case_host_disconnect, case_daemon_restart, case_session_inactive,
+              case_host_requests_answered_in_order,
               case_host_pending_limit, case_x_pending_limit],
     "targets": [case_targets, case_timestamp, case_multiple],
 }

@@ -68,6 +68,8 @@ class Daemon:
         e = dict(os.environ)
         e.pop("NOTIFY_SOCKET", None)
         e.pop("LISTEN_FDS", None)
+        # In sanitizer builds, undefined behaviour must fail the test, not just print.
+        e.setdefault("UBSAN_OPTIONS", "halt_on_error=1:abort_on_error=1:print_stacktrace=1")
         if env:
             e.update(env)
         argv = [VDAGENTD, "--port", port, "--socket", self.socket, "--fake-uinput", "--uinput", self.uinput,
@@ -136,6 +138,11 @@ class Daemon:
                 self.proc.wait()
         self.log.close()
         return self.proc.returncode
+
+    def sanitized(self):
+        """ASan keeps freed memory in quarantine: RSS figures mean nothing then."""
+        with open("/proc/%d/maps" % self.pid) as f:
+            return "libasan" in f.read()
 
     def pss_kib(self):
         with open("/proc/%d/smaps_rollup" % self.pid) as f:

@@ -501,7 +501,7 @@ def test_big_clipboard_host_to_guest():
                     got += len(p) - 1
     hwm = daemon.status("VmHWM")
     print("# host->guest 256 MiB: daemon VmHWM %d KiB" % hwm)
-    assert hwm < 16 * 1024, hwm
+    assert daemon.sanitized() or hwm < 16 * 1024, hwm
 
 
 def test_big_clipboard_guest_to_host():
@@ -564,7 +564,7 @@ def test_big_clipboard_guest_to_host():
                 seen += len(take)
     hwm = daemon.status("VmHWM")
     print("# guest->host 256 MiB: daemon VmHWM %d KiB" % hwm)
-    assert hwm < 16 * 1024, hwm
+    assert daemon.sanitized() or hwm < 16 * 1024, hwm
 
 
 tests = [

@@ -268,13 +268,8 @@ def test_idle_no_wakeups():
     assert after - before <= 1, "%d wakeups in 2 s while idle" % (after - before)
 
 
-def sanitized():
-    with open("/proc/%d/maps" % daemon.pid) as f:
-        return "libasan" in f.read()
-
-
 def test_idle_rss():
-    if sanitized():
+    if daemon.sanitized():
         print("# sanitizer build: RSS not meaningful")
         return
     rss = daemon.status("VmRSS")

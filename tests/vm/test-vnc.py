@@ -106,21 +106,27 @@ def main():
             nonlocal vnc
             vnc = rfb.Client(g.vnc_path)
             ok = vnc.wait(lambda: vnc.server_caps is not None, 5)
-            # QEMU 7.2 ignores the first clipboard Notify of a new VNC connection (its trace shows no
-            # grab to the agent for it): prime it once, as any viewer's first copy would.
-            vnc.copy("vdtest: priming QEMU's VNC clipboard")
-            time.sleep(1)
             return ok, f"no extended clipboard caps from QEMU ({vnc.name})"
         tap.case("VNC client connects, QEMU announces the extended clipboard", connect)
 
-        def host_to_guest(text, label):
+        def host_to_guest(text, label, renotify=False):
             def case():
                 vnc.copy(text)
-                got = wait_for(lambda: guest_clip(g) == text, 20)
+                if renotify:
+                    # QEMU 7.2 drops clipboard Notify messages of the first seconds of a VNC connection
+                    # (its vdagent trace shows no GRAB to the guest for them): repeat it, as a user would.
+                    def landed():
+                        if guest_clip(g) == text:
+                            return True
+                        vnc.copy(text)
+                        return False
+                    got = wait_for(landed, 20, interval=2)
+                else:
+                    got = wait_for(lambda: guest_clip(g) == text, 20)
                 return got, f"guest clipboard: {guest_clip(g)!r}, wanted {text!r} ({label})"
             return case
         text1 = f"hello from the VNC host: grüße ✓ {os.getpid()}"
-        tap.case("VNC -> guest clipboard (xclip -o)", host_to_guest(text1, "first"))
+        tap.case("VNC -> guest clipboard (xclip -o)", host_to_guest(text1, "first", renotify=True))
 
         def nul_stripped():
             # Real viewers NUL-terminate extended-clipboard text (the specification says so) and QEMU 7.2
@@ -211,10 +217,13 @@ def main():
             vnc.texts.clear()
             set_guest_clip(g, text_b)
             ok2 = vnc.wait_text(text_b, 20)
-            ok3, detail3 = pointer_evdev(g, vnc, (400, 300))
+            try:
+                ok3, detail3 = pointer_evdev(g, vnc, (400, 300))
+            except VMError as e:
+                ok3, detail3 = False, str(e)
             return ok1 and ok2 and ok3, (f"host->guest {'ok' if ok1 else 'FAILED: ' + repr(guest_clip(g))}; "
                                          f"guest->host {'ok' if ok2 else 'FAILED: ' + repr(vnc.texts)}; "
-                                         f"mouse: {detail3}")
+                                         f"mouse: {detail3}\n{g.agents('status')}")
         tap.case("restart vdagentd: clipboard both ways and the mouse work again", restart_daemon)
 
         def restart_session():
@@ -243,7 +252,8 @@ def main():
         tap.case("the X pointer still follows VNC after both restarts", x_pointer_again)
 
         def large_clipboard():
-            text = ("0123456789abcdef" * 4096 + "\n") * 16  # ~1 MiB through VNC's zlib Provide
+            # QEMU 7.2 drops a VNC Provide that inflates past 1 MiB: 512 KiB is large and within its limit
+            text = ("0123456789abcdef" * 4096 + "\n") * 8
             vnc.copy(text)
             want = len(text.encode())
             def size():
@@ -251,7 +261,7 @@ def main():
                 return rc == 0 and out.strip() == str(want)
             ok = wait_for(size, 40, interval=1)
             return ok, f"guest clipboard size {g.x('xclip -o -selection clipboard | wc -c')[1].strip()}, wanted {want}"
-        tap.case("1 MiB of text VNC -> guest", large_clipboard)
+        tap.case("512 KiB of text VNC -> guest", large_clipboard)
 
         def shutdown():
             q = qga or QGA(g.qga_path)

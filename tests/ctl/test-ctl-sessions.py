@@ -1,0 +1,166 @@
+#!/usr/bin/python3
+"""vdagent-ctl with logind session tracking: the real vdagentd on a private bus where
+python3-dbusmock plays logind (the World of tests/sessions/test_daemon_sessions.py: alice's
+session 1 active, bob's session 2 not), agents connecting as throw-away uids, and the real
+vdagent-ctl asked about sessions and agents as they come, switch and lock, and injecting a
+clipboard offer that only the active session's agent may see.
+Without root or python3-dbusmock every case is reported as SKIP with the reason."""
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import traceback
+
+SOURCE = os.environ.get("VD_SOURCE_ROOT", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+sys.path.insert(0, os.path.join(SOURCE, "tests", "sessions"))
+CTL = os.environ.get("VDAGENT_CTL") or os.path.join(os.environ.get("VD_BUILD_ROOT", "build"), "src", "ctl",
+                                                    "vdagent-ctl")
+
+import vdipc  # noqa: E402
+import vdwire  # noqa: E402
+
+try:
+    import test_daemon_sessions as S
+    from logind_mock import PrivateBus
+    missing = None
+except ImportError as e:  # python3-dbusmock or dbus-python absent
+    missing = "cannot load the logind mock: %s" % e
+
+
+def ctl(world, *args):
+    p = subprocess.run([CTL, "--control", world.control] + list(args), capture_output=True, text=True, timeout=20)
+    assert p.returncode == 0, (args, p.returncode, p.stdout, p.stderr)
+    return p.stdout
+
+
+def sessions(world):
+    return json.loads(ctl(world, "sessions", "--json"))
+
+
+def wait_for(pred, what, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(0.05)
+
+
+def by_id(doc):
+    return {s["id"]: s for s in doc["sessions"]}
+
+
+def case_sessions_listed(world, state):
+    doc = wait_for(lambda: (lambda d: d if len(d["sessions"]) == 2 else None)(sessions(world)), "two sessions")
+    assert doc["session_tracking"] == "logind" and doc["agents"] == [], doc
+    s = by_id(doc)
+    assert s["1"]["uid"] == S.ALICE and s["1"]["user"] == "alice" and s["1"]["seat"] == "seat0", s
+    assert s["1"]["active"] is True and s["2"]["active"] is False, s
+    assert s["1"]["locked"] is False and s["1"]["agent"] is False and s["2"]["agent"] is False, s
+    for k in ("class", "type", "state"):
+        assert isinstance(s["1"][k], str), s["1"]
+    assert isinstance(s["1"]["remote"], bool), s["1"]
+
+
+def case_agent_shows(world, state):
+    state["alice"] = world.agent(S.ALICE, "1")
+    doc = wait_for(lambda: (lambda d: d if d["agents"] and by_id(d)["1"]["agent"] else None)(sessions(world)),
+                   "alice's agent in the status")
+    assert not by_id(doc)["2"]["agent"], doc
+    a = doc["agents"][0]
+    assert a["session"] == "1" and a["uid"] == S.ALICE and a["active"] is True and a["state"] == "ready", a
+    assert a["software"] == "test-agent uid %d" % S.ALICE, a
+    out = ctl(world, "sessions")
+    assert "session_tracking  logind" in out, out
+    head = next(l for l in out.splitlines() if l.strip().startswith("ID "))
+    cols = head.split()
+    assert cols[:4] == ["ID", "UID", "USER", "SEAT"] and "AGENT" in cols and "LOCKED" in cols, head
+    row = next(l for l in out.splitlines() if re.match(r"^  1 ", l))
+    assert row.split()[cols.index("AGENT")] == "yes" and row.split()[cols.index("USER")] == "alice", (head, row)
+
+
+def case_switch_and_lock(world, state):
+    world.logind.set_active("2")
+    state["bob"] = world.agent(S.BOB, "2")
+
+    def switched():
+        d = sessions(world)
+        s = by_id(d)
+        active = [a for a in d["agents"] if a["active"]]
+        ok = s["2"]["active"] and not s["1"]["active"] and s["2"]["agent"] and s["1"]["agent"]
+        return d if ok and len(d["agents"]) == 2 and [a["session"] for a in active] == ["2"] else None
+    wait_for(switched, "session 2 active with both agents")
+    world.logind.set_locked_hint("2", True)
+    wait_for(lambda: by_id(sessions(world))["2"]["locked"], "session 2 locked")
+    world.logind.set_locked_hint("2", False)
+    wait_for(lambda: not by_id(sessions(world))["2"]["locked"], "session 2 unlocked")
+
+
+def case_clipboard_to_active_only(world, state):
+    for conn in (state["alice"], state["bob"]):
+        try:
+            while True:
+                conn.recv(0.2)
+        except TimeoutError:
+            pass
+    ctl(world, "clipboard", "set", "for bob")
+    g = S.wait_msg(state["bob"], vdipc.S_CLIPBOARD_GRAB)
+    assert g == {"selection": 0, "types": [vdwire.CLIPBOARD_UTF8_TEXT]}, g
+    try:
+        t, m = state["alice"].recv(0.5)
+        assert t != vdipc.S_CLIPBOARD_GRAB, ("the inactive session's agent saw the offer", m)
+    except TimeoutError:
+        pass
+    state["bob"].send(vdipc.S_CLIPBOARD_REQUEST, selection=0, type=vdwire.CLIPBOARD_UTF8_TEXT)
+    S.wait_msg(state["bob"], vdipc.S_CLIPBOARD_BEGIN)
+    assert S.wait_msg(state["bob"], vdipc.S_CLIPBOARD_DATA)["data"] == b"for bob"
+
+
+CASES = [
+    ("sessions --json lists logind's sessions, none with an agent yet", case_sessions_listed),
+    ("an agent shows in agents and as the session's agent, plain and JSON", case_agent_shows),
+    ("a switch and a lock show in sessions", case_switch_and_lock),
+    ("clipboard set reaches the active session's agent only", case_clipboard_to_active_only),
+]
+
+
+def main():
+    print("1..%d" % len(CASES))
+    skip = missing
+    if not skip and not os.path.exists(S.VDAGENTD):
+        skip = "vdagentd not built (%s)" % S.VDAGENTD
+    if not skip and os.geteuid() != 0:
+        skip = "needs root (agents run as other uids through setpriv)"
+    if skip:
+        for i, (name, _) in enumerate(CASES, 1):
+            print("ok %d - %s # SKIP %s" % (i, name, skip))
+        return 0
+    bus = PrivateBus()
+    world = None
+    failed = 0
+    state = {}
+    try:
+        world = S.World(bus)
+        for i, (name, fn) in enumerate(CASES, 1):
+            try:
+                fn(world, state)
+                print("ok %d - %s" % (i, name))
+            except Exception:
+                failed += 1
+                print("not ok %d - %s" % (i, name))
+                S.diag(traceback.format_exc())
+                S.diag("--- vdagentd log ---\n" + world.daemon_log_text()[-4000:])
+            sys.stdout.flush()
+    finally:
+        if world:
+            world.close()
+        bus.stop()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

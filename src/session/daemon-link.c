@@ -42,6 +42,7 @@ struct VdDaemonLink {
     GByteArray *out;
     size_t out_pos;  /* bytes of out already written */
     bool above_low;  /* queue went above VD_LINK_LOW_WATER: tell the owner when it drains */
+    bool paused;     /* the owner asked us to stop reading (vd_daemon_link_set_paused) */
     const char *close_reason; /* set by a frame handler or a failed write: close after the current step */
 };
 
@@ -303,6 +304,16 @@ static int on_frame(uint16_t type, const uint8_t *payload, size_t len, void *use
     return ret != 0 || link->close_reason != NULL || link->state == LINK_DEAD;
 }
 
+/* on_readable is about to stop its own source. A frame handler may have paused and resumed reading
+ * meanwhile (vd_daemon_link_set_paused), replacing the watch: forget the id only if it is still
+ * this source's, so that link_close() removes a replacement instead of leaking it. */
+static void forget_current_watch(VdDaemonLink *link)
+{
+    GSource *current = g_main_current_source();
+    if (current && link->in_watch == g_source_get_id(current))
+        link->in_watch = 0;
+}
+
 static gboolean on_readable(int fd, GIOCondition cond, gpointer data)
 {
     VdDaemonLink *link = data;
@@ -314,7 +325,7 @@ static gboolean on_readable(int fd, GIOCondition cond, gpointer data)
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         return G_SOURCE_CONTINUE;
     if (n <= 0) {
-        link->in_watch = 0;
+        forget_current_watch(link);
         if (n < 0)
             g_message("daemon link: read failed: %s", g_strerror(errno));
         else if (link->state == LINK_HELLO_WAIT)
@@ -327,7 +338,7 @@ static gboolean on_readable(int fd, GIOCondition cond, gpointer data)
     const char *reason = NULL;
     int r = vd_ipc_decoder_feed(link->decoder, link->rbuf, (size_t)n, on_frame, &ctx, &reason);
     if (ctx.fatal) {
-        link->in_watch = 0;
+        forget_current_watch(link);
         link_fatal(link, "protocol version mismatch");
         return G_SOURCE_REMOVE;
     }
@@ -337,7 +348,7 @@ static gboolean on_readable(int fd, GIOCondition cond, gpointer data)
         link->close_reason = "bad frame header";
     }
     if (link->close_reason) {
-        link->in_watch = 0;
+        forget_current_watch(link);
         link_close(link, link->close_reason);
         return G_SOURCE_REMOVE;
     }
@@ -388,6 +399,7 @@ static void link_connect(VdDaemonLink *link)
     link->fd = fd;
     link->state = LINK_HELLO_WAIT;
     link->decoder = vd_ipc_decoder_new(VD_IPC_MAX_PAYLOAD);
+    link->paused = false;
     link->in_watch = g_unix_fd_add(fd, G_IO_IN, on_readable, link);
     link->hello_timer = g_timeout_add(VD_LINK_HELLO_TIMEOUT_MS, on_hello_timeout, link);
 
@@ -477,4 +489,13 @@ int vd_daemon_link_send(VdDaemonLink *link, const VdSessionMsg *msg)
 size_t vd_daemon_link_queued(const VdDaemonLink *link)
 {
     return link->fd >= 0 ? queued(link) : 0;
+}
+
+void vd_daemon_link_set_paused(VdDaemonLink *link, bool paused)
+{
+    link->paused = paused;
+    if (paused)
+        g_clear_handle_id(&link->in_watch, g_source_remove);
+    else if (!link->in_watch && link->fd >= 0)
+        link->in_watch = g_unix_fd_add(link->fd, G_IO_IN, on_readable, link);
 }

@@ -60,3 +60,6 @@ bool vd_daemon_link_is_up(const VdDaemonLink *link);
 int vd_daemon_link_send(VdDaemonLink *link, const VdSessionMsg *msg);
 /* Bytes queued and not yet written. */
 size_t vd_daemon_link_queued(const VdDaemonLink *link);
+/* Stops (true) or resumes (false) reading from the daemon: backpressure while a consumer (an X
+ * client pasting host data) is slower than the daemon. Frames already read are still delivered. */
+void vd_daemon_link_set_paused(VdDaemonLink *link, bool paused);

@@ -18,8 +18,10 @@
 typedef struct {
     uint32_t id;
     char *name;        /* sanitised */
-    uint64_t size, written;
+    uint64_t size, received;
     int dir_fd, fd;
+    uint8_t *buf; /* VD_FILES_WRITE_BUFFER bytes, buf_len of them not yet written */
+    size_t buf_len;
     char temp[sizeof(VD_FILES_TEMP_PREFIX) + 16 + sizeof(VD_FILES_TEMP_SUFFIX)];
 } Xfer;
 
@@ -206,6 +208,7 @@ static void xfer_free(Xfer *x)
     }
     if (x->dir_fd >= 0)
         close(x->dir_fd);
+    g_free(x->buf);
     g_free(x->name);
     g_free(x);
 }
@@ -331,6 +334,8 @@ static void handle_start(VdFiles *files, uint32_t id, uint64_t size, const char 
     x->size = size;
     x->dir_fd = dir_fd;
     x->fd = -1;
+    /* A small file never holds more than its size in the buffer (handle_data refuses extra bytes). */
+    x->buf = size > 0 ? g_malloc(MIN(size, (uint64_t)VD_FILES_WRITE_BUFFER)) : NULL;
     int r = create_temp(x);
     if (r < 0) {
         g_message("files: transfer %u: cannot create a temporary file in \"%s\": %s", id, dir, g_strerror(-r));
@@ -358,6 +363,49 @@ static void handle_start(VdFiles *files, uint32_t id, uint64_t size, const char 
         xfer_complete(files, x);
 }
 
+/* Writes all of data. Returns 0 or -errno. */
+static int write_all(int fd, const uint8_t *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int flush_buffer(Xfer *x)
+{
+    int r = write_all(x->fd, x->buf, x->buf_len);
+
+    x->buf_len = 0;
+    return r;
+}
+
+/* Small pieces (vdagentd forwards each 2048-byte chunk as it comes) are gathered into
+ * VD_FILES_WRITE_BUFFER-sized writes; big ones go straight to the file. */
+static int store(Xfer *x, const uint8_t *data, size_t len)
+{
+    int r = 0;
+
+    while (len > 0 && r == 0) {
+        if (x->buf_len == 0 && len >= VD_FILES_WRITE_BUFFER)
+            return write_all(x->fd, data, len);
+        size_t n = MIN(len, VD_FILES_WRITE_BUFFER - x->buf_len);
+        memcpy(x->buf + x->buf_len, data, n);
+        x->buf_len += n;
+        data += n;
+        len -= n;
+        if (x->buf_len == VD_FILES_WRITE_BUFFER)
+            r = flush_buffer(x);
+    }
+    return r;
+}
+
 static void handle_data(VdFiles *files, uint32_t id, const uint8_t *data, size_t len)
 {
     Xfer *x = g_hash_table_lookup(files->xfers, GUINT_TO_POINTER(id));
@@ -366,28 +414,23 @@ static void handle_data(VdFiles *files, uint32_t id, const uint8_t *data, size_t
         g_debug("files: %zu bytes for transfer %u, which is not running: ignored", len, id);
         return;
     }
-    if (len > x->size - x->written) {
+    if (len > x->size - x->received) {
         g_message("files: transfer %u: more data than the %" G_GUINT64_FORMAT " bytes announced: aborted", id, x->size);
         xfer_drop(files, x);
         send_gio_error(files, id, G_IO_ERROR_INVALID_DATA);
         return;
     }
-    while (len > 0) {
-        ssize_t n = write(x->fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int err = errno;
-            g_message("files: transfer %u: writing \"%s\" failed: %s: aborted", id, x->name, g_strerror(err));
-            xfer_drop(files, x);
-            send_error(files, id, err);
-            return;
-        }
-        data += n;
-        len -= (size_t)n;
-        x->written += (uint64_t)n;
+    x->received += len;
+    int r = store(x, data, len);
+    if (r == 0 && x->received == x->size)
+        r = flush_buffer(x);
+    if (r < 0) {
+        g_message("files: transfer %u: writing \"%s\" failed: %s: aborted", id, x->name, g_strerror(-r));
+        xfer_drop(files, x);
+        send_error(files, id, -r);
+        return;
     }
-    if (x->written == x->size)
+    if (x->received == x->size)
         xfer_complete(files, x);
 }
 
@@ -401,7 +444,7 @@ static void handle_cancel(VdFiles *files, uint32_t id, uint32_t result)
     }
     g_message("files: transfer %u (\"%s\") ended by the host (%s) after %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
               " bytes",
-              id, x->name, vd_xfer_result_to_string(result), x->written, x->size);
+              id, x->name, vd_xfer_result_to_string(result), x->received, x->size);
     xfer_drop(files, x);
 }
 

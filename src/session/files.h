@@ -6,7 +6,8 @@
  * VD_FILES_TEMP_SUFFIX, locked with flock while in use) and is renamed into place, never replacing
  * anything, only when complete with the announced size. Cancel, error and link loss unlink the
  * temporary; temporaries left by a crash are removed when the module starts. Memory does not grow
- * with the file size; at most VD_FILES_MAX_XFERS transfers run at once.
+ * with the file size (at most VD_FILES_WRITE_BUFFER per transfer); at most VD_FILES_MAX_XFERS
+ * transfers run at once.
  */
 #pragma once
 
@@ -18,6 +19,8 @@
 #include "session-proto.h"
 
 #define VD_FILES_MAX_XFERS 16u
+/* Pieces smaller than this are gathered into writes of this size (per transfer). */
+#define VD_FILES_WRITE_BUFFER (64u * 1024u)
 /* Bytes of a file name (NAME_MAX); longer names are shortened, keeping the extension. */
 #define VD_FILES_MAX_NAME 255u
 /* Extensions longer than this (bytes, with the dot) are not treated as extensions when shortening. */

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <X11/Xlib.h>
@@ -98,9 +99,16 @@ static size_t clipboard_queued(void *user_data)
     return vd_daemon_link_queued(app->link);
 }
 
+static void clipboard_throttle(bool paused, void *user_data)
+{
+    App *app = user_data;
+    vd_daemon_link_set_paused(app->link, paused);
+}
+
 static const VdXClipboardSink clipboard_sink = {
     .send = clipboard_send,
     .queued = clipboard_queued,
+    .throttle = clipboard_throttle,
 };
 
 static void apply_monitors(App *app, const VdSessionMsg *in)
@@ -407,6 +415,11 @@ int main(int argc, char **argv)
             return VD_EXIT_OK;
         }
         socket_path = g_strdup(VD_SESSION_SOCKET_DEFAULT);
+    }
+
+    if (strlen(socket_path) >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
+        g_critical("the socket path \"%s\" is too long for a Unix socket", socket_path);
+        return VD_EXIT_FAILURE;
     }
 
     App app = { .exit_status = VD_EXIT_OK };

@@ -76,6 +76,8 @@ struct VdAgent {
     GByteArray *out;
     size_t out_pos;
     bool in_dispatch;
+    bool in_send;   /* inside vd_agent_send(): the router is mid-operation, never call it back */
+    guint defer_id;
     bool doomed;    /* destroy when the dispatch in progress returns */
     bool closing;   /* an ERROR was queued: read nothing more, deliver it, then linger */
     bool retired;   /* the router was told it is gone */
@@ -113,6 +115,7 @@ typedef struct {
 } Lookup;
 
 static void agent_destroy(VdAgent *agent);
+static void defer(VdAgent *agent);
 static gboolean on_agent_fd(int fd, GIOCondition cond, gpointer user_data);
 
 static bool tracking(const VdAgents *agents)
@@ -260,14 +263,47 @@ void vd_agent_close(VdAgent *agent, uint32_t code, const char *message)
         agent->doomed = true;
         return;
     }
+    if (agent->in_send) {
+        defer(agent);
+        return;
+    }
     agent_retire(agent);
     do_write(agent);
+}
+
+static gboolean on_deferred(gpointer user_data)
+{
+    VdAgent *agent = user_data;
+    agent->defer_id = 0;
+    if (agent->doomed && !agent->closing) {
+        agent->doomed = false;
+        agent_destroy(agent);
+    } else {
+        agent->doomed = false;
+        agent_retire(agent);
+        do_write(agent);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean on_deferred(gpointer user_data);
+
+/* Finish closing or destroying from the main loop: the caller is the router, mid-operation. */
+static void defer(VdAgent *agent)
+{
+    if (!agent->defer_id)
+        agent->defer_id = g_idle_add(on_deferred, agent);
 }
 
 static void agent_destroy(VdAgent *agent)
 {
     if (agent->in_dispatch) {
         agent->doomed = true;
+        return;
+    }
+    if (agent->in_send) {
+        agent->doomed = true;
+        defer(agent);
         return;
     }
     VdAgents *agents = agent->agents;
@@ -285,6 +321,8 @@ static void agent_destroy(VdAgent *agent)
         g_source_remove(agent->stall_timer);
     if (agent->linger_timer)
         g_source_remove(agent->linger_timer);
+    if (agent->defer_id)
+        g_source_remove(agent->defer_id);
     if (agent->fd >= 0)
         close(agent->fd);
     if (agent->pidfd >= 0)
@@ -841,8 +879,10 @@ int vd_agent_send(VdAgent *agent, const VdSessionMsg *msg)
     if (agent->closing || agent->state != AGENT_READY)
         return -ENOTCONN;
     if (queued(agent) >= VD_AGENT_OUT_MAX) {
-        /* Destroyed from the main loop, not from inside whoever is sending. */
+        /* Closed from the main loop, not from inside whoever is sending (in_send). */
+        agent->in_send = true;
         refuse(agent, VD_IPC_ERR_LIMIT, "its output queue is full");
+        agent->in_send = false;
         return -ENOBUFS;
     }
     size_t start = agent->out->len;
@@ -855,10 +895,15 @@ int vd_agent_send(VdAgent *agent, const VdSessionMsg *msg)
         agents->trace(VD_TRACE_TO_AGENT, 0, msg->type, len, agent->session,
                       agent->out->data + start + VD_IPC_HEADER_SIZE, len, agents->trace_data);
     }
-    if (!agent->in_dispatch)
-        do_write(agent);
-    else
+    if (agent->in_dispatch) {
         update_watch(agent);
+    } else {
+        agent->in_send = true;
+        bool alive = do_write(agent);
+        agent->in_send = false;
+        if (!alive)
+            return -EPIPE;
+    }
     if (queued(agent) >= VD_AGENT_OUT_HIGH)
         agents->any_full = true;
     return 0;

@@ -187,16 +187,23 @@ static void client_flush(Client *c)
 
 static void client_dispatch(Client *c);
 
+/* Answers held requests and writes, for as long as writing makes room for more answers. */
+static void client_pump(Client *c)
+{
+    if (c->dispatching)
+        return; /* the dispatch loop up the stack goes on */
+    do {
+        client_dispatch(c);
+        client_flush(c);
+    } while (!c->dead && !c->waiter && c->state == CLIENT_READY && !client_full(c) &&
+             !g_queue_is_empty(&c->requests));
+}
+
 static gboolean on_writable(int fd, GIOCondition cond, gpointer user_data)
 {
     Client *c = user_data;
     c->write_id = 0;
-    client_flush(c);
-    /* Requests held while its output was full go on once it drained. */
-    if (!c->dead && !c->dispatching && !client_full(c) && !g_queue_is_empty(&c->requests)) {
-        client_dispatch(c);
-        client_flush(c);
-    }
+    client_pump(c);
     return G_SOURCE_REMOVE;
 }
 
@@ -462,8 +469,10 @@ static void on_trace(unsigned direction, uint32_t port, uint32_t type, uint64_t 
         t->bytes = c->with_bytes ? bytes : NULL;
         t->n_bytes = c->with_bytes ? (uint32_t)MIN(len, VD_CONTROL_TRACE_BYTES) : 0;
         client_send(c, &msg);
-        /* Only kills on failure (freed later): the list stays intact. */
-        client_flush(c);
+        /* Written from the main loop, not from inside the module that traced: a burst of
+         * messages leaves in a few large writes, and nothing here re-enters the router. */
+        if (!c->write_id)
+            c->write_id = g_unix_fd_add(c->fd, G_IO_OUT, on_writable, c);
     }
 }
 
@@ -493,10 +502,7 @@ static void on_clipboard_got(uint8_t selection, uint32_t type, const uint8_t *da
         client_send(c, &msg);
     }
     /* Synchronous answers are flushed and followed up by the dispatch loop that asked. */
-    if (!c->dispatching) {
-        client_dispatch(c);
-        client_flush(c);
-    }
+    client_pump(c);
 }
 
 static void handle_request(Client *c, const VdControlMsg *msg)
@@ -691,9 +697,8 @@ static gboolean on_readable(int fd, GIOCondition cond, gpointer user_data)
                       reason ? reason : "?");
             client_refuse(c, VD_IPC_ERR_BAD_FRAME, reason ? reason : "bad frame");
         }
-        client_dispatch(c);
     }
-    client_flush(c);
+    client_pump(c);
     return G_SOURCE_CONTINUE;
 }
 

@@ -276,6 +276,11 @@ int vd_host_send(VdHost *host, uint32_t type, const void *payload, uint32_t len)
         vd_frame_message(host->pending, type, payload, len);
         return 0;
     }
+    if (vd_port_queued(host->port) + vd_framed_size(len) > VD_HOST_OUT_MAX) {
+        g_warning("host: %s dropped: the host has not read %zu bytes", vd_msg_type_to_string(type),
+                  vd_port_queued(host->port));
+        return -ENOBUFS;
+    }
     vd_frame_message(vd_port_out(host->port), type, payload, len);
     vd_port_flush(host->port);
     return 0;

@@ -26,6 +26,9 @@ typedef struct VdHost VdHost;
 
 /* Whole messages queued behind a stream in progress. */
 #define VD_HOST_PENDING_MAX (256u * 1024u)
+/* Output queued for a host that does not read: past this, whole messages are dropped (producers
+ * are paused long before, at VD_PORT_OUT_HIGH; this only bounds a misbehaving agent's grabs). */
+#define VD_HOST_OUT_MAX (2u * 1024u * 1024u)
 
 typedef struct {
     /* The port opened (true; caps not yet known) or closed (false). */

@@ -127,6 +127,10 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     Daemon d = { .loop = g_main_loop_new(NULL, FALSE) };
+    /* Before anything can be observed from outside (the port opening): a stop request that
+     * arrives during start-up must still end in an orderly exit. */
+    g_unix_signal_add(SIGTERM, on_quit_signal, &d);
+    g_unix_signal_add(SIGINT, on_quit_signal, &d);
     g_autoptr(GDBusConnection) bus = NULL;
     VdSessions *sessions;
     if (g_strcmp0(tracking, "logind") == 0) {
@@ -196,8 +200,6 @@ int main(int argc, char **argv)
         control = NULL;
     }
 
-    g_unix_signal_add(SIGTERM, on_quit_signal, &d);
-    g_unix_signal_add(SIGINT, on_quit_signal, &d);
     vd_sd_notify("READY=1");
     g_message("vdagentd %s running", VDAGENT_VERSION);
     g_main_loop_run(d.loop);

@@ -4,134 +4,9 @@
 #include <errno.h>
 #include <string.h>
 
-#include "grab-serial.h"
-#include "layout.h"
-#include "xfers.h"
-
-typedef enum {
-    OWNER_NONE = 0,
-    OWNER_HOST,  /* the host holds the selection; the guest may request it */
-    OWNER_GUEST, /* the active agent holds it; the host may request it */
-} Owner;
-
-static const char *owner_to_string(Owner o)
-{
-    switch (o) {
-    case OWNER_NONE: return "none";
-    case OWNER_HOST: return "host";
-    case OWNER_GUEST: return "guest";
-    }
-    return "unknown";
-}
-
-typedef enum {
-    OUT_IDLE = 0,
-    OUT_FORWARD, /* agent data -> host stream */
-    OUT_DROP,    /* agent data discarded (over MAX_CLIPBOARD, unrequested, host gone) */
-    OUT_CTL,     /* agent data collected for vdagent-ctl's clipboard get */
-} OutState;
-
-typedef struct {
-    Owner owner;
-    VdGrabSerial serial;
-    uint32_t n_types;                   /* the host's grab, for a newly active agent */
-    uint32_t types[VD_LIMIT_GRAB_TYPES];
-    VdAgent *requester;                 /* agent waiting for the host's data */
-    bool host_waiting;                  /* the host asked the guest for data */
-    uint32_t host_waiting_type;
-    OutState out;
-    uint64_t out_left;
-    VdAgent *out_agent;                 /* whose data out is */
-    /* vdagent-ctl: data offered as if the host held it (owner HOST), and a pending get. */
-    GBytes *ctl_offer;
-    VdRouterClipboardFunc ctl_cb;
-    void *ctl_data;
-    guint ctl_timer;
-    uint32_t ctl_type;
-    GByteArray *ctl_buf;
-} Selection;
-
-typedef struct {
-    bool active;
-    uint32_t type;       /* CLIPBOARD or FILE_XFER_DATA */
-    VdAgent *target;     /* NULL: dropping */
-    uint8_t selection;
-    uint32_t xfer_id;
-} InStream;
-
-typedef struct {
-    bool have_layout;
-    VdLayoutMap layout;
-    int sent_active, sent_locked; /* last SESSION_STATE sent, -1 = none yet */
-} AgentData;
-
-struct VdRouter {
-    VdHost *host;
-    VdAgents *agents;
-    VdSessions *sessions;
-    VdUinput *uinput;
-    VdXfers *xfers;
-    VdAgent *active;
-    bool client;          /* a client announced its caps since the last open/disconnect */
-    int32_t max_clipboard;
-    /* pointer */
-    VdLayoutMap map;
-    bool have_host_map;
-    VdLayoutMap host_map;
-    VdLayoutMap base_map; /* kernel framebuffer or default */
-    uint32_t unknown_displays_logged;
-    uint64_t mouse_events;
-    /* host state cached for agents */
-    bool have_monitors;
-    VdMonitorsConfig monitors;
-    bool have_device_info;
-    VdGraphicsDeviceInfo device_info;
-    uint32_t monitors_request_id;
-    uint32_t monitors_reply_for; /* request id a host REPLY is owed for, 0 = none */
-    guint monitors_timer;
-    Selection sel[VD_SELECTION_END];
-    InStream in[3];
-    uint64_t bad_messages;
-};
-
-G_DEFINE_QUARK(vd-router-error-quark, vd_router_error)
-
-static void ctl_get_finish(VdRouter *r, uint8_t s, const uint8_t *data, size_t len, uint32_t code,
-                           const char *message);
-static void ctl_offer_clear(Selection *sel)
-{
-    g_clear_pointer(&sel->ctl_offer, g_bytes_unref);
-}
+#include "router-private.h"
 
 /* --- helpers --- */
-
-static AgentData *agent_data(VdAgent *agent)
-{
-    return vd_agent_get_data(agent);
-}
-
-static bool by_demand(VdRouter *r)
-{
-    return r->client && vd_host_has(r->host, VD_CAP_CLIPBOARD_BY_DEMAND);
-}
-
-static bool selection_ok(VdRouter *r, uint8_t sel)
-{
-    return sel < VD_SELECTION_END &&
-           (sel == VD_SELECTION_CLIPBOARD || vd_host_has(r->host, VD_CAP_CLIPBOARD_SELECTION));
-}
-
-static void send_agent(VdAgent *agent, const VdSessionMsg *msg)
-{
-    if (agent)
-        (void)vd_agent_send(agent, msg);
-}
-
-/* Built payload -> host, whole. */
-static void host_send(VdRouter *r, uint32_t type, GByteArray *payload)
-{
-    (void)vd_host_send(r->host, type, payload->data, payload->len);
-}
 
 static void host_reply(VdRouter *r, uint32_t type, uint32_t error)
 {
@@ -158,27 +33,8 @@ static void host_xfer_result(VdRouter *r, uint32_t id, uint32_t result)
     host_xfer_status(r, &s);
 }
 
-static void host_clipboard_release(VdRouter *r, uint8_t sel)
-{
-    g_autoptr(GByteArray) p = g_byte_array_new();
-    vd_build_clipboard_release(p, vd_host_negotiated(r->host), sel);
-    host_send(r, VD_MSG_CLIPBOARD_RELEASE, p);
-}
 
-/* An empty answer to a host request we cannot serve (what QEMU itself does). */
-static void host_clipboard_empty(VdRouter *r, uint8_t sel, uint32_t type)
-{
-    g_autoptr(GByteArray) p = g_byte_array_new();
-    vd_build_clipboard_head(p, vd_host_negotiated(r->host), sel, type);
-    host_send(r, VD_MSG_CLIPBOARD, p);
-}
 
-static void agent_abort_clipboard(VdAgent *agent, uint8_t sel)
-{
-    VdSessionMsg m = { .type = VD_S_CLIPBOARD_ABORT };
-    m.u.abort.selection = sel;
-    send_agent(agent, &m);
-}
 
 static void send_host_state(VdRouter *r, VdAgent *agent)
 {
@@ -214,6 +70,8 @@ static void send_session_state(VdRouter *r, VdAgent *agent)
     m.u.session_state.locked = known && info.locked;
     vd_session_info_clear(&info);
     AgentData *d = agent_data(agent);
+    if (!d)
+        return; /* gone */
     if (d->sent_active == m.u.session_state.active && d->sent_locked == m.u.session_state.locked)
         return;
     d->sent_active = m.u.session_state.active;
@@ -319,6 +177,8 @@ static void cancel_xfers(VdRouter *r, VdAgent *agent, uint32_t to_agent, uint32_
     for (guint i = 0; i < ids->len; i++) {
         uint32_t id = g_array_index(ids, uint32_t, i);
         VdXfer *x = vd_xfers_get(r->xfers, id);
+        if (!x)
+            continue;
         if (to_agent != VD_XFER_END) {
             VdSessionMsg m = { .type = VD_S_XFER_CANCEL };
             m.u.xfer_cancel.id = id;
@@ -341,7 +201,7 @@ static void detach_agent(VdRouter *r, VdAgent *agent, bool abort_streams)
         InStream *in = &r->in[p];
         if (in->active && in->target == agent) {
             if (abort_streams && in->type == VD_MSG_CLIPBOARD)
-                agent_abort_clipboard(agent, in->selection);
+                router_agent_abort_clipboard(agent, in->selection);
             in->target = NULL;
         }
     }
@@ -418,11 +278,11 @@ static void retire_active(VdRouter *r, VdAgent *old)
         Selection *sel = &r->sel[s];
         if (sel->owner == OWNER_GUEST) {
             if (by_demand(r))
-                host_clipboard_release(r, (uint8_t)s);
+                router_host_clipboard_release(r, (uint8_t)s);
             sel->owner = OWNER_NONE;
         }
         if (sel->host_waiting && sel->out == OUT_IDLE) {
-            host_clipboard_empty(r, (uint8_t)s, sel->host_waiting_type);
+            router_host_clipboard_empty(r, (uint8_t)s, sel->host_waiting_type);
             sel->host_waiting = false;
         }
     }
@@ -474,7 +334,7 @@ static void on_link(bool open, void *user_data)
             send_agent(r->active, &m);
         }
         sel->owner = OWNER_NONE;
-        ctl_offer_clear(sel);
+        router_ctl_offer_clear(sel);
         sel->requester = NULL;
         sel->host_waiting = false;
         /* The wire message died with the port: the rest of the agent's data goes nowhere. */
@@ -551,72 +411,8 @@ static void host_monitors_config(VdRouter *r, const uint8_t *buf, size_t len)
     r->monitors_timer = g_timeout_add(VD_ROUTER_MONITORS_TIMEOUT_MS, on_monitors_timeout, r);
 }
 
-static void host_grab(VdRouter *r, const uint8_t *buf, size_t len)
-{
-    VdClipboardGrab g;
-    const char *reason = NULL;
-    if (vd_parse_clipboard_grab(buf, len, vd_host_negotiated(r->host), &g, &reason) < 0) {
-        r->bad_messages++;
-        g_warning("host: ignoring a malformed CLIPBOARD_GRAB: %s", reason);
-        return;
-    }
-    if (!selection_ok(r, g.selection))
-        return;
-    Selection *sel = &r->sel[g.selection];
-    if (g.has_serial && !vd_grab_serial_accept(&sel->serial, g.serial)) {
-        g_debug("host: dropping a stale grab of %s (serial %u)", vd_selection_to_string(g.selection), g.serial);
-        return;
-    }
-    ctl_offer_clear(sel);
-    sel->owner = OWNER_HOST;
-    sel->n_types = g.n_types;
-    memcpy(sel->types, g.types, sizeof(uint32_t) * g.n_types);
-    VdSessionMsg m = { .type = VD_S_CLIPBOARD_GRAB };
-    m.u.grab = g;
-    m.u.grab.has_serial = false;
-    send_agent(r->active, &m);
-}
 
-static void host_request(VdRouter *r, const uint8_t *buf, size_t len)
-{
-    VdClipboardRequest q;
-    const char *reason = NULL;
-    if (vd_parse_clipboard_request(buf, len, vd_host_negotiated(r->host), &q, &reason) < 0) {
-        r->bad_messages++;
-        g_warning("host: ignoring a malformed CLIPBOARD_REQUEST: %s", reason);
-        return;
-    }
-    if (!selection_ok(r, q.selection))
-        return;
-    Selection *sel = &r->sel[q.selection];
-    if (sel->owner != OWNER_GUEST || !r->active) {
-        host_clipboard_empty(r, q.selection, q.type);
-        return;
-    }
-    sel->host_waiting = true;
-    sel->host_waiting_type = q.type;
-    VdSessionMsg m = { .type = VD_S_CLIPBOARD_REQUEST };
-    m.u.request = q;
-    send_agent(r->active, &m);
-}
 
-static void host_release(VdRouter *r, const uint8_t *buf, size_t len)
-{
-    uint8_t s;
-    const char *reason = NULL;
-    if (vd_parse_clipboard_release(buf, len, vd_host_negotiated(r->host), &s, &reason) < 0) {
-        r->bad_messages++;
-        g_warning("host: ignoring a malformed CLIPBOARD_RELEASE: %s", reason);
-        return;
-    }
-    if (!selection_ok(r, s) || r->sel[s].owner != OWNER_HOST)
-        return;
-    r->sel[s].owner = OWNER_NONE;
-    ctl_offer_clear(&r->sel[s]);
-    VdSessionMsg m = { .type = VD_S_CLIPBOARD_RELEASE };
-    m.u.release.selection = s;
-    send_agent(r->active, &m);
-}
 
 static void host_xfer_start(VdRouter *r, const uint8_t *buf, size_t len)
 {
@@ -694,15 +490,15 @@ static void on_host_message(uint32_t type, const uint8_t *buf, size_t len, void 
         break;
     case VD_MSG_CLIPBOARD_GRAB:
         if (by_demand(r))
-            host_grab(r, buf, len);
+            router_host_grab(r, buf, len);
         break;
     case VD_MSG_CLIPBOARD_REQUEST:
         if (by_demand(r))
-            host_request(r, buf, len);
+            router_host_request(r, buf, len);
         break;
     case VD_MSG_CLIPBOARD_RELEASE:
         if (by_demand(r))
-            host_release(r, buf, len);
+            router_host_release(r, buf, len);
         break;
     case VD_MSG_FILE_XFER_START:
         host_xfer_start(r, buf, len);
@@ -842,7 +638,7 @@ static void on_stream_cut(uint32_t port, void *user_data)
     VdRouter *r = user_data;
     InStream *in = &r->in[port];
     if (in->active && in->target && in->type == VD_MSG_CLIPBOARD)
-        agent_abort_clipboard(in->target, in->selection);
+        router_agent_abort_clipboard(in->target, in->selection);
     *in = (InStream){ 0 };
 }
 
@@ -854,157 +650,12 @@ static void on_host_drained(void *user_data)
 
 /* --- from the agents --- */
 
-static void agent_grab(VdRouter *r, VdAgent *agent, const VdClipboardGrab *g)
-{
-    if (agent != r->active || !by_demand(r) || !selection_ok(r, g->selection))
-        return;
-    Selection *sel = &r->sel[g->selection];
-    VdClipboardGrab out = *g;
-    out.has_serial = vd_host_has(r->host, VD_CAP_CLIPBOARD_GRAB_SERIAL);
-    out.serial = out.has_serial ? vd_grab_serial_next(&sel->serial) : 0;
-    sel->owner = OWNER_GUEST;
-    ctl_offer_clear(sel);
-    g_autoptr(GByteArray) p = g_byte_array_new();
-    vd_build_clipboard_grab(p, vd_host_negotiated(r->host), &out);
-    host_send(r, VD_MSG_CLIPBOARD_GRAB, p);
-}
 
-/* Answers an agent's request from what vdagent-ctl offered. */
-static void serve_ctl_offer(VdRouter *r, VdAgent *agent, uint8_t s, uint32_t type)
-{
-    Selection *sel = &r->sel[s];
-    if (type != sel->types[0]) {
-        agent_abort_clipboard(agent, s);
-        return;
-    }
-    gsize len;
-    const uint8_t *data = g_bytes_get_data(sel->ctl_offer, &len);
-    VdSessionMsg m = { .type = VD_S_CLIPBOARD_BEGIN };
-    m.u.begin.selection = s;
-    m.u.begin.type = type;
-    m.u.begin.total = len;
-    send_agent(agent, &m);
-    for (gsize off = 0; off < len; off += VD_IPC_MAX_PIECE) {
-        VdSessionMsg d = { .type = VD_S_CLIPBOARD_DATA };
-        d.u.data.selection = s;
-        d.u.data.data = data + off;
-        d.u.data.len = MIN(len - off, (gsize)VD_IPC_MAX_PIECE);
-        send_agent(agent, &d);
-    }
-}
 
-static void agent_request(VdRouter *r, VdAgent *agent, const VdClipboardRequest *q)
-{
-    if (agent == r->active && q->selection < VD_SELECTION_END && r->sel[q->selection].ctl_offer) {
-        serve_ctl_offer(r, agent, q->selection, q->type);
-        return;
-    }
-    if (agent != r->active || !by_demand(r) || !selection_ok(r, q->selection) ||
-        r->sel[q->selection].owner != OWNER_HOST) {
-        agent_abort_clipboard(agent, q->selection);
-        return;
-    }
-    /* One request per selection in flight: a newer one replaces the older (the host answers in
-     * order, and the agent only waits for its latest). */
-    r->sel[q->selection].requester = agent;
-    g_autoptr(GByteArray) p = g_byte_array_new();
-    vd_build_clipboard_request(p, vd_host_negotiated(r->host), q->selection, q->type);
-    host_send(r, VD_MSG_CLIPBOARD_REQUEST, p);
-}
 
-static void agent_release(VdRouter *r, VdAgent *agent, uint8_t s)
-{
-    if (agent != r->active || !selection_ok(r, s) || r->sel[s].owner != OWNER_GUEST)
-        return;
-    r->sel[s].owner = OWNER_NONE;
-    if (by_demand(r))
-        host_clipboard_release(r, s);
-}
 
-static void agent_clipboard_begin(VdRouter *r, VdAgent *agent, uint8_t s, uint32_t type, uint64_t total)
-{
-    if (s >= VD_SELECTION_END)
-        return;
-    Selection *sel = &r->sel[s];
-    if (sel->out != OUT_IDLE) {
-        vd_agent_close(agent, VD_IPC_ERR_BAD_FRAME, "clipboard data begun twice");
-        return;
-    }
-    sel->out = OUT_DROP;
-    sel->out_left = total;
-    sel->out_agent = agent;
-    if (agent == r->active && sel->ctl_cb) {
-        /* vdagent-ctl asked before the host did (requests are answered in order). */
-        if (total > VD_IPC_MAX_PIECE) {
-            ctl_get_finish(r, s, NULL, 0, VD_IPC_ERR_LIMIT, "the guest's data is larger than 64 KiB");
-        } else {
-            sel->out = OUT_CTL;
-            sel->ctl_buf = g_byte_array_sized_new((guint)total);
-        }
-    } else if (agent != r->active || !sel->host_waiting || !by_demand(r) || !selection_ok(r, s)) {
-        g_debug("agent %s: clipboard data nobody asked for: dropped", vd_agent_name(agent));
-    } else {
-        sel->host_waiting = false;
-        uint64_t head = vd_clipboard_head_size(vd_host_negotiated(r->host));
-        uint64_t limit = r->max_clipboard >= 0 ? (uint64_t)r->max_clipboard : VD_LIMIT_STREAMED_MESSAGE;
-        if (total + head > limit || total + head > VD_LIMIT_STREAMED_MESSAGE) {
-            g_message("agent %s: clipboard data of %" G_GUINT64_FORMAT " bytes is over the host's limit of %"
-                      G_GUINT64_FORMAT ": the host gets none",
-                      vd_agent_name(agent), total, limit);
-            host_clipboard_empty(r, s, type);
-        } else if (vd_host_streaming(r->host)) {
-            g_message("agent %s: clipboard data for %s while other data is being sent: dropped",
-                      vd_agent_name(agent), vd_selection_to_string(s));
-            host_clipboard_empty(r, s, type);
-        } else if (vd_host_stream_begin(r->host, VD_MSG_CLIPBOARD, (uint32_t)(total + head)) == 0) {
-            g_autoptr(GByteArray) p = g_byte_array_new();
-            vd_build_clipboard_head(p, vd_host_negotiated(r->host), s, type);
-            vd_host_stream_write(r->host, p->data, p->len);
-            sel->out = OUT_FORWARD;
-        }
-    }
-    if (sel->out_left == 0) {
-        if (sel->out == OUT_CTL)
-            ctl_get_finish(r, s, sel->ctl_buf->data, sel->ctl_buf->len, 0, NULL);
-        sel->out = OUT_IDLE;
-    }
-}
 
-static void agent_clipboard_data(VdRouter *r, VdAgent *agent, uint8_t s, const uint8_t *data, size_t len)
-{
-    if (s >= VD_SELECTION_END)
-        return;
-    Selection *sel = &r->sel[s];
-    if (sel->out == OUT_IDLE || sel->out_agent != agent || len > sel->out_left) {
-        vd_agent_close(agent, VD_IPC_ERR_BAD_FRAME, "clipboard data past its announced size");
-        return;
-    }
-    sel->out_left -= len;
-    if (sel->out == OUT_FORWARD) {
-        vd_host_stream_write(r->host, data, len);
-        if (vd_host_full(r->host))
-            vd_agents_set_reading(r->agents, false);
-    } else if (sel->out == OUT_CTL) {
-        g_byte_array_append(sel->ctl_buf, data, (guint)len);
-    }
-    if (sel->out_left == 0) {
-        if (sel->out == OUT_CTL)
-            ctl_get_finish(r, s, sel->ctl_buf->data, sel->ctl_buf->len, 0, NULL);
-        sel->out = OUT_IDLE;
-    }
-}
 
-static void abort_out(VdRouter *r, uint8_t s, const char *why)
-{
-    Selection *sel = &r->sel[s];
-    if (sel->out == OUT_FORWARD && sel->out_left > 0)
-        vd_host_stream_abort(r->host, why);
-    if (sel->ctl_cb)
-        ctl_get_finish(r, s, NULL, 0, VD_IPC_ERR_NO_AGENT, why);
-    sel->out = OUT_IDLE;
-    sel->out_left = 0;
-    sel->out_agent = NULL;
-}
 
 static void agent_xfer_status(VdRouter *r, VdAgent *agent, const VdFileXferStatus *s)
 {
@@ -1026,31 +677,31 @@ static void on_agent_message(VdAgent *agent, const VdSessionMsg *msg, void *user
     VdRouter *r = user_data;
     switch (msg->type) {
     case VD_S_CLIPBOARD_GRAB:
-        agent_grab(r, agent, &msg->u.grab);
+        router_agent_grab(r, agent, &msg->u.grab);
         break;
     case VD_S_CLIPBOARD_REQUEST:
-        agent_request(r, agent, &msg->u.request);
+        router_agent_request(r, agent, &msg->u.request);
         break;
     case VD_S_CLIPBOARD_RELEASE:
-        agent_release(r, agent, msg->u.release.selection);
+        router_agent_release(r, agent, msg->u.release.selection);
         break;
     case VD_S_CLIPBOARD_BEGIN:
-        agent_clipboard_begin(r, agent, msg->u.begin.selection, msg->u.begin.type, msg->u.begin.total);
+        router_agent_clipboard_begin(r, agent, msg->u.begin.selection, msg->u.begin.type, msg->u.begin.total);
         break;
     case VD_S_CLIPBOARD_DATA:
-        agent_clipboard_data(r, agent, msg->u.data.selection, msg->u.data.data, msg->u.data.len);
+        router_agent_clipboard_data(r, agent, msg->u.data.selection, msg->u.data.data, msg->u.data.len);
         break;
     case VD_S_CLIPBOARD_ABORT:
         if (msg->u.abort.selection < VD_SELECTION_END) {
             Selection *sel = &r->sel[msg->u.abort.selection];
             if (sel->host_waiting && agent == r->active) {
                 sel->host_waiting = false;
-                host_clipboard_empty(r, msg->u.abort.selection, sel->host_waiting_type);
+                router_host_clipboard_empty(r, msg->u.abort.selection, sel->host_waiting_type);
             }
             if (sel->out_agent == agent)
-                abort_out(r, msg->u.abort.selection, "the agent aborted its clipboard data");
+                router_abort_out(r, msg->u.abort.selection, "the agent aborted its clipboard data");
             if (sel->ctl_cb && agent == r->active)
-                ctl_get_finish(r, msg->u.abort.selection, NULL, 0, VD_IPC_ERR_NO_AGENT,
+                router_ctl_get_finish(r, msg->u.abort.selection, NULL, 0, VD_IPC_ERR_NO_AGENT,
                                "the session agent has no such data");
         }
         break;
@@ -1098,7 +749,7 @@ static void on_agent_gone(VdAgent *agent, void *user_data)
     /* A stream it was feeding to the host cannot be completed. */
     for (unsigned s = 0; s < VD_SELECTION_END; s++)
         if (r->sel[s].out != OUT_IDLE && r->sel[s].out_agent == agent)
-            abort_out(r, (uint8_t)s, "the agent left in the middle of its clipboard data");
+            router_abort_out(r, (uint8_t)s, "the agent left in the middle of its clipboard data");
     cancel_xfers(r, agent, VD_XFER_END, VD_XFER_VDAGENT_NOT_CONNECTED);
     detach_agent(r, agent, false);
     g_free(agent_data(agent));
@@ -1109,15 +760,15 @@ static void on_agent_gone(VdAgent *agent, void *user_data)
             Selection *sel = &r->sel[s];
             if (sel->owner == OWNER_GUEST) {
                 if (by_demand(r))
-                    host_clipboard_release(r, (uint8_t)s);
+                    router_host_clipboard_release(r, (uint8_t)s);
                 sel->owner = OWNER_NONE;
             }
             if (sel->host_waiting) {
-                host_clipboard_empty(r, (uint8_t)s, sel->host_waiting_type);
+                router_host_clipboard_empty(r, (uint8_t)s, sel->host_waiting_type);
                 sel->host_waiting = false;
             }
             if (sel->ctl_cb)
-                ctl_get_finish(r, (uint8_t)s, NULL, 0, VD_IPC_ERR_NO_AGENT, "the session agent left");
+                router_ctl_get_finish(r, (uint8_t)s, NULL, 0, VD_IPC_ERR_NO_AGENT, "the session agent left");
         }
         if (r->monitors_reply_for) {
             r->monitors_reply_for = 0;
@@ -1180,8 +831,8 @@ void vd_router_free(VdRouter *r)
         g_source_remove(r->monitors_timer);
     for (unsigned s = 0; s < VD_SELECTION_END; s++) {
         if (r->sel[s].ctl_cb)
-            ctl_get_finish(r, (uint8_t)s, NULL, 0, VD_IPC_ERR_INTERNAL, "the daemon is stopping");
-        ctl_offer_clear(&r->sel[s]);
+            router_ctl_get_finish(r, (uint8_t)s, NULL, 0, VD_IPC_ERR_INTERNAL, "the daemon is stopping");
+        router_ctl_offer_clear(&r->sel[s]);
     }
     vd_agents_free(r->agents);
     vd_host_free(r->host);
@@ -1208,192 +859,9 @@ void vd_router_set_trace(VdRouter *r, VdTraceFunc func, void *user_data)
     vd_agents_set_trace(r->agents, func, user_data);
 }
 
-void vd_router_status(VdRouter *r, JsonBuilder *b)
-{
-    vd_host_status(r->host, b);
 
-    json_builder_set_member_name(b, "host");
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "client_connected");
-    json_builder_add_boolean_value(b, r->client);
-    json_builder_set_member_name(b, "max_clipboard");
-    json_builder_add_int_value(b, r->max_clipboard);
-    json_builder_set_member_name(b, "clipboard");
-    json_builder_begin_object(b);
-    for (unsigned s = 0; s < VD_SELECTION_END; s++) {
-        json_builder_set_member_name(b, vd_selection_to_string(s));
-        json_builder_add_string_value(b, r->sel[s].ctl_offer ? "vdagent-ctl" : owner_to_string(r->sel[s].owner));
-    }
-    json_builder_end_object(b);
-    json_builder_end_object(b);
 
-    json_builder_set_member_name(b, "mouse");
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "device");
-    if (r->uinput)
-        json_builder_add_string_value(b, VD_UINPUT_NAME);
-    else
-        json_builder_add_null_value(b);
-    json_builder_set_member_name(b, "event_node");
-    if (r->uinput && vd_uinput_event_node(r->uinput))
-        json_builder_add_string_value(b, vd_uinput_event_node(r->uinput));
-    else
-        json_builder_add_null_value(b);
-    json_builder_set_member_name(b, "fake");
-    json_builder_add_boolean_value(b, r->uinput && vd_uinput_fake(r->uinput));
-    json_builder_set_member_name(b, "layout_source");
-    json_builder_add_string_value(b, vd_layout_source_to_string(r->map.source));
-    json_builder_set_member_name(b, "layout");
-    json_builder_begin_array(b);
-    for (uint32_t id = 0; id < VD_IPC_MAX_DISPLAYS; id++) {
-        const VdLayoutRect *d = &r->map.displays[id];
-        if (!d->present)
-            continue;
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "display_id");
-        json_builder_add_int_value(b, id);
-        json_builder_set_member_name(b, "x");
-        json_builder_add_int_value(b, d->x);
-        json_builder_set_member_name(b, "y");
-        json_builder_add_int_value(b, d->y);
-        json_builder_set_member_name(b, "width");
-        json_builder_add_int_value(b, d->width);
-        json_builder_set_member_name(b, "height");
-        json_builder_add_int_value(b, d->height);
-        json_builder_end_object(b);
-    }
-    json_builder_end_array(b);
-    json_builder_set_member_name(b, "events");
-    json_builder_add_int_value(b, (gint64)r->mouse_events);
-    json_builder_end_object(b);
 
-    vd_agents_status(r->agents, r->active, b);
-    vd_xfers_status(r->xfers, b);
 
-    json_builder_set_member_name(b, "counters");
-    json_builder_begin_object(b);
-    vd_host_counters(r->host, b);
-    json_builder_set_member_name(b, "errors");
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "framing");
-    json_builder_add_int_value(b, (gint64)vd_host_framing_errors(r->host));
-    json_builder_set_member_name(b, "bad_message");
-    json_builder_add_int_value(b, (gint64)(vd_host_bad_messages(r->host) + r->bad_messages));
-    json_builder_set_member_name(b, "agent_protocol");
-    json_builder_add_int_value(b, (gint64)vd_agents_protocol_errors(r->agents));
-    json_builder_set_member_name(b, "refused_agent");
-    json_builder_add_int_value(b, (gint64)vd_agents_refused(r->agents));
-    json_builder_end_object(b);
-    json_builder_end_object(b);
-}
 
-/* --- vdagent-ctl's clipboard --- */
 
-static void ctl_get_finish(VdRouter *r, uint8_t s, const uint8_t *data, size_t len, uint32_t code,
-                           const char *message)
-{
-    Selection *sel = &r->sel[s];
-    VdRouterClipboardFunc cb = sel->ctl_cb;
-    void *cb_data = sel->ctl_data;
-    uint32_t type = sel->ctl_type;
-    /* Freed after the callback: data may point into it. */
-    GByteArray *buf = g_steal_pointer(&sel->ctl_buf);
-    /* Whatever of the agent's answer is still to come is dropped. */
-    if (sel->out == OUT_CTL)
-        sel->out = OUT_DROP;
-    sel->ctl_cb = NULL;
-    sel->ctl_data = NULL;
-    if (sel->ctl_timer) {
-        g_source_remove(sel->ctl_timer);
-        sel->ctl_timer = 0;
-    }
-    if (cb && code) {
-        g_autoptr(GError) error = g_error_new_literal(vd_router_error_quark(), (int)code, message);
-        cb(s, type, NULL, 0, error, cb_data);
-    } else if (cb) {
-        cb(s, type, data, len, NULL, cb_data);
-    }
-    if (buf)
-        g_byte_array_unref(buf);
-}
-
-typedef struct {
-    VdRouter *router;
-    uint8_t selection;
-} CtlTimeout;
-
-static gboolean on_ctl_timeout(gpointer user_data)
-{
-    CtlTimeout *t = user_data;
-    Selection *sel = &t->router->sel[t->selection];
-    sel->ctl_timer = 0;
-    /* Data that still arrives for it is dropped (OUT_CTL without a callback). */
-    ctl_get_finish(t->router, t->selection, NULL, 0, VD_IPC_ERR_TIMEOUT, "the session agent did not answer");
-    return G_SOURCE_REMOVE;
-}
-
-bool vd_router_clipboard_set(VdRouter *r, uint8_t s, uint32_t type, const uint8_t *data, uint32_t len,
-                             GError **error)
-{
-    if (s >= VD_SELECTION_END || len > VD_IPC_MAX_PIECE) {
-        g_set_error(error, vd_router_error_quark(), VD_IPC_ERR_UNSUPPORTED, "bad selection or size");
-        return false;
-    }
-    if (!r->active) {
-        g_set_error(error, vd_router_error_quark(), VD_IPC_ERR_NO_AGENT, "no active session agent");
-        return false;
-    }
-    Selection *sel = &r->sel[s];
-    /* The guest's own grab is superseded: the host must stop asking the guest for it. */
-    if (sel->owner == OWNER_GUEST && by_demand(r))
-        host_clipboard_release(r, s);
-    ctl_offer_clear(sel);
-    sel->ctl_offer = g_bytes_new(data, len);
-    sel->owner = OWNER_HOST;
-    sel->n_types = 1;
-    sel->types[0] = type;
-    VdSessionMsg m = { .type = VD_S_CLIPBOARD_GRAB };
-    m.u.grab.selection = s;
-    m.u.grab.n_types = 1;
-    m.u.grab.types[0] = type;
-    send_agent(r->active, &m);
-    return true;
-}
-
-void vd_router_clipboard_get(VdRouter *r, uint8_t s, uint32_t type, VdRouterClipboardFunc callback,
-                             void *user_data)
-{
-    const char *refusal = NULL;
-    uint32_t code = 0;
-    if (s >= VD_SELECTION_END) {
-        code = VD_IPC_ERR_UNSUPPORTED;
-        refusal = "no such selection";
-    } else if (!r->active) {
-        code = VD_IPC_ERR_NO_AGENT;
-        refusal = "no active session agent";
-    } else if (r->sel[s].owner != OWNER_GUEST) {
-        code = VD_IPC_ERR_NO_AGENT;
-        refusal = "the guest holds nothing on this selection";
-    } else if (r->sel[s].ctl_cb || r->sel[s].host_waiting || r->sel[s].out != OUT_IDLE) {
-        code = VD_IPC_ERR_LIMIT;
-        refusal = "a request for this selection is in progress";
-    }
-    if (code) {
-        g_autoptr(GError) error = g_error_new_literal(vd_router_error_quark(), (int)code, refusal);
-        callback(s, type, NULL, 0, error, user_data);
-        return;
-    }
-    Selection *sel = &r->sel[s];
-    sel->ctl_cb = callback;
-    sel->ctl_data = user_data;
-    sel->ctl_type = type;
-    CtlTimeout *t = g_new0(CtlTimeout, 1);
-    t->router = r;
-    t->selection = s;
-    sel->ctl_timer = g_timeout_add_full(G_PRIORITY_DEFAULT, VD_ROUTER_CTL_CLIPBOARD_TIMEOUT_MS, on_ctl_timeout, t,
-                                        g_free);
-    VdSessionMsg m = { .type = VD_S_CLIPBOARD_REQUEST };
-    m.u.request.selection = s;
-    m.u.request.type = type;
-    send_agent(r->active, &m);
-}

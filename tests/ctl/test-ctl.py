@@ -31,6 +31,9 @@ CTL = os.environ.get("VDAGENT_CTL") or os.path.join(os.environ.get("VD_BUILD_ROO
                                                     "vdagent-ctl")
 SOURCE = os.environ.get("VD_SOURCE_ROOT", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 COMPLETION = os.path.join(SOURCE, "src", "ctl", "vdagent-ctl.bash")
+# Under ASan freed memory sits in quarantine: RSS says nothing about what the daemon holds.
+with open(VDAGENTD, "rb") as _f:
+    SANITIZED = b"__asan_init" in _f.read()
 
 if os.geteuid() != 0:
     # The control socket is root only, which is the point of several cases.
@@ -771,13 +774,30 @@ def test_hello_deadline_and_bad_frames():
     assert daemon.alive()
 
 
+def test_monitor_keeps_up():
+    """A monitor that reads gets every message of a burst: nothing dropped."""
+    before = status()["control"]["traces_dropped"]
+    n = 5000
+    with Monitor("--json") as m:
+        host.send_raw(b"".join(split_message(MSG_MOUSE_STATE, build_mouse_state(i % 500, 7, 0, 0),
+                                             port=PORT_SERVER) for i in range(n)))
+        deadline = time.monotonic() + 20
+        while sum('"MOUSE_STATE"' in l for l in list(m.lines)) < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        m.stop()
+    xs = [json.loads(l)["summary"].split()[0] for l in m.lines if '"MOUSE_STATE"' in l]
+    assert xs == ["x=%d" % (i % 500) for i in range(n)], (len(xs), xs[:3], xs[-3:])
+    assert status()["control"]["traces_dropped"] == before
+    daemon.events(want=1)
+
+
 def test_unread_replies_are_bounded():
     """A client that sends requests and never reads the replies is not read from past 1 MiB of
     them: the daemon's memory stays bounded, others are served, and nothing is lost once it reads."""
     rss0 = daemon.status("VmRSS")
     c = ControlClient(CONTROL)
     c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    n = 1000
+    n = 3000
     c.sock.setblocking(False)
     pending = vdipc.frame(vdipc.C_STATUS) * n
     deadline = time.monotonic() + 5
@@ -790,10 +810,10 @@ def test_unread_replies_are_bounded():
     time.sleep(0.5)
     rss1 = daemon.status("VmRSS")
     assert ctl("status")[0] == 0
-    # A status reply is a few KiB: the 1000 of them (~5 MiB) are not all queued in the daemon.
+    # A status reply is a few KiB: the 3000 of them (> 4 MiB) are not all queued in the daemon.
     size = len(json.dumps(status()))
     assert n * size > 4 * 1024 * 1024, size
-    assert rss1 - rss0 < 3 * 1024, (rss0, rss1)
+    assert SANITIZED or rss1 - rss0 < 3 * 1024, (rss0, rss1)
     got = 0
     while got < n:
         t, m = c.recv(10)
@@ -921,6 +941,7 @@ for name, fn in [
     ("exit 2: usage errors, before connecting; --help, --version", test_usage_errors),
     ("limit: 8 control clients", test_client_limit),
     ("limit: HELLO deadline, bad frames, unknown requests", test_hello_deadline_and_bad_frames),
+    ("monitor keeps up with a burst of 5000 messages, in order", test_monitor_keeps_up),
     ("limit: replies left unread stop the daemon reading, nothing lost", test_unread_replies_are_bounded),
     ("a stalled monitor does not stall 20000 mouse events", test_slow_monitor_does_not_stall),
     ("bash completion", test_bash_completion),

@@ -643,4 +643,11 @@ class ControlClient(Connection):
 
     def clipboard_get(self, type_=1, selection=0, timeout=10.0):
         self.send(C_CLIPBOARD_GET, selection=selection, type=type_)
-        return self.expect(C_CLIPBOARD_REPLY, timeout)["data"]
+        t, m = self.recv(timeout)
+        if t == C_RESULT and m["code"] != 0:
+            raise PeerError(m["code"], m["message"])
+        if t == ERROR:
+            raise PeerError(m["code"], m["message"])
+        if t != C_CLIPBOARD_REPLY:
+            raise AssertionError("expected CLIPBOARD_REPLY, got %s: %r" % (type_name(self.proto, t), m))
+        return m["data"]

@@ -2,6 +2,7 @@
 the agent process, xrandr parsing, and a small TAP runner. /usr/bin/python3, stdlib only.
 """
 
+import atexit
 import fcntl
 import os
 import re
@@ -99,6 +100,7 @@ class XServer:
                                      stdout=subprocess.DEVNULL,
                                      stderr=open(os.path.join(self.tmp, "stderr"), "wb"))
         os.close(w)
+        atexit.register(self.stop)  # even when the test dies before its own cleanup
         try:
             self.display = _read_displayfd(self.proc, r, timeout, what)
         finally:
@@ -185,6 +187,7 @@ class Agent:
             e.update(env)
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=open(self.log_path, "wb"), env=e)
+        atexit.register(self.cleanup)
 
     @property
     def pid(self):

@@ -112,6 +112,24 @@ def t_normal():
     assert temps() == [], listing()
 
 
+def t_odd_pieces():
+    """Pieces of every size, small ones gathered by the agent and big ones written through."""
+    import random
+    rnd = random.Random(4)
+    data = os.urandom(5 * 1024 * 1024 + 77)
+    id_ = start("pieces.bin", len(data))
+    assert status()["result"] == vdipc.XFER_CAN_SEND_DATA
+    off = 0
+    while off < len(data):
+        n = rnd.choice([1, 7, 2048, 4000, PIECE - 1, PIECE, rnd.randint(1, PIECE)])
+        conn.send(vdipc.S_XFER_DATA, id=id_, data=data[off:off + n])
+        off += n
+    st = status()
+    assert st["id"] == id_ and st["result"] == vdipc.XFER_SUCCESS, st
+    with open(os.path.join(dl, "pieces.bin"), "rb") as f:
+        assert f.read() == data
+
+
 def t_zero_size():
     _, st = send_file("empty.txt", b"")
     assert st["result"] == vdipc.XFER_SUCCESS, st
@@ -395,6 +413,7 @@ try:
         ("agent connects", t_connect),
         ("stale temporaries cleaned at start (locked ones kept)", t_stale_cleaned),
         ("normal transfer, bytes equal, no temporary left", t_normal),
+        ("pieces of odd sizes (gathered writes)", t_odd_pieces),
         ("zero-byte file", t_zero_size),
         ("hostile names refused, nothing written anywhere", t_hostile_names),
         ("a symlink in the way is a clash, never followed", t_symlink_in_the_way),

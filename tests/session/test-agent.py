@@ -273,6 +273,9 @@ def t_command_line():
     p = subprocess.run([VDAGENT, "--foreground", "--socket", "/nonexistent", "--display", ":4243"],
                        capture_output=True, text=True, timeout=10)
     assert p.returncode == 1 and "cannot open the X display" in p.stderr, p
+    p = subprocess.run([VDAGENT, "--foreground", "--socket", "/tmp/" + "x" * 120], capture_output=True, text=True,
+                       timeout=10)
+    assert p.returncode == 1 and "too long" in p.stderr, p
 
 
 try:

@@ -449,6 +449,110 @@ def test_tracking_none_uid_policy():
     assert "uid 64000 is now the display owner" in daemon.log_text()
 
 
+PER_UID = """
+import socket, struct, time, vdipc
+socks = []
+for i in range(6):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(%r)
+    socks.append(s)
+time.sleep(0.5)
+codes = []
+for s in socks:
+    s.settimeout(0.2)
+    try:
+        data = s.recv(4096)
+    except socket.timeout:
+        codes.append(None)
+        continue
+    t, size = struct.unpack_from("<HxxI", data)
+    codes.append(vdipc.decode(vdipc.SESSION, t, data[8:8 + size])["code"] if t == vdipc.ERROR else t)
+print(codes)
+"""
+
+
+def test_per_uid_cap():
+    # The pinned user (accepted) may hold 4 connections; the 5th and 6th are refused at once.
+    r = run_as(64000, PER_UID % daemon.socket)
+    codes = eval(r.stdout.strip())
+    assert codes == [None] * 4 + [vdipc.ERR_LIMIT] * 2, r
+
+
+def test_stuck_agent_is_dropped():
+    """An agent that stops reading stops the port (backpressure), but not forever: after
+    VD_AGENT_STALL_MS it is dropped and the port, mouse included, flows again."""
+    import threading
+    a = fresh_agent()
+    a.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    # A serial far ahead of the daemon's counter is accepted (grabs were missed).
+    host.send_message(MSG_CLIPBOARD_GRAB, build_clipboard_grab([CLIPBOARD_UTF8_TEXT], host.neg, 0, serial=1 << 20))
+    a.expect(vdipc.S_CLIPBOARD_GRAB, skip=(vdipc.S_HOST_STATE,))
+    a.send(vdipc.S_CLIPBOARD_REQUEST, selection=0, type=CLIPBOARD_UTF8_TEXT)
+    host.expect(MSG_CLIPBOARD_REQUEST, skip=(MSG_ANNOUNCE_CAPABILITIES,))
+    daemon.events()
+    # 64 MiB the agent will never read, then a mouse event behind it.
+    data = build_clipboard(CLIPBOARD_UTF8_TEXT, b"s" * (64 << 20), host.neg, 0)
+    wire = split_message(MSG_CLIPBOARD, data) + split_message(MSG_MOUSE_STATE, build_mouse_state(321, 0, 0, 0), port=2)
+    t0 = time.monotonic()
+    sender = threading.Thread(target=host.conn.sendall, args=(wire,))
+    sender.start()
+    time.sleep(3)
+    assert sender.is_alive(), "the daemon kept reading the port although the agent is stuck"
+    assert daemon.events() == [], "the mouse event overtook the stuck clipboard data"
+    sender.join(timeout=30)
+    assert not sender.is_alive(), "the port never flowed again"
+    took = time.monotonic() - t0
+    ev = daemon.events(want=2)
+    assert ev and ev[-1] == (EV_SYN, SYN_REPORT, 0), ev
+    assert 14 <= took <= 25, took
+    assert "has not read its socket" in daemon.log_text()
+    state.pop("agent", None)
+    wait_caps(lambda c: not c.has(CAP_CLIPBOARD_BY_DEMAND), "stuck agent gone")
+
+
+def test_host_not_reading():
+    """A host that stops reading pauses the agents: an agent flooding grabs cannot grow the
+    daemon's memory; once the host reads again, everything flows."""
+    a = fresh_agent()
+    rss0 = daemon.status("VmRSS")
+    frame = vdipc.encode_frame(vdipc.SESSION, vdipc.S_CLIPBOARD_GRAB, selection=0, types=[CLIPBOARD_UTF8_TEXT])
+    host.conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    a.sock.setblocking(False)
+    sent = 0
+    t_end = time.monotonic() + 4
+    blob = frame * 1000
+    pending = b""
+    while time.monotonic() < t_end:
+        if not pending:
+            pending = blob
+        try:
+            k = a.sock.send(pending)
+            pending = pending[k:]
+            sent += k
+        except BlockingIOError:
+            time.sleep(0.05)
+    a.sock.setblocking(True)
+    rss1 = daemon.status("VmRSS")
+    n_sent = sent // len(frame)
+    print("# %d grabs sent while the host did not read; daemon RSS %d -> %d KiB" % (n_sent, rss0, rss1))
+    assert n_sent < 200000, "the daemon kept reading the agent"
+    assert daemon.sanitized() or rss1 - rss0 < 4 * 1024, (rss0, rss1)
+    # The host reads again: grabs arrive (serials increasing) and the daemon answers a request.
+    got = 0
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            t, _ = host.recv_message(timeout=1)
+        except TimeoutError:
+            break
+        got += t == MSG_CLIPBOARD_GRAB
+    assert got > 0
+    a.close()
+    state.pop("agent", None)
+    wait_caps(lambda c: not c.has(CAP_CLIPBOARD_BY_DEMAND), "agent gone")
+    assert daemon.alive()
+
+
 def rss_hwm_reset():
     # Writing 5 to clear_refs resets VmHWM to the current RSS.
     with open("/proc/%d/clear_refs" % daemon.pid, "w") as f:
@@ -592,6 +696,9 @@ tests = [
     ("256 MiB clipboard host -> guest under 16 MiB peak RSS", test_big_clipboard_host_to_guest),
     ("256 MiB clipboard guest -> host under 16 MiB peak RSS", test_big_clipboard_guest_to_host),
     ("tracking none: only root and the pinned display owner", test_tracking_none_uid_policy),
+    ("at most 4 connections per user", test_per_uid_cap),
+    ("a stuck agent stops the port, then is dropped", test_stuck_agent_is_dropped),
+    ("a host that does not read pauses the agents", test_host_not_reading),
 ]
 try:
     for name, fn in tests:

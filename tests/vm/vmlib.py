@@ -135,7 +135,8 @@ class Guest:
     """One QEMU guest. host: 'vnc' (qemu-vdagent + VNC), 'spice' (QEMU's SPICE server) or None;
     qga: add the QEMU guest agent channel (a Unix socket on the host)."""
 
-    def __init__(self, name, host="vnc", qga=False, memory=1024, smp=None):
+    def __init__(self, name, host="vnc", qga=False, memory=1024, smp=None, own_session=False):
+        self.own_session = own_session  # QEMU out of our process group: a terminal's Ctrl-C does not kill it
         self.name = name
         self.host = host
         self.qga = qga
@@ -200,7 +201,7 @@ class Guest:
         self.t0 = time.monotonic()
         self.qemu_log = open(os.path.join(self.results, "qemu.log"), "wb")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.qemu_log,
-                                     stderr=self.qemu_log)
+                                     stderr=self.qemu_log, start_new_session=self.own_session)
         deadline = time.monotonic() + BOOT_TIMEOUT
         while True:
             if self.proc.poll() is not None:
@@ -300,6 +301,51 @@ class Guest:
             for line in text[-lines:]:
                 out.write(f"#   {line[:300]}\n")
         out.flush()
+
+
+class QGA:
+    """The host end of QEMU's socket chardev for org.qemu.guest_agent.0."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(path)
+        self.buf = b""
+
+    def call(self, execute, arguments=None, timeout=10, reply=True):
+        req = {"execute": execute}
+        if arguments:
+            req["arguments"] = arguments
+        self.sock.sendall(json.dumps(req).encode() + b"\n")
+        if not reply:
+            return None
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise VMError(f"no QGA reply to {execute} in {timeout} s")
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            if not data:
+                raise VMError("QGA socket closed")
+            self.buf += data
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line.lstrip(b"\xff"))
+
+    def sync(self, timeout=20):
+        """guest-sync with a fresh id until the agent answers it (skips stale replies)."""
+        token = int(time.time() * 1000) % 2**31
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                r = self.call("guest-sync", {"id": token}, timeout=2)
+            except VMError:
+                continue
+            if r.get("return") == token:
+                return True
+        return False
 
 
 class Tap:

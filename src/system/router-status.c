@@ -1,0 +1,92 @@
+/* router-status.c — the router's part of `vdagent-ctl status` (docs/vdagent-ctl.md). */
+#include "router-private.h"
+
+const char *router_owner_to_string(Owner o)
+{
+    switch (o) {
+    case OWNER_NONE: return "none";
+    case OWNER_HOST: return "host";
+    case OWNER_GUEST: return "guest";
+    }
+    return "unknown";
+}
+
+void vd_router_status(VdRouter *r, JsonBuilder *b)
+{
+    vd_host_status(r->host, b);
+
+    json_builder_set_member_name(b, "host");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "client_connected");
+    json_builder_add_boolean_value(b, r->client);
+    json_builder_set_member_name(b, "max_clipboard");
+    json_builder_add_int_value(b, r->max_clipboard);
+    json_builder_set_member_name(b, "clipboard");
+    json_builder_begin_object(b);
+    for (unsigned s = 0; s < VD_SELECTION_END; s++) {
+        json_builder_set_member_name(b, vd_selection_to_string(s));
+        json_builder_add_string_value(b, r->sel[s].ctl_offer ? "vdagent-ctl"
+                                                             : router_owner_to_string(r->sel[s].owner));
+    }
+    json_builder_end_object(b);
+    json_builder_end_object(b);
+
+    json_builder_set_member_name(b, "mouse");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "device");
+    if (r->uinput)
+        json_builder_add_string_value(b, VD_UINPUT_NAME);
+    else
+        json_builder_add_null_value(b);
+    json_builder_set_member_name(b, "event_node");
+    if (r->uinput && vd_uinput_event_node(r->uinput))
+        json_builder_add_string_value(b, vd_uinput_event_node(r->uinput));
+    else
+        json_builder_add_null_value(b);
+    json_builder_set_member_name(b, "fake");
+    json_builder_add_boolean_value(b, r->uinput && vd_uinput_fake(r->uinput));
+    json_builder_set_member_name(b, "layout_source");
+    json_builder_add_string_value(b, vd_layout_source_to_string(r->map.source));
+    json_builder_set_member_name(b, "layout");
+    json_builder_begin_array(b);
+    for (uint32_t id = 0; id < VD_IPC_MAX_DISPLAYS; id++) {
+        const VdLayoutRect *d = &r->map.displays[id];
+        if (!d->present)
+            continue;
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "display_id");
+        json_builder_add_int_value(b, id);
+        json_builder_set_member_name(b, "x");
+        json_builder_add_int_value(b, d->x);
+        json_builder_set_member_name(b, "y");
+        json_builder_add_int_value(b, d->y);
+        json_builder_set_member_name(b, "width");
+        json_builder_add_int_value(b, d->width);
+        json_builder_set_member_name(b, "height");
+        json_builder_add_int_value(b, d->height);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    json_builder_set_member_name(b, "events");
+    json_builder_add_int_value(b, (gint64)r->mouse_events);
+    json_builder_end_object(b);
+
+    vd_agents_status(r->agents, r->active, b);
+    vd_xfers_status(r->xfers, b);
+
+    json_builder_set_member_name(b, "counters");
+    json_builder_begin_object(b);
+    vd_host_counters(r->host, b);
+    json_builder_set_member_name(b, "errors");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "framing");
+    json_builder_add_int_value(b, (gint64)vd_host_framing_errors(r->host));
+    json_builder_set_member_name(b, "bad_message");
+    json_builder_add_int_value(b, (gint64)(vd_host_bad_messages(r->host) + r->bad_messages));
+    json_builder_set_member_name(b, "agent_protocol");
+    json_builder_add_int_value(b, (gint64)vd_agents_protocol_errors(r->agents));
+    json_builder_set_member_name(b, "refused_agent");
+    json_builder_add_int_value(b, (gint64)vd_agents_refused(r->agents));
+    json_builder_end_object(b);
+    json_builder_end_object(b);
+}

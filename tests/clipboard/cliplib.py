@@ -6,27 +6,22 @@ TIMESTAMP, MULTIPLE, exact refusals).
 """
 
 import os
-import select
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import time
-import traceback
 
 import vdipc
+import vdtest
+import xserver
+from vdtest import peak_rss_kib, sanitized, stop_process, wait_for  # wait_for: also bench/clipboard's
 
 BUILD_ROOT = os.environ.get("VD_BUILD_ROOT", os.path.join(os.path.dirname(__file__), "../../build"))
 VDAGENT = os.environ.get("VDAGENT", os.path.join(BUILD_ROOT, "src/session/vdagent"))
 PROBE = os.environ.get("CLIP_PROBE", os.path.join(BUILD_ROOT, "tests/clipboard/clip-probe"))
 
 # Sanitizer builds keep freed memory in quarantine: peak RSS figures mean nothing there.
-try:
-    with open(VDAGENT, "rb") as _f:
-        SANITIZED = b"__asan_init" in _f.read()
-except OSError:
-    SANITIZED = False
+SANITIZED = sanitized(VDAGENT)
 
 CLIPBOARD, PRIMARY = 0, 1
 SEL_NAMES = {CLIPBOARD: "clipboard", PRIMARY: "primary"}
@@ -44,86 +39,16 @@ CLIP_MSGS = (vdipc.S_CLIPBOARD_GRAB, vdipc.S_CLIPBOARD_REQUEST, vdipc.S_CLIPBOAR
              vdipc.S_CLIPBOARD_DATA, vdipc.S_CLIPBOARD_ABORT)
 
 
-class Skip(Exception):
-    pass
+def Tap():
+    """The clipboard tests' TAP runner: cases' durations after their names."""
+    return vdtest.Tap(timing=True)
 
 
-class Tap:
-    def __init__(self):
-        self.n = 0
-        self.failed = 0
-
-    def run(self, name, fn, *args):
-        self.n += 1
-        t0 = time.monotonic()
-        try:
-            fn(*args)
-        except Skip as e:
-            print("ok %d - %s # SKIP %s" % (self.n, name, e), flush=True)
-            return True
-        except Exception:  # noqa: BLE001 - a case's failure, reported, then the next case
-            self.failed += 1
-            print("not ok %d - %s" % (self.n, name), flush=True)
-            for line in traceback.format_exc().splitlines():
-                print("# " + line, flush=True)
-            return False
-        print("ok %d - %s (%.1f s)" % (self.n, name, time.monotonic() - t0), flush=True)
-        return True
-
-    def finish(self):
-        print("1..%d" % self.n, flush=True)
-        sys.exit(1 if self.failed else 0)
-
-
-def wait_for(pred, timeout=5.0, interval=0.02, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() >= deadline:
-            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
-        time.sleep(interval)
-
-
-class Xvfb:
-    """A private Xvfb on a free display (it picks the number itself: -displayfd)."""
+class Xvfb(xserver.Xvfb):
+    """A private Xvfb at its default screen size on a free display."""
 
     def __init__(self):
-        if not shutil.which("Xvfb"):
-            raise Skip("Xvfb is not installed")
-        self.tmp = tempfile.mkdtemp(prefix="vd-clip-x-")
-        r, w = os.pipe()
-        self.proc = subprocess.Popen(["Xvfb", "-nolisten", "tcp", "-noreset", "-displayfd", str(w)], pass_fds=(w,),
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=open(os.path.join(self.tmp, "stderr"), "wb"))
-        os.close(w)
-        buf = b""
-        deadline = time.monotonic() + 15
-        try:
-            while not buf.endswith(b"\n"):
-                left = deadline - time.monotonic()
-                if left <= 0 or self.proc.poll() is not None:
-                    raise RuntimeError("Xvfb did not start")
-                if select.select([r], [], [], left)[0]:
-                    chunk = os.read(r, 64)
-                    if not chunk:
-                        raise RuntimeError("Xvfb closed its display fd")
-                    buf += chunk
-        finally:
-            os.close(r)
-        self.display = ":" + buf.decode().strip()
-        self.env = dict(os.environ, DISPLAY=self.display)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        super().__init__(prefix="vd-clip-x-")
 
 
 class Session:
@@ -164,24 +89,14 @@ class Session:
         return self.proc.poll() is None
 
     def vm_hwm_kib(self):
-        with open("/proc/%d/status" % self.proc.pid) as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-        return None
+        return peak_rss_kib(self.proc.pid)
 
     def stop(self):
         """Stops the agent; -> a problem (str) if it did not exit cleanly (crash, sanitizer
         report, non-zero status), else None."""
         problem = None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                problem = "did not exit on SIGTERM"
+        if not stop_process(self.proc, 20):
+            problem = "did not exit on SIGTERM"
         log = self.log()
         for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:", "CRITICAL", "g_assert"):
             if bad in log:

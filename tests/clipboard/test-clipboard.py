@@ -18,8 +18,9 @@ import zlib
 import cliplib
 import vdipc
 from cliplib import (CAP_CLIPBOARD_SELECTION, CLIP_CAPS, CLIPBOARD, IMAGE_BMP, IMAGE_JPG, IMAGE_PNG, IMAGE_TIFF,
-                     PRIMARY, SANITIZED, UTF8_TEXT, Session, Skip, Tap, Xvfb, XclipOwner, probe, wait_for,
-                     wait_owned_by_agent, xclip_out, xclip_out_start)
+                     PRIMARY, SANITIZED, UTF8_TEXT, Session, Tap, Xvfb, XclipOwner, probe, wait_owned_by_agent,
+                     xclip_out, xclip_out_start)
+from vdtest import Skip, wait_for
 
 TEXT = "Grüße from the host — 日本語 ✓\nsecond line\n".encode()
 MiB = 1024 * 1024

@@ -10,20 +10,17 @@ import os
 import re
 import subprocess
 import sys
-import time
-import traceback
 
-SOURCE = os.environ.get("VD_SOURCE_ROOT", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-sys.path.insert(0, os.path.join(SOURCE, "tests", "sessions"))
+import vdipc
+import vdwire
+from vdtest import Tap, diag, wait_for
+
 CTL = os.environ.get("VDAGENT_CTL") or os.path.join(os.environ.get("VD_BUILD_ROOT", "build"), "src", "ctl",
                                                     "vdagent-ctl")
 
-import vdipc  # noqa: E402
-import vdwire  # noqa: E402
-
 try:
-    import test_daemon_sessions as S
-    from logind_mock import PrivateBus
+    import sessionworld as S
+    from logind import PrivateBus
     missing = None
 except ImportError as e:  # python3-dbusmock or dbus-python absent
     missing = "cannot load the logind mock: %s" % e
@@ -39,23 +36,13 @@ def sessions(world):
     return json.loads(ctl(world, "sessions", "--json"))
 
 
-def wait_for(pred, what, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.05)
-
-
 def by_id(doc):
     return {s["id"]: s for s in doc["sessions"]}
 
 
 def case_sessions_listed(world, state):
-    doc = wait_for(lambda: (lambda d: d if len(d["sessions"]) == 2 else None)(sessions(world)), "two sessions")
+    doc = wait_for(lambda: (lambda d: d if len(d["sessions"]) == 2 else None)(sessions(world)),
+                   5.0, 0.05, "two sessions")
     assert doc["session_tracking"] == "logind" and doc["agents"] == [], doc
     s = by_id(doc)
     assert s["1"]["uid"] == S.ALICE and s["1"]["user"] == "alice" and s["1"]["seat"] == "seat0", s
@@ -69,7 +56,7 @@ def case_sessions_listed(world, state):
 def case_agent_shows(world, state):
     state["alice"] = world.agent(S.ALICE, "1")
     doc = wait_for(lambda: (lambda d: d if d["agents"] and by_id(d)["1"]["agent"] else None)(sessions(world)),
-                   "alice's agent in the status")
+                   5.0, 0.05, "alice's agent in the status")
     assert not by_id(doc)["2"]["agent"], doc
     a = doc["agents"][0]
     assert a["session"] == "1" and a["uid"] == S.ALICE and a["active"] is True and a["state"] == "ready", a
@@ -93,11 +80,11 @@ def case_switch_and_lock(world, state):
         active = [a for a in d["agents"] if a["active"]]
         ok = s["2"]["active"] and not s["1"]["active"] and s["2"]["agent"] and s["1"]["agent"]
         return d if ok and len(d["agents"]) == 2 and [a["session"] for a in active] == ["2"] else None
-    wait_for(switched, "session 2 active with both agents")
+    wait_for(switched, 5.0, 0.05, "session 2 active with both agents")
     world.logind.set_locked_hint("2", True)
-    wait_for(lambda: by_id(sessions(world))["2"]["locked"], "session 2 locked")
+    wait_for(lambda: by_id(sessions(world))["2"]["locked"], 5.0, 0.05, "session 2 locked")
     world.logind.set_locked_hint("2", False)
-    wait_for(lambda: not by_id(sessions(world))["2"]["locked"], "session 2 unlocked")
+    wait_for(lambda: not by_id(sessions(world))["2"]["locked"], 5.0, 0.05, "session 2 unlocked")
 
 
 def case_clipboard_to_active_only(world, state):
@@ -129,37 +116,29 @@ CASES = [
 
 
 def main():
-    print("1..%d" % len(CASES))
+    tap = Tap(plan=len(CASES))
     skip = missing
     if not skip and not os.path.exists(S.VDAGENTD):
         skip = "vdagentd not built (%s)" % S.VDAGENTD
     if not skip and os.geteuid() != 0:
         skip = "needs root (agents run as other uids through setpriv)"
     if skip:
-        for i, (name, _) in enumerate(CASES, 1):
-            print("ok %d - %s # SKIP %s" % (i, name, skip))
+        for name, _ in CASES:
+            tap.skip(name, skip)
         return 0
     bus = PrivateBus()
     world = None
-    failed = 0
     state = {}
     try:
         world = S.World(bus)
-        for i, (name, fn) in enumerate(CASES, 1):
-            try:
-                fn(world, state)
-                print("ok %d - %s" % (i, name))
-            except Exception:
-                failed += 1
-                print("not ok %d - %s" % (i, name))
-                S.diag(traceback.format_exc())
-                S.diag("--- vdagentd log ---\n" + world.daemon_log_text()[-4000:])
-            sys.stdout.flush()
+        tap.after_failure = lambda: diag("--- vdagentd log ---\n" + world.daemon_log_text()[-4000:])
+        for name, fn in CASES:
+            tap.run(name, fn, world, state)
     finally:
         if world:
             world.close()
         bus.stop()
-    return 1 if failed else 0
+    return tap.status()
 
 
 if __name__ == "__main__":

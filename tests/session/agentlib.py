@@ -1,25 +1,22 @@
-"""agentlib — running the real `vdagent` for tests: X servers (Xvfb, Xorg with the dummy driver),
-the agent process, xrandr parsing, and a small TAP runner. /usr/bin/python3, stdlib only.
+"""agentlib — running the real `vdagent` for tests: the agent process, its /proc figures, and the
+fake daemon's side of monitor configs and layouts. /usr/bin/python3, stdlib only. X servers are
+tests/lib/xserver.py's, TAP and waiting tests/lib/vdtest.py's.
 """
 
 import atexit
 import fcntl
 import os
-import re
-import select
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
-import traceback
 
 import vdipc
+from vdtest import proc_status, stop_process, wait_for  # noqa: F401 - proc_status, wait_for: bench/files'
+from xserver import Xvfb  # noqa: F401 - bench/files imports it from here
 
 BUILD_ROOT = os.environ.get("VD_BUILD_ROOT", os.path.join(os.path.dirname(__file__), "../../build"))
-SOURCE_ROOT = os.environ.get("VD_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "../.."))
 VDAGENT = os.environ.get("VDAGENT", os.path.join(BUILD_ROOT, "src/session/vdagent"))
-XORG_CONF = os.path.join(SOURCE_ROOT, "tests/session/xorg-dummy.conf")
 
 # GIOErrorEnum values the agent reports in XFER_STATUS details.
 GIO_EXISTS = 2
@@ -27,143 +24,6 @@ GIO_INVALID_FILENAME = 10
 GIO_NO_SPACE = 12
 GIO_TOO_MANY_OPEN_FILES = 31
 GIO_INVALID_DATA = 35
-
-
-class Skip(Exception):
-    pass
-
-
-class Tap:
-    """Runs cases in order; each prints `ok N - name` or `not ok N - name` (+ diagnostics)."""
-
-    def __init__(self):
-        self.n = 0
-        self.failed = 0
-
-    def run(self, name, fn, *args):
-        self.n += 1
-        try:
-            fn(*args)
-        except Skip as e:
-            print("ok %d - %s # SKIP %s" % (self.n, name, e), flush=True)
-            return True
-        except Exception:  # noqa: BLE001 - any failure is the case's failure
-            self.failed += 1
-            print("not ok %d - %s" % (self.n, name), flush=True)
-            for line in traceback.format_exc().splitlines():
-                print("# " + line, flush=True)
-            return False
-        print("ok %d - %s" % (self.n, name), flush=True)
-        return True
-
-    def finish(self):
-        print("1..%d" % self.n, flush=True)
-        sys.exit(1 if self.failed else 0)
-
-
-def wait_for(pred, timeout=5.0, interval=0.02, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() >= deadline:
-            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
-        time.sleep(interval)
-
-
-def _read_displayfd(proc, r, timeout, what):
-    deadline = time.monotonic() + timeout
-    buf = b""
-    while not buf.endswith(b"\n"):
-        left = deadline - time.monotonic()
-        if left <= 0 or proc.poll() is not None:
-            raise RuntimeError("%s did not start" % what)
-        ready, _, _ = select.select([r], [], [], left)
-        if ready:
-            chunk = os.read(r, 64)
-            if not chunk:
-                raise RuntimeError("%s closed its display fd" % what)
-            buf += chunk
-    return ":" + buf.decode().strip()
-
-
-class XServer:
-    def __init__(self):
-        self.proc = None
-        self.display = None
-        self.tmp = tempfile.mkdtemp(prefix="vd-x-")
-
-    def _start(self, argv, what, timeout=15.0):
-        r, w = os.pipe()
-        self.proc = subprocess.Popen(argv + ["-displayfd", str(w)], pass_fds=(w,), stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL,
-                                     stderr=open(os.path.join(self.tmp, "stderr"), "wb"))
-        os.close(w)
-        atexit.register(self.stop)  # even when the test dies before its own cleanup
-        try:
-            self.display = _read_displayfd(self.proc, r, timeout, what)
-        finally:
-            os.close(r)
-
-    def env(self):
-        e = dict(os.environ)
-        e["DISPLAY"] = self.display
-        return e
-
-    def xrandr(self, *args):
-        return subprocess.run(["xrandr", "--display", self.display] + list(args), check=True,
-                              capture_output=True, text=True, timeout=20).stdout
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-class Xvfb(XServer):
-    def __init__(self, width=1920, height=1080):
-        super().__init__()
-        if not shutil.which("Xvfb"):
-            raise Skip("Xvfb is not installed")
-        self._start(["Xvfb", "-nolisten", "tcp", "-noreset", "-screen", "0", "%dx%dx24" % (width, height)], "Xvfb")
-
-
-class XorgDummy(XServer):
-    """Xorg with the dummy driver (16 outputs); needs root and xserver-xorg-video-dummy."""
-
-    def __init__(self):
-        super().__init__()
-        if os.geteuid() != 0:
-            raise Skip("Xorg with the dummy driver needs root")
-        if not shutil.which("Xorg") or not os.path.exists("/usr/lib/xorg/modules/drivers/dummy_drv.so"):
-            raise Skip("Xorg or its dummy driver is not installed")
-        self._start(["Xorg", "-config", XORG_CONF, "-noreset", "-nolisten", "tcp", "-novtswitch", "-sharevts",
-                     "-logfile", os.path.join(self.tmp, "Xorg.log")], "Xorg (dummy)", timeout=30.0)
-
-
-def parse_xrandr(text):
-    """-> (screen (w, h), {output: (w, h, x, y) or None for off})."""
-    screen = None
-    outputs = {}
-    for line in text.splitlines():
-        m = re.match(r"Screen \d+: .*current (\d+) x (\d+)", line)
-        if m:
-            screen = (int(m.group(1)), int(m.group(2)))
-            continue
-        m = re.match(r"(\S+) (connected|disconnected)(?: primary)? (\d+)x(\d+)\+(\d+)\+(\d+)", line)
-        if m:
-            outputs[m.group(1)] = tuple(int(m.group(i)) for i in (3, 4, 5, 6))
-            continue
-        m = re.match(r"(\S+) (connected|disconnected)", line)
-        if m:
-            outputs[m.group(1)] = None
-    return screen, outputs
 
 
 class Agent:
@@ -202,13 +62,7 @@ class Agent:
 
     def stop(self):
         """Terminates the agent; returns its exit status."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 10)
         return self.proc.returncode
 
     def cleanup(self):
@@ -229,14 +83,6 @@ def wakeups(pid):
 
 def threads(pid):
     return len(os.listdir("/proc/%d/task" % pid))
-
-
-def proc_status(pid, field):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise KeyError(field)
 
 
 def recv_until(conn, msg_type, timeout=5.0):

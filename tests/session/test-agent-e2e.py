@@ -5,40 +5,35 @@ under Xvfb. What spice-gtk 0.42 sends (16 sparse monitors with the physical-size
 
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 
 import vdwire
-from agentlib import BUILD_ROOT, Agent, Skip, Tap, Xvfb, parse_xrandr, wait_for
+from agentlib import Agent
+from daemon import VDAGENTD, Vdagentd
+from vdtest import Skip, Tap, wait_for
+from xserver import Xvfb, parse_xrandr
 
-VDAGENTD = os.environ.get("VDAGENTD", os.path.join(BUILD_ROOT, "src/system/vdagentd"))
 NOISE = (vdwire.MSG_ANNOUNCE_CAPABILITIES, vdwire.MSG_CLIPBOARD_GRAB, vdwire.MSG_CLIPBOARD_RELEASE)
 
 tap = Tap()
 tmp = tempfile.mkdtemp(prefix="vd-test-e2e-")
 dl = os.path.join(tmp, "dl")
 os.makedirs(dl)
-paths = {n: os.path.join(tmp, n) for n in ("host.sock", "session.sock", "control.sock", "uinput")}
+paths = {"host.sock": os.path.join(tmp, "host.sock"), "session.sock": os.path.join(tmp, "session.sock")}
 state = {}
 
 
 def start_daemon():
-    state["daemon_log"] = open(os.path.join(tmp, "vdagentd.log"), "ab")
-    state["daemon"] = subprocess.Popen(
-        [VDAGENTD, "--port", paths["host.sock"], "--socket", paths["session.sock"], "--control",
-         paths["control.sock"], "--session-tracking", "none", "--fake-uinput", "--uinput", paths["uinput"],
-         "--qga-port", "none", "--foreground", "--debug"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=state["daemon_log"])
+    state["daemon"] = Vdagentd(paths["host.sock"], tmp)
     state["host"].accept(10.0)
     state["host"].negotiate()
 
 
 def stop_daemon():
     d = state.get("daemon")
-    if d and d.poll() is None:
-        d.terminate()
-        d.wait(10)
+    if d:
+        assert d.stop(10), "vdagentd did not exit on SIGTERM"
 
 
 def agent_connected():

@@ -13,7 +13,9 @@ import time
 
 import vdipc
 from agentlib import (GIO_EXISTS, GIO_INVALID_DATA, GIO_INVALID_FILENAME, GIO_NO_SPACE, GIO_TOO_MANY_OPEN_FILES,
-                      Agent, Skip, Tap, Xvfb, settle_layout, wait_for)
+                      Agent, settle_layout)
+from vdtest import Skip, Tap, wait_for
+from xserver import Xvfb
 
 PIECE = 64 * 1024
 MAX_XFERS = 16

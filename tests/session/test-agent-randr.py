@@ -8,7 +8,9 @@ import subprocess
 import tempfile
 
 import vdipc
-from agentlib import (Agent, Tap, XorgDummy, apply_config, layout_rects, monitor, parse_xrandr, settle_layout)
+from agentlib import Agent, apply_config, layout_rects, monitor, settle_layout
+from vdtest import Tap
+from xserver import XorgDummy, parse_xrandr
 
 USE_POS = vdipc.MONITORS_USE_POS
 PHYS = vdipc.MONITORS_PHYSICAL_SIZE

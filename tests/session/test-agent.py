@@ -11,8 +11,9 @@ import tempfile
 import time
 
 import vdipc
-from agentlib import (Agent, Skip, Tap, Xvfb, apply_config, layout_rects, monitor, parse_xrandr, proc_status,
-                      settle_layout, threads, wait_for, wakeups, VDAGENT)
+from agentlib import Agent, apply_config, layout_rects, monitor, settle_layout, threads, wakeups, VDAGENT
+from vdtest import Skip, Tap, proc_status
+from xserver import Xvfb, parse_xrandr
 
 tap = Tap()
 tmp = tempfile.mkdtemp(prefix="vd-test-agent-")

@@ -21,216 +21,20 @@ Arguments: case numbers to run only those (and the cases they continue from).
 """
 
 import os
-import pwd
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 import traceback
 
 import vdipc
 import vdwire
-from logind_mock import LogindMock, PrivateBus
+from logind import LogindMock, PrivateBus
+from sessionworld import ALICE, BOB, CAROL, TEXT, VDAGENTD, World, wait_msg
+from vdtest import Tap, diag
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-AGENT_PROC = os.path.join(HERE, "agent_proc.py")
-BUILD = os.environ.get("VD_BUILD_ROOT", os.path.join(HERE, "..", "..", "build"))
-VDAGENTD = os.path.join(BUILD, "src", "system", "vdagentd")
-# What the host announces: spice-gtk's capabilities without grab serials (their rule is tested
-# elsewhere; here it would only add bookkeeping).
-HOST_CAPS = vdwire.SPICE_GTK_CAPS & ~(1 << vdwire.CAP_CLIPBOARD_GRAB_SERIAL)
 # The daemon's documented limits (src/system/agents.h).
 MAX_PER_UID = 4
 MAX_CONNECTIONS = 32
 HELLO_TIMEOUT = 5.0
-TEXT = vdwire.CLIPBOARD_UTF8_TEXT
-
-
-def free_uids(n, start=61001):
-    """n uids with no passwd entry: throw-away identities for the test agents."""
-    out = []
-    uid = start
-    while len(out) < n:
-        try:
-            pwd.getpwuid(uid)
-        except KeyError:
-            out.append(uid)
-        uid += 1
-    return out
-
-
-ALICE, BOB, CAROL = free_uids(3)
-
-
-class World:
-    """One daemon, one host, one logind mock with two users on seat0: alice (session 1, active)
-    and bob (session 2)."""
-
-    def __init__(self, bus, sessions=(("1", ALICE, "alice", True), ("2", BOB, "bob", False))):
-        self.bus = bus
-        self.children = []
-        self.conns = []
-        self.dir = tempfile.mkdtemp(prefix="vd-sessions-")
-        os.chmod(self.dir, 0o755)  # the agents' uids must reach the socket
-        self.socket = os.path.join(self.dir, "session.sock")
-        self.control = os.path.join(self.dir, "control.sock")
-        self.uinput = os.path.join(self.dir, "uinput.events")
-        self.daemon_log_path = os.path.join(self.dir, "vdagentd.log")
-        # The agents' uids may not reach the source tree (a checkout under /root): run a copy.
-        self.agent_proc = os.path.join(self.dir, "agent_proc.py")
-        shutil.copy(AGENT_PROC, self.agent_proc)
-        os.chmod(self.agent_proc, 0o644)
-        self.sessions = [(sid, "seat0", uid, name, active) for sid, uid, name, active in sessions]
-        self.logind = LogindMock(bus, self.sessions)
-        self.host = vdwire.TestHost(os.path.join(self.dir, "port.sock"))
-        self.daemon_log = open(self.daemon_log_path, "wb")
-        self.daemon = subprocess.Popen(
-            [VDAGENTD, "--foreground", "--debug", "--port", self.host.path, "--socket", self.socket,
-             "--control", self.control, "--uinput", self.uinput, "--fake-uinput",
-             "--session-tracking", "logind", "--qga-port", "none"],
-            env=bus.env(), stdout=self.daemon_log, stderr=subprocess.STDOUT)
-        self.host.accept(10)
-        self.host.negotiate(HOST_CAPS)
-        deadline = time.monotonic() + 10
-        while not os.path.exists(self.socket):
-            if self.daemon.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("vdagentd did not listen on its session socket")
-            time.sleep(0.02)
-
-    # --- agents ---
-
-    def connect(self, uid, session_id, count=1):
-        """count connections to the session socket from one new process running as uid, whose
-        pid logind (the mock) says is in session_id (None: in no session)."""
-        ours, theirs = socket.socketpair()
-        argv = ["/usr/bin/python3", self.agent_proc, self.socket, str(count)]
-        if uid != 0:
-            argv = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid, "--clear-groups"] + argv
-        child = subprocess.Popen(argv, stdin=theirs.fileno(), close_fds=True, cwd=self.dir)
-        theirs.close()
-        self.children.append((child, ours))
-        if session_id is not None:
-            self.logind.map_pid(child.pid, session_id)
-        ours.settimeout(10)
-        ours.sendall(b"go\n")
-        _, anc, _, _ = ours.recvmsg(16, socket.CMSG_SPACE(4 * count))
-        fds = []
-        for level, kind, data in anc:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                fds += list(memoryview(data).cast("i"))
-        assert len(fds) == count, "agent_proc sent %d sockets, not %d" % (len(fds), count)
-        conns = [vdipc.Connection(socket.socket(fileno=fd), vdipc.SESSION) for fd in fds]
-        self.conns += conns
-        return conns
-
-    def agent(self, uid, session_id):
-        """A greeted agent; raises vdipc.PeerError if the daemon refuses it."""
-        conn = self.connect(uid, session_id)[0]
-        conn.hello(software="test-agent uid %d" % uid)
-        return conn
-
-    # --- host side ---
-
-    def _host_caps(self, payload):
-        """The guest (re)announced its capabilities: answer a request, follow the negotiation."""
-        caps = vdwire.parse_announce_caps(payload)
-        self.host.guest_caps = caps["caps"]
-        self.host.neg = caps["caps"] & vdwire.Caps(HOST_CAPS)
-        if caps["request"]:
-            self.host.announce_caps(HOST_CAPS, request=False)
-
-    def host_wait(self, type_, timeout=5.0, pred=None):
-        """The host's next message of type_ (for which pred holds), answering capability
-        announcements on the way."""
-        deadline = time.monotonic() + timeout
-        while True:
-            t, payload = self.host.recv_message(max(0.01, deadline - time.monotonic()))
-            if t == vdwire.MSG_ANNOUNCE_CAPABILITIES:
-                self._host_caps(payload)
-                if type_ != t:
-                    continue
-            if t == type_ and (pred is None or pred(payload)):
-                return payload
-
-    def host_clipboard_ready(self, timeout=5.0):
-        """Waits until the daemon announces clipboard support (it does once an agent of the active
-        session is there), so that host messages are framed as negotiated."""
-        if self.host.neg.has(vdwire.CAP_CLIPBOARD_BY_DEMAND):
-            return
-        self.host_wait(vdwire.MSG_ANNOUNCE_CAPABILITIES, timeout,
-                       lambda p: vdwire.parse_announce_caps(p)["caps"].has(vdwire.CAP_CLIPBOARD_BY_DEMAND))
-
-    def host_quiet(self, types, seconds=0.7):
-        """Fails if the host receives a message of one of types within seconds."""
-        deadline = time.monotonic() + seconds
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            try:
-                t, payload = self.host.recv_message(left)
-            except TimeoutError:
-                return
-            if t == vdwire.MSG_ANNOUNCE_CAPABILITIES:
-                self._host_caps(payload)
-            assert t not in types, "the host unexpectedly got %s" % vdwire.MSG_NAMES.get(t, t)
-
-    def host_grab(self, types=(TEXT,)):
-        self.host_clipboard_ready()
-        self.host.send_message(vdwire.MSG_CLIPBOARD_GRAB,
-                               vdwire.build_clipboard_grab(list(types), neg=self.host.neg))
-
-    def daemon_log_text(self):
-        self.daemon_log.flush()
-        with open(self.daemon_log_path, "rb") as f:
-            text = f.read().decode(errors="replace")
-        status = self.daemon.poll()
-        if status is not None:
-            text += "\n(vdagentd has exited with status %d)" % status
-        return text
-
-    def close(self):
-        for c in self.conns:
-            c.close()
-        for child, ours in self.children:
-            ours.close()
-        for child, _ in self.children:
-            try:
-                child.wait(5)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-        if self.daemon.poll() is None:
-            self.daemon.terminate()
-            try:
-                self.daemon.wait(10)
-            except subprocess.TimeoutExpired:
-                self.daemon.kill()
-                self.daemon.wait()
-        self.daemon_log.close()
-        self.host.shutdown()
-        self.logind.stop()
-        for f in os.listdir(self.dir):
-            try:
-                os.unlink(os.path.join(self.dir, f))
-            except OSError:
-                pass
-        os.rmdir(self.dir)
-
-
-# --- agent side helpers ---
-
-def wait_msg(conn, type_, timeout=5.0, pred=None):
-    """The agent's next message of type_ (matching pred), skipping others."""
-    deadline = time.monotonic() + timeout
-    while True:
-        t, m = conn.recv(max(0.01, deadline - time.monotonic()))
-        if t == vdipc.ERROR:
-            raise vdipc.PeerError(m["code"], m["message"])
-        if t == type_ and (pred is None or pred(m)):
-            return m
 
 
 def wait_all(conn, wanted, timeout=5.0):
@@ -504,34 +308,28 @@ CASES = [
 ]
 
 
-def diag(text):
-    for line in text.rstrip().splitlines():
-        print("# " + line)
-
-
 def main():
-    print("1..%d" % len(CASES))
-    sys.stdout.flush()
+    tap = Tap(plan=len(CASES))
     if not os.path.exists(VDAGENTD):
-        for i, (name, _, _) in enumerate(CASES, 1):
-            print("ok %d - %s # SKIP vdagentd not built (%s)" % (i, name, VDAGENTD))
+        for name, _, _ in CASES:
+            tap.skip(name, "vdagentd not built (%s)" % VDAGENTD)
         return 0
     if os.geteuid() != 0:
-        for i, (name, _, _) in enumerate(CASES, 1):
-            print("ok %d - %s # SKIP needs root (agents run as other uids through setpriv)" % (i, name))
+        for name, _, _ in CASES:
+            tap.skip(name, "needs root (agents run as other uids through setpriv)")
         return 0
     bus = PrivateBus()
     world = None
     state = {}
     broken = None  # why the current world cannot go on
-    failed = 0
+    tap.after_failure = lambda: diag("--- vdagentd log ---\n" + world.daemon_log_text()[-6000:])
     try:
         only = {int(a) for a in sys.argv[1:]}  # case numbers, for debugging
         for i, (name, fn, kind) in enumerate(CASES, 1):
             if only and i not in only and not any(j > i and CASES[j - 1][2] == "same" and
                                                   all(CASES[k - 1][2] == "same" for k in range(i + 1, j + 1))
                                                   for j in only):
-                print("ok %d - %s # SKIP not selected" % (i, name))
+                tap.skip(name, "not selected")
                 continue
             if kind == "new" or world is None:
                 if world:
@@ -543,25 +341,15 @@ def main():
                     broken = "setup failed: %s" % e
                     diag(traceback.format_exc())
             if broken:
-                print("not ok %d - %s" % (i, name))
-                diag(broken)
-                failed += 1
+                tap.fail(name, broken)
                 continue
-            try:
-                fn(world, state)
-                print("ok %d - %s" % (i, name))
-            except Exception:
-                failed += 1
-                print("not ok %d - %s" % (i, name))
-                diag(traceback.format_exc())
-                diag("--- vdagentd log ---\n" + world.daemon_log_text()[-6000:])
+            if not tap.run(name, fn, world, state):
                 broken = "an earlier step of this scenario failed"
-            sys.stdout.flush()
     finally:
         if world:
             world.close()
         bus.stop()
-    return 1 if failed else 0
+    return tap.status()
 
 
 if __name__ == "__main__":

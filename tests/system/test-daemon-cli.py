@@ -124,10 +124,45 @@ def test_no_uinput():
     assert p.returncode == 0
 
 
+def test_fake_uinput_fifo():
+    import struct as st
+    from vdwire import MSG_MOUSE_STATE, build_mouse_state, build_monitors_config, MSG_MONITORS_CONFIG, MSG_REPLY
+    d, argv = daemon_argv("fifo")
+    fifo = os.path.join(d, "events.fifo")
+    os.mkfifo(fifo)
+    argv[argv.index(os.path.join(d, "events"))] = fifo
+    host = TestHost(os.path.join(d, "port.sock"))
+    p = subprocess.Popen(argv, stderr=subprocess.DEVNULL)
+    try:
+        host.accept(timeout=10)
+        host.expect(MSG_ANNOUNCE_CAPABILITIES)
+        host.negotiate()
+        host.send_message(MSG_MONITORS_CONFIG, build_monitors_config([dict(width=800, height=600, x=0, y=0)], 3))
+        host.expect(MSG_REPLY)
+        fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        host.send_message(MSG_MOUSE_STATE, build_mouse_state(400, 300, 0, 0), port=2)
+        deadline = time.monotonic() + 5
+        data = b""
+        while len(data) < 3 * 24 and time.monotonic() < deadline:
+            try:
+                data += os.read(fd, 4096)
+            except BlockingIOError:
+                time.sleep(0.02)
+        os.close(fd)
+        recs = [st.unpack_from("<qqHHi", data, i)[2:] for i in range(0, len(data), 24)]
+        assert recs[-1] == (0, 0, 0) and recs[0][:2] == (3, 0) and recs[0][2] * 800 // 32768 == 400, recs
+    finally:
+        p.terminate()
+        p.wait(5)
+        host.shutdown()
+    assert p.returncode == 0
+
+
 tap.run("--version", test_version)
 tap.run("--help lists the contract's options", test_help)
 tap.run("bad options exit with status 2", test_bad_options)
 tap.run("READY=1 and STOPPING=1 on $NOTIFY_SOCKET", test_notify_ready)
 tap.run("socket activation: the passed socket serves agents", test_socket_activation)
 tap.run("without a uinput device: runs, MOUSE_STATE not announced", test_no_uinput)
+tap.run("--fake-uinput into a FIFO", test_fake_uinput_fifo)
 tap.done()

@@ -1,4 +1,4 @@
-"""logind_mock — a private system bus with python3-dbusmock's logind template on it, for tests.
+"""logind — a private system bus with python3-dbusmock's logind template on it, for tests.
 
     bus = PrivateBus()                        # dbus-daemon with tests/sessions/system-bus.conf
     logind = LogindMock(bus)                  # python3 -m dbusmock --system --template logind
@@ -28,6 +28,10 @@ SESSION_PATH = "/org/freedesktop/login1/session/"
 SESSION_IFACE = LOGIND + ".Session"
 MOCK_IFACE = "org.freedesktop.DBus.Mock"
 HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_ROOT = os.environ.get("VD_SOURCE_ROOT", os.path.join(HERE, "..", ".."))
+# Shared with tests/sessions/test-sessions.c, which finds it there.
+BUS_CONF = os.path.join(SOURCE_ROOT, "tests", "sessions", "system-bus.conf")
+TEMPLATE = os.path.join(HERE, "logind_template.py")
 
 
 def _die_with_parent():
@@ -41,9 +45,8 @@ class PrivateBus:
 
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="vd-bus-")
-        conf = os.path.join(HERE, "system-bus.conf")
         self.proc = subprocess.Popen(
-            ["dbus-daemon", "--config-file=" + conf, "--address=unix:path=%s/bus" % self.dir,
+            ["dbus-daemon", "--config-file=" + BUS_CONF, "--address=unix:path=%s/bus" % self.dir,
              "--print-address", "--nofork"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
         self.address = self.proc.stdout.readline().decode().strip()  # printed once it listens
@@ -80,8 +83,7 @@ class LogindMock:
         self.log = open(os.path.join(bus.dir, "logind-mock.log"), "ab")
         params = json.dumps({"sessions": [list(s) for s in sessions]})
         self.proc = subprocess.Popen(
-            ["/usr/bin/python3", "-m", "dbusmock", "--system", "--template",
-             os.path.join(HERE, "logind_template.py"), "-p", params],
+            ["/usr/bin/python3", "-m", "dbusmock", "--system", "--template", TEMPLATE, "-p", params],
             env=bus.env(), stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + timeout
         while not bus.has_owner(LOGIND):

@@ -5,7 +5,8 @@
   loading the template, but answers no call before the template is loaded);
 - Manager.GetSessionByPID, answered from a pid map set with org.vdagent.Test.MapPid(pid, id).
 
-Used as `/usr/bin/python3 -m dbusmock --system --template tests/sessions/logind_template.py -p JSON`.
+Used as `/usr/bin/python3 -m dbusmock --system --template tests/lib/logind_template.py -p JSON`
+(tests/lib/logind.py's LogindMock).
 '''
 
 import dbus

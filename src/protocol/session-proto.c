@@ -36,6 +36,17 @@ const char *vd_session_msg_type_to_string(uint32_t type)
     }
 }
 
+const char *vd_session_feature_to_string(uint32_t bit)
+{
+    switch (bit) {
+    case VD_SESSION_FEATURE_CLIPBOARD: return "clipboard";
+    case VD_SESSION_FEATURE_MONITORS: return "monitors";
+    case VD_SESSION_FEATURE_FILES: return "files";
+    case VD_SESSION_FEATURE_LAYOUT: return "layout";
+    default: return NULL;
+    }
+}
+
 /* --- decoding --- */
 
 static void get_selection(VdIpcCursor *c, uint8_t *ret)

@@ -13,7 +13,19 @@
 
 #define VD_SESSION_MAGIC 0x53474456u /* "VDGS" */
 #define VD_SESSION_VERSION_MAJOR 1
-#define VD_SESSION_VERSION_MINOR 0
+#define VD_SESSION_VERSION_MINOR 1
+
+/* HELLO feature bits (since 1.1): what the agent can do. The daemon announces every bit it can
+ * route; the bits in use are the intersection. An agent that sends 0 (built before 1.1) is taken to
+ * have every feature: docs/protocols.md, "Session features". */
+#define VD_SESSION_FEATURE_CLIPBOARD (1u << 0) /* selections (XFixes) */
+#define VD_SESSION_FEATURE_MONITORS (1u << 1)  /* applies MONITORS_CONFIG (RandR >= 1.3) */
+#define VD_SESSION_FEATURE_FILES (1u << 2)     /* receives file transfers */
+#define VD_SESSION_FEATURE_LAYOUT (1u << 3)    /* reports LAYOUT (RandR) */
+#define VD_SESSION_FEATURES_ALL 0xfu
+
+/* "clipboard", "monitors", "files", "layout" for one bit; NULL for an unknown one. */
+const char *vd_session_feature_to_string(uint32_t bit);
 
 typedef enum {
     /* both directions */

@@ -36,6 +36,7 @@ struct VdDaemonLink {
     guint in_watch, out_watch, retry_timer, hello_timer, close_idle;
     unsigned backoff_ms;
     bool announced_absent; /* "daemon not there" logged once per outage */
+    uint32_t features;     /* VD_SESSION_FEATURE_* announced in HELLO */
 
     VdIpcDecoder *decoder;
     uint8_t *rbuf;
@@ -407,7 +408,7 @@ static void link_connect(VdDaemonLink *link)
     hello.u.hello.magic = VD_SESSION_MAGIC;
     hello.u.hello.version_major = VD_SESSION_VERSION_MAJOR;
     hello.u.hello.version_minor = VD_SESSION_VERSION_MINOR;
-    hello.u.hello.features = 0;
+    hello.u.hello.features = link->features;
     hello.u.hello.software = (char *)"vdagent " VDAGENT_VERSION;
     (void)queue_frame(link, &hello);
     g_debug("daemon link: connected to \"%s\", HELLO sent", link->path);
@@ -438,6 +439,7 @@ VdDaemonLink *vd_daemon_link_new(const char *path, const VdDaemonLinkCallbacks *
     link->path = g_strdup(path);
     link->cb = *callbacks;
     link->user_data = user_data;
+    link->features = VD_SESSION_FEATURES_ALL;
     link->fd = -1;
     link->backoff_ms = VD_LINK_BACKOFF_MIN_MS;
     link->rbuf = g_malloc(VD_LINK_READ_SIZE);
@@ -457,6 +459,11 @@ void vd_daemon_link_free(VdDaemonLink *link)
     g_free(link->rbuf);
     g_free(link->path);
     g_free(link);
+}
+
+void vd_daemon_link_set_features(VdDaemonLink *link, uint32_t features)
+{
+    link->features = features;
 }
 
 void vd_daemon_link_start(VdDaemonLink *link)

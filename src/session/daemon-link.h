@@ -50,6 +50,9 @@ typedef struct {
 /* path: the session socket. Nothing happens before vd_daemon_link_start(). */
 VdDaemonLink *vd_daemon_link_new(const char *path, const VdDaemonLinkCallbacks *callbacks, void *user_data);
 void vd_daemon_link_free(VdDaemonLink *link);
+/* What this agent can do (VD_SESSION_FEATURE_* bits), sent in every HELLO from now on. Set it
+ * before vd_daemon_link_start(); never 0 (0 means "a 1.0 agent: everything"). */
+void vd_daemon_link_set_features(VdDaemonLink *link, uint32_t features);
 /* Tries to connect now (and later again, with backoff, until it works). */
 void vd_daemon_link_start(VdDaemonLink *link);
 

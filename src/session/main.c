@@ -465,6 +465,13 @@ int main(int argc, char **argv)
         g_clear_error(&error);
     }
     app.files = vd_files_new(file_dir, send_files_status, &app);
+    /* Tell the daemon what works on this display, so that it offers the host only that. */
+    uint32_t features = VD_SESSION_FEATURE_FILES;
+    if (app.clipboard)
+        features |= VD_SESSION_FEATURE_CLIPBOARD;
+    if (app.randr)
+        features |= VD_SESSION_FEATURE_MONITORS | VD_SESSION_FEATURE_LAYOUT; /* vd_randr_new wants RandR 1.3 */
+    vd_daemon_link_set_features(app.link, features);
 
     app.x_source = x_source_new(&app);
     g_source_attach(app.x_source, NULL);

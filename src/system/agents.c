@@ -38,6 +38,31 @@
 #define SO_PEERPIDFD 77
 #endif
 
+/* Why a connection was refused, for status ("counters"."errors"). */
+typedef enum {
+    REFUSED_OTHER = 0, /* hello timeout, version, the peer vanished while identified */
+    REFUSED_NOT_OWNER, /* the session (or the pinned display) belongs to another user */
+    REFUSED_DUPLICATE, /* another live agent serves the session */
+    REFUSED_LIMIT,     /* connection limits */
+    REFUSED_NO_SESSION,/* no logind session, or it ended */
+    REFUSED_END,
+} Refusal;
+
+/* Per session message type counters; types past the table share the last slot. */
+#define AGENT_COUNTED_TYPES 64u
+
+typedef struct {
+    uint64_t messages[AGENT_COUNTED_TYPES];
+    uint64_t bytes[AGENT_COUNTED_TYPES];
+} TypeCounters;
+
+static inline void count_type(TypeCounters *c, uint16_t type, size_t len)
+{
+    unsigned i = type < AGENT_COUNTED_TYPES ? type : AGENT_COUNTED_TYPES - 1;
+    c->messages[i]++;
+    c->bytes[i] += len;
+}
+
 typedef enum {
     AGENT_IDENTIFYING, /* peer credentials known, session lookup running; nothing is read */
     AGENT_HELLO,       /* identified; waiting for its HELLO */
@@ -66,7 +91,7 @@ struct VdAgent {
     char *session;
     char *name;
     char *software;
-    uint32_t features; /* the peer's HELLO features; we offer none yet */
+    uint32_t features; /* in use: the HELLO's ∩ ours, every one for a pre-1.1 agent's 0 */
     guint watch;
     GIOCondition watch_cond;
     guint hello_timer;
@@ -103,7 +128,9 @@ struct VdAgents {
     uint8_t *rbuf;
     VdTraceFunc trace;
     void *trace_data;
-    uint64_t accepted, refused, protocol_errors;
+    uint64_t accepted, refused, protocol_errors, stalled;
+    uint64_t refused_by[REFUSED_END];
+    TypeCounters to_agent, from_agent;
     GList *lookups;     /* Lookup*, outstanding session lookups */
 };
 
@@ -170,6 +197,7 @@ static gboolean on_stall(gpointer user_data)
 {
     VdAgent *agent = user_data;
     agent->stall_timer = 0;
+    agent->agents->stalled++;
     g_warning("agent %s: has not read its socket for %u s; disconnecting it", agent->name,
               VD_AGENT_STALL_MS / 1000);
     agent_destroy(agent);
@@ -224,7 +252,9 @@ static void queue_error(VdAgent *agent, uint32_t code, const char *message)
     VdSessionMsg msg = { .type = VD_IPC_ERROR };
     msg.u.error.code = code;
     msg.u.error.message = (char *)message;
-    vd_session_msg_encode(agent->out, &msg);
+    size_t start = agent->out->len;
+    if (vd_session_msg_encode(agent->out, &msg) == 0)
+        count_type(&agent->agents->to_agent, VD_IPC_ERROR, agent->out->len - start - VD_IPC_HEADER_SIZE);
 }
 
 static void agent_retire(VdAgent *agent)
@@ -387,12 +417,14 @@ static VdAgent *agent_for_session(VdAgents *agents, const char *session, const V
     return NULL;
 }
 
-static void refuse(VdAgent *agent, uint32_t code, const char *why)
+static void refuse(VdAgent *agent, uint32_t code, Refusal reason, const char *why)
 {
-    if (code == VD_IPC_ERR_BAD_FRAME)
+    if (code == VD_IPC_ERR_BAD_FRAME) {
         agent->agents->protocol_errors++;
-    else
+    } else {
         agent->agents->refused++;
+        agent->agents->refused_by[reason]++;
+    }
     g_message("agent refused: %s: %s", agent->name, why);
     vd_agent_close(agent, code, why);
 }
@@ -422,24 +454,24 @@ static void on_lookup(const char *session_id, const GError *error, void *user_da
     g_clear_object(&agent->lookup);
     if (!session_id) {
         g_autofree char *why = g_strdup_printf("no logind session: %s", error ? error->message : "unknown");
-        refuse(agent, VD_IPC_ERR_PERMISSION, why);
+        refuse(agent, VD_IPC_ERR_PERMISSION, REFUSED_NO_SESSION, why);
         return;
     }
     /* CVE-2020-25653: the lookup mapped a pid to a session; make sure that pid is still the
      * process that connected (not a later one that reused the number). */
     if (!peer_still_there(agent)) {
-        refuse(agent, VD_IPC_ERR_PERMISSION, "the connecting process exited before it was identified");
+        refuse(agent, VD_IPC_ERR_PERMISSION, REFUSED_OTHER, "the connecting process exited before it was identified");
         return;
     }
     VdSessionInfo info = { 0 };
     if (vd_sessions_get(agent->agents->sessions, session_id, &info) < 0) {
-        refuse(agent, VD_IPC_ERR_PERMISSION, "its session is not known to logind");
+        refuse(agent, VD_IPC_ERR_PERMISSION, REFUSED_NO_SESSION, "its session is not known to logind");
         return;
     }
     bool ok = info.uid == agent->uid || agent->uid == 0;
     vd_session_info_clear(&info);
     if (!ok) {
-        refuse(agent, VD_IPC_ERR_PERMISSION, "the session belongs to another user");
+        refuse(agent, VD_IPC_ERR_PERMISSION, REFUSED_NOT_OWNER, "the session belongs to another user");
         return;
     }
     identified(agent, session_id);
@@ -452,7 +484,8 @@ static void identify_none(VdAgent *agent)
      * (the owner of the X display that agent serves, in the one-user setups this mode is for);
      * after that only root and that uid are accepted. Deny by default. */
     if (agent->uid != 0 && agents->pinned && agent->uid != agents->pinned_uid) {
-        refuse(agent, VD_IPC_ERR_PERMISSION, "session tracking is off and this is not the display owner");
+        refuse(agent, VD_IPC_ERR_PERMISSION, REFUSED_NOT_OWNER,
+               "session tracking is off and this is not the display owner");
         return;
     }
     identified(agent, "none");
@@ -462,7 +495,7 @@ static gboolean on_hello_timeout(gpointer user_data)
 {
     VdAgent *agent = user_data;
     agent->hello_timer = 0;
-    refuse(agent, VD_IPC_ERR_TIMEOUT, "no HELLO in time");
+    refuse(agent, VD_IPC_ERR_TIMEOUT, REFUSED_OTHER, "no HELLO in time");
     return G_SOURCE_REMOVE;
 }
 
@@ -471,7 +504,7 @@ static void handle_hello(VdAgent *agent, const VdSessionMsg *msg)
     VdAgents *agents = agent->agents;
     const VdIpcHello *hello = &msg->u.hello;
     if (hello->magic != VD_SESSION_MAGIC || hello->version_major != VD_SESSION_VERSION_MAJOR) {
-        refuse(agent, VD_IPC_ERR_VERSION, "unsupported session protocol");
+        refuse(agent, VD_IPC_ERR_VERSION, REFUSED_OTHER, "unsupported session protocol");
         return;
     }
     if (agent->hello_timer) {
@@ -479,13 +512,15 @@ static void handle_hello(VdAgent *agent, const VdSessionMsg *msg)
         agent->hello_timer = 0;
     }
     agent->software = g_strdup(hello->software);
-    agent->features = hello->features;
+    /* Features in use: the intersection; 0 is an agent from before they existed (1.0), which
+     * did everything. */
+    agent->features = hello->features ? hello->features & VD_SESSION_FEATURES_ALL : VD_SESSION_FEATURES_ALL;
     /* One agent per session (without tracking: one at all), checked as it becomes routable. An
      * earlier agent whose process is gone is replaced; a live one keeps its place. */
     VdAgent *other = agent_for_session(agents, agent->session, agent);
     if (other) {
         if (peer_still_there(other)) {
-            refuse(agent, VD_IPC_ERR_LIMIT, "another agent already serves this session");
+            refuse(agent, VD_IPC_ERR_LIMIT, REFUSED_DUPLICATE, "another agent already serves this session");
             return;
         }
         g_message("agent %s replaces %s, whose process is gone", agent->name, other->name);
@@ -501,8 +536,11 @@ static void handle_hello(VdAgent *agent, const VdSessionMsg *msg)
     VdSessionMsg reply = { .type = VD_IPC_HELLO };
     reply.u.hello = (VdIpcHello){ .magic = VD_SESSION_MAGIC, .version_major = VD_SESSION_VERSION_MAJOR,
                                   .version_minor = VD_SESSION_VERSION_MINOR,
+                                  .features = VD_SESSION_FEATURES_ALL,
                                   .software = (char *)"vdagentd " VDAGENT_VERSION };
-    vd_session_msg_encode(agent->out, &reply);
+    size_t start = agent->out->len;
+    if (vd_session_msg_encode(agent->out, &reply) == 0)
+        count_type(&agents->to_agent, VD_IPC_HELLO, agent->out->len - start - VD_IPC_HEADER_SIZE);
     agent->state = AGENT_READY;
     /* Audit: a user process now receives clipboard, monitor and file data. */
     g_message("agent %s accepted (\"%s\")", agent->name, agent->software ? agent->software : "");
@@ -517,6 +555,7 @@ static int on_frame(uint16_t type, const uint8_t *payload, size_t len, void *use
     if (agent->closing || agent->doomed)
         return 1;
     agent->frames_in++;
+    count_type(&agents->from_agent, type, len);
     if (G_UNLIKELY(agents->trace))
         agents->trace(VD_TRACE_FROM_AGENT, 0, type, len, agent->session ? agent->session : "", payload, len,
                       agents->trace_data);
@@ -529,16 +568,16 @@ static int on_frame(uint16_t type, const uint8_t *payload, size_t len, void *use
     }
     if (r < 0) {
         g_autofree char *why = g_strdup_printf("malformed %s: %s", vd_session_msg_type_to_string(type), reason);
-        refuse(agent, VD_IPC_ERR_BAD_FRAME, why);
+        refuse(agent, VD_IPC_ERR_BAD_FRAME, REFUSED_OTHER, why);
         return 1;
     }
     if (agent->state == AGENT_HELLO) {
         if (type == VD_IPC_HELLO)
             handle_hello(agent, &msg);
         else
-            refuse(agent, VD_IPC_ERR_BAD_FRAME, "the first message must be HELLO");
+            refuse(agent, VD_IPC_ERR_BAD_FRAME, REFUSED_OTHER, "the first message must be HELLO");
     } else if (type == VD_IPC_HELLO) {
-        refuse(agent, VD_IPC_ERR_BAD_FRAME, "a second HELLO");
+        refuse(agent, VD_IPC_ERR_BAD_FRAME, REFUSED_OTHER, "a second HELLO");
     } else if (type == VD_IPC_ERROR) {
         g_message("agent %s reports an error: %s (%s)", agent->name, msg.u.error.message,
                   vd_ipc_error_code_to_string(msg.u.error.code));
@@ -588,7 +627,7 @@ static gboolean on_agent_fd(int fd, GIOCondition cond, gpointer user_data)
     agent->in_dispatch = false;
     if (r == -EBADMSG) {
         g_autofree char *why = g_strdup_printf("bad frame: %s", reason);
-        refuse(agent, VD_IPC_ERR_BAD_FRAME, why);
+        refuse(agent, VD_IPC_ERR_BAD_FRAME, REFUSED_OTHER, why);
     }
     if (agent->doomed) {
         agent->doomed = false;
@@ -636,12 +675,14 @@ static void on_new_connection(VdAgents *agents, int fd)
      * it can exhaust the daemon in many other ways). */
     if (g_list_length(agents->all) >= VD_AGENTS_MAX_CONNECTIONS) {
         agents->refused++;
+        agents->refused_by[REFUSED_LIMIT]++;
         g_warning("session socket: %u connections already; refusing pid %d", VD_AGENTS_MAX_CONNECTIONS, cred.pid);
         reject_fd(fd, "too many connections");
         return;
     }
     if (cred.uid != 0 && connections_of(agents, cred.uid) >= VD_AGENTS_MAX_PER_UID) {
         agents->refused++;
+        agents->refused_by[REFUSED_LIMIT]++;
         g_warning("session socket: uid %u has %u connections already; refusing pid %d", (unsigned)cred.uid,
                   VD_AGENTS_MAX_PER_UID, cred.pid);
         reject_fd(fd, "too many connections for this user");
@@ -792,13 +833,13 @@ void vd_agents_sessions_changed(VdAgents *agents)
             continue;
         VdSessionInfo info = { 0 };
         if (vd_sessions_get(agents->sessions, agent->session, &info) < 0) {
-            refuse(agent, VD_IPC_ERR_NOT_ACTIVE, "its session ended");
+            refuse(agent, VD_IPC_ERR_NOT_ACTIVE, REFUSED_NO_SESSION, "its session ended");
             continue;
         }
         bool ok = info.uid == agent->uid || agent->uid == 0;
         vd_session_info_clear(&info);
         if (!ok)
-            refuse(agent, VD_IPC_ERR_PERMISSION, "its session now belongs to another user");
+            refuse(agent, VD_IPC_ERR_PERMISSION, REFUSED_NOT_OWNER, "its session now belongs to another user");
     }
 }
 
@@ -853,7 +894,11 @@ void vd_agents_status(const VdAgents *agents, const VdAgent *active, JsonBuilder
         json_builder_set_member_name(b, "active");
         json_builder_add_boolean_value(b, a == active);
         json_builder_set_member_name(b, "features");
-        json_builder_add_int_value(b, a->features);
+        json_builder_begin_array(b);
+        for (uint32_t bit = 1; bit & VD_SESSION_FEATURES_ALL; bit <<= 1)
+            if (a->features & bit)
+                json_builder_add_string_value(b, vd_session_feature_to_string(bit));
+        json_builder_end_array(b);
         json_builder_set_member_name(b, "software");
         json_builder_add_string_value(b, a->software ? a->software : "");
         json_builder_set_member_name(b, "queued");
@@ -861,6 +906,70 @@ void vd_agents_status(const VdAgents *agents, const VdAgent *active, JsonBuilder
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
+}
+
+static void add_type_counters(JsonBuilder *b, const char *name, const TypeCounters *c)
+{
+    json_builder_set_member_name(b, name);
+    json_builder_begin_object(b);
+    /* Types this build does not know (a newer peer's) are summed under "UNKNOWN". */
+    uint64_t unknown_messages = 0, unknown_bytes = 0;
+    for (unsigned t = 0; t < AGENT_COUNTED_TYPES; t++) {
+        if (!c->messages[t])
+            continue;
+        const char *type_name = vd_session_msg_type_to_string(t);
+        if (t == AGENT_COUNTED_TYPES - 1 || g_str_equal(type_name, "UNKNOWN")) {
+            unknown_messages += c->messages[t];
+            unknown_bytes += c->bytes[t];
+            continue;
+        }
+        json_builder_set_member_name(b, type_name);
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "messages");
+        json_builder_add_int_value(b, (gint64)c->messages[t]);
+        json_builder_set_member_name(b, "bytes");
+        json_builder_add_int_value(b, (gint64)c->bytes[t]);
+        json_builder_end_object(b);
+    }
+    if (unknown_messages) {
+        json_builder_set_member_name(b, "UNKNOWN");
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "messages");
+        json_builder_add_int_value(b, (gint64)unknown_messages);
+        json_builder_set_member_name(b, "bytes");
+        json_builder_add_int_value(b, (gint64)unknown_bytes);
+        json_builder_end_object(b);
+    }
+    json_builder_end_object(b);
+}
+
+void vd_agents_counters(const VdAgents *agents, JsonBuilder *b)
+{
+    add_type_counters(b, "to_agent", &agents->to_agent);
+    add_type_counters(b, "from_agent", &agents->from_agent);
+}
+
+void vd_agents_errors(const VdAgents *agents, JsonBuilder *b)
+{
+    static const char *const names[REFUSED_END] = {
+        [REFUSED_NOT_OWNER] = "refused_not_owner",
+        [REFUSED_DUPLICATE] = "refused_duplicate",
+        [REFUSED_LIMIT] = "refused_limit",
+        [REFUSED_NO_SESSION] = "refused_no_session",
+    };
+    for (unsigned i = 0; i < REFUSED_END; i++) {
+        if (!names[i])
+            continue;
+        json_builder_set_member_name(b, names[i]);
+        json_builder_add_int_value(b, (gint64)agents->refused_by[i]);
+    }
+    json_builder_set_member_name(b, "agent_stalled");
+    json_builder_add_int_value(b, (gint64)agents->stalled);
+}
+
+uint32_t vd_agent_features(const VdAgent *agent)
+{
+    return agent->features;
 }
 
 uint64_t vd_agents_refused(const VdAgents *agents)
@@ -881,7 +990,8 @@ int vd_agent_send(VdAgent *agent, const VdSessionMsg *msg)
     if (queued(agent) >= VD_AGENT_OUT_MAX) {
         /* Closed from the main loop, not from inside whoever is sending (in_send). */
         agent->in_send = true;
-        refuse(agent, VD_IPC_ERR_LIMIT, "its output queue is full");
+        agents->stalled++;
+        refuse(agent, VD_IPC_ERR_LIMIT, REFUSED_OTHER, "its output queue is full");
         agent->in_send = false;
         return -ENOBUFS;
     }
@@ -890,6 +1000,7 @@ int vd_agent_send(VdAgent *agent, const VdSessionMsg *msg)
     if (r < 0)
         return r;
     agent->frames_out++;
+    count_type(&agents->to_agent, msg->type, agent->out->len - start - VD_IPC_HEADER_SIZE);
     if (G_UNLIKELY(agents->trace)) {
         size_t len = agent->out->len - start - VD_IPC_HEADER_SIZE;
         agents->trace(VD_TRACE_TO_AGENT, 0, msg->type, len, agent->session,

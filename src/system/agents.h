@@ -66,6 +66,12 @@ void vd_agents_set_trace(VdAgents *agents, VdTraceFunc func, void *user_data);
 void vd_agents_status(const VdAgents *agents, const VdAgent *active, JsonBuilder *builder);
 uint64_t vd_agents_refused(const VdAgents *agents);
 uint64_t vd_agents_protocol_errors(const VdAgents *agents);
+/* Inside "counters": members "to_agent" and "from_agent", {messages, bytes} by session message
+ * type name. */
+void vd_agents_counters(const VdAgents *agents, JsonBuilder *builder);
+/* Inside "counters"."errors": "refused_not_owner", "refused_duplicate", "refused_limit",
+ * "refused_no_session", "agent_stalled". */
+void vd_agents_errors(const VdAgents *agents, JsonBuilder *builder);
 
 /* Encodes and queues msg. -ENOBUFS when the queue is over its hard limit (the agent is then
  * disconnected, later, from the main loop), -EMSGSIZE for a frame too large. */
@@ -76,6 +82,8 @@ bool vd_agent_full(const VdAgent *agent);
 /* The session the agent serves ("none" without session tracking). */
 const char *vd_agent_session(const VdAgent *agent);
 uid_t vd_agent_uid(const VdAgent *agent);
+/* VD_SESSION_FEATURE_* bits in use (every one for an agent that announced none: a 1.0 build). */
+uint32_t vd_agent_features(const VdAgent *agent);
 pid_t vd_agent_pid(const VdAgent *agent);
 /* A short name for logs: "session 2 (uid 1000, pid 1234)". */
 const char *vd_agent_name(const VdAgent *agent);

@@ -27,7 +27,7 @@ struct VdHost {
     /* Per message type (index VD_MSG_END: unknown types), for status. */
     uint64_t count_in[VD_MSG_END + 1], bytes_in[VD_MSG_END + 1];
     uint64_t count_out[VD_MSG_END + 1], bytes_out[VD_MSG_END + 1];
-    uint64_t framing_errors, bad_messages;
+    uint64_t framing_errors, bad_messages, unknown_types;
 };
 
 static void count(uint64_t *counts, uint64_t *bytes, uint32_t type, uint64_t size)
@@ -139,6 +139,12 @@ static void dispatch_whole(VdHost *host, uint32_t port, uint32_t type, const uin
         return;
     }
     default:
+        if (G_UNLIKELY(type == 0 || type >= VD_MSG_END)) {
+            /* A newer host's message, or garbage: skipped (the wire allows new types). */
+            host->unknown_types++;
+            g_debug("host: skipping a message of unknown type %u (%zu bytes)", type, len);
+            return;
+        }
         host->h.message(type, buf, len, host->user_data);
         return;
     }
@@ -452,6 +458,11 @@ void vd_host_counters(const VdHost *host, JsonBuilder *b)
 {
     add_counters(b, "host_to_guest", host->count_in, host->bytes_in);
     add_counters(b, "guest_to_host", host->count_out, host->bytes_out);
+}
+
+uint64_t vd_host_unknown_types(const VdHost *host)
+{
+    return host->unknown_types;
 }
 
 uint64_t vd_host_framing_errors(const VdHost *host)

@@ -85,6 +85,7 @@ void vd_host_status(const VdHost *host, JsonBuilder *builder);
 void vd_host_counters(const VdHost *host, JsonBuilder *builder);
 uint64_t vd_host_framing_errors(const VdHost *host);
 uint64_t vd_host_bad_messages(const VdHost *host); /* well framed, but refused by its parser */
+uint64_t vd_host_unknown_types(const VdHost *host); /* well framed, of a type we do not know: skipped */
 const char *vd_host_port_path(const VdHost *host);
 uint64_t vd_host_messages_in(const VdHost *host);
 uint64_t vd_host_messages_out(const VdHost *host);

@@ -756,7 +756,7 @@ void vd_qga_status(const VdQga *qga, JsonBuilder *builder)
     json_builder_add_int_value(builder, (gint64) qga->requests);
     json_builder_set_member_name(builder, "errors");
     json_builder_add_int_value(builder, (gint64) qga->errors);
-    json_builder_set_member_name(builder, "blocked-requests");
+    json_builder_set_member_name(builder, "blocked_requests");
     json_builder_add_int_value(builder, (gint64) qga->blocked_requests);
     json_builder_set_member_name(builder, "resyncs");
     json_builder_add_int_value(builder, (gint64) qga->resyncs);

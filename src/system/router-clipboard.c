@@ -194,6 +194,7 @@ void router_agent_clipboard_begin(VdRouter *r, VdAgent *agent, uint8_t s, uint32
         uint64_t head = vd_clipboard_head_size(vd_host_negotiated(r->host));
         uint64_t limit = r->max_clipboard >= 0 ? (uint64_t)r->max_clipboard : VD_LIMIT_STREAMED_MESSAGE;
         if (total + head > limit || total + head > VD_LIMIT_STREAMED_MESSAGE) {
+            r->over_max_clipboard++;
             g_message("agent %s: clipboard data of %" G_GUINT64_FORMAT " bytes is over the host's limit of %"
                       G_GUINT64_FORMAT ": the host gets none",
                       vd_agent_name(agent), total, limit);

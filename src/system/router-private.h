@@ -83,6 +83,14 @@ struct VdRouter {
     Selection sel[VD_SELECTION_END];
     InStream in[3];
     uint64_t bad_messages;
+    /* status: the last MOUSE_STATE (axis_* valid when last_mapped), and errors by kind */
+    bool have_last_mouse, last_mapped;
+    VdMouseState last_mouse;
+    uint32_t last_axis_x, last_axis_y;
+    uint64_t xfer_refused;     /* FILE_XFER_START over VD_XFERS_MAX */
+    uint64_t dropped_no_agent; /* host clipboard/monitor/file messages no agent received */
+    uint64_t unknown_display;  /* MOUSE_STATE for a display the layout lacks */
+    uint64_t over_max_clipboard; /* guest clipboard data over the host's MAX_CLIPBOARD */
 };
 
 
@@ -94,6 +102,12 @@ static inline AgentData *agent_data(VdAgent *agent)
 static inline bool by_demand(VdRouter *r)
 {
     return r->client && vd_host_has(r->host, VD_CAP_CLIPBOARD_BY_DEMAND);
+}
+
+/* VD_SESSION_FEATURE_* of the active agent (none without one). */
+static inline bool active_can(VdRouter *r, uint32_t feature)
+{
+    return r->active && (vd_agent_features(r->active) & feature);
 }
 
 static inline bool selection_ok(VdRouter *r, uint8_t sel)

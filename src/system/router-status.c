@@ -69,6 +69,31 @@ void vd_router_status(VdRouter *r, JsonBuilder *b)
     json_builder_end_array(b);
     json_builder_set_member_name(b, "events");
     json_builder_add_int_value(b, (gint64)r->mouse_events);
+    json_builder_set_member_name(b, "last");
+    if (r->have_last_mouse) {
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "x");
+        json_builder_add_int_value(b, r->last_mouse.x);
+        json_builder_set_member_name(b, "y");
+        json_builder_add_int_value(b, r->last_mouse.y);
+        json_builder_set_member_name(b, "buttons");
+        json_builder_add_int_value(b, r->last_mouse.buttons);
+        json_builder_set_member_name(b, "display_id");
+        json_builder_add_int_value(b, r->last_mouse.display_id);
+        json_builder_set_member_name(b, "axis_x");
+        if (r->last_mapped)
+            json_builder_add_int_value(b, r->last_axis_x);
+        else
+            json_builder_add_null_value(b);
+        json_builder_set_member_name(b, "axis_y");
+        if (r->last_mapped)
+            json_builder_add_int_value(b, r->last_axis_y);
+        else
+            json_builder_add_null_value(b);
+        json_builder_end_object(b);
+    } else {
+        json_builder_add_null_value(b);
+    }
     json_builder_end_object(b);
 
     vd_agents_status(r->agents, r->active, b);
@@ -77,6 +102,7 @@ void vd_router_status(VdRouter *r, JsonBuilder *b)
     json_builder_set_member_name(b, "counters");
     json_builder_begin_object(b);
     vd_host_counters(r->host, b);
+    vd_agents_counters(r->agents, b);
     json_builder_set_member_name(b, "errors");
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "framing");
@@ -87,6 +113,19 @@ void vd_router_status(VdRouter *r, JsonBuilder *b)
     json_builder_add_int_value(b, (gint64)vd_agents_protocol_errors(r->agents));
     json_builder_set_member_name(b, "refused_agent");
     json_builder_add_int_value(b, (gint64)vd_agents_refused(r->agents));
+    vd_agents_errors(r->agents, b);
+    json_builder_set_member_name(b, "unknown_type");
+    json_builder_add_int_value(b, (gint64)vd_host_unknown_types(r->host));
+    json_builder_set_member_name(b, "uinput_write");
+    json_builder_add_int_value(b, r->uinput ? (gint64)vd_uinput_failed_writes(r->uinput) : 0);
+    json_builder_set_member_name(b, "xfer_refused");
+    json_builder_add_int_value(b, (gint64)r->xfer_refused);
+    json_builder_set_member_name(b, "dropped_no_agent");
+    json_builder_add_int_value(b, (gint64)r->dropped_no_agent);
+    json_builder_set_member_name(b, "unknown_display");
+    json_builder_add_int_value(b, (gint64)r->unknown_display);
+    json_builder_set_member_name(b, "max_clipboard");
+    json_builder_add_int_value(b, (gint64)r->over_max_clipboard);
     json_builder_end_object(b);
     json_builder_end_object(b);
 }

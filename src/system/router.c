@@ -100,7 +100,11 @@ static void on_mouse(const VdMouseState *m, void *user_data)
 {
     VdRouter *r = user_data;
     uint32_t ax, ay;
+    r->have_last_mouse = true;
+    r->last_mouse = *m;
+    r->last_mapped = false;
     if (G_UNLIKELY(vd_layout_map_pointer(&r->map, m->display_id, m->x, m->y, &ax, &ay) < 0)) {
+        r->unknown_display++;
         uint32_t bit = 1u << (m->display_id % 32);
         if (!(r->unknown_displays_logged & bit)) {
             r->unknown_displays_logged |= bit;
@@ -110,6 +114,9 @@ static void on_mouse(const VdMouseState *m, void *user_data)
         return;
     }
     r->mouse_events++;
+    r->last_mapped = true;
+    r->last_axis_x = ax;
+    r->last_axis_y = ay;
     if (r->uinput)
         vd_uinput_pointer(r->uinput, ax, ay, m->buttons);
 }
@@ -127,6 +134,10 @@ static bool files_allowed(VdRouter *r, uint32_t *ret_refusal)
 {
     if (!r->active) {
         *ret_refusal = VD_XFER_VDAGENT_NOT_CONNECTED;
+        return false;
+    }
+    if (!active_can(r, VD_SESSION_FEATURE_FILES)) {
+        *ret_refusal = VD_XFER_DISABLED;
         return false;
     }
     VdSessionInfo info = { 0 };
@@ -154,15 +165,18 @@ static void update_caps(VdRouter *r)
         VD_CAP_MONITORS_CONFIG, VD_CAP_REPLY, VD_CAP_SPARSE_MONITORS_CONFIG,
         VD_CAP_MONITORS_CONFIG_POSITION, VD_CAP_GRAPHICS_DEVICE_INFO,
     };
-    static const uint32_t with_agent[] = {
+    static const uint32_t with_clipboard[] = {
         VD_CAP_CLIPBOARD_BY_DEMAND, VD_CAP_CLIPBOARD_SELECTION, VD_CAP_CLIPBOARD_GRAB_SERIAL,
-        VD_CAP_MAX_CLIPBOARD, VD_CAP_FILE_XFER_DETAILED_ERRORS, VD_CAP_GUEST_LINEEND_LF,
+        VD_CAP_MAX_CLIPBOARD, VD_CAP_GUEST_LINEEND_LF,
     };
     for (size_t i = 0; i < G_N_ELEMENTS(always); i++)
         vd_caps_set(&c, always[i]);
-    if (r->active)
-        for (size_t i = 0; i < G_N_ELEMENTS(with_agent); i++)
-            vd_caps_set(&c, with_agent[i]);
+    /* The rest only for what the active agent can do (its HELLO features). */
+    if (active_can(r, VD_SESSION_FEATURE_CLIPBOARD))
+        for (size_t i = 0; i < G_N_ELEMENTS(with_clipboard); i++)
+            vd_caps_set(&c, with_clipboard[i]);
+    if (active_can(r, VD_SESSION_FEATURE_FILES))
+        vd_caps_set(&c, VD_CAP_FILE_XFER_DETAILED_ERRORS);
     uint32_t refusal;
     if (!files_allowed(r, &refusal))
         vd_caps_set(&c, VD_CAP_FILE_XFER_DISABLED);
@@ -256,7 +270,7 @@ static void send_device_info(VdRouter *r, VdAgent *agent)
 
 static void send_cached(VdRouter *r, VdAgent *now)
 {
-    if (r->have_monitors)
+    if (r->have_monitors && (vd_agent_features(now) & VD_SESSION_FEATURE_MONITORS))
         send_monitors(r, now, false);
     if (r->have_device_info)
         send_device_info(r, now);
@@ -400,8 +414,9 @@ static void host_monitors_config(VdRouter *r, const uint8_t *buf, size_t len)
         r->monitors_reply_for = 0;
         host_reply(r, VD_MSG_MONITORS_CONFIG, VD_REPLY_SUCCESS);
     }
-    if (!r->active) {
+    if (!active_can(r, VD_SESSION_FEATURE_MONITORS)) {
         /* Nobody to apply it; the pointer follows it, which is all that can be done. */
+        r->dropped_no_agent++;
         host_reply(r, VD_MSG_MONITORS_CONFIG, VD_REPLY_SUCCESS);
         return;
     }
@@ -437,6 +452,7 @@ static void host_xfer_start(VdRouter *r, const uint8_t *buf, size_t len)
     if (e == -EEXIST) {
         g_warning("host: ignoring a second FILE_XFER_START for transfer %u, which is in progress", st->id);
     } else if (e < 0) {
+        r->xfer_refused++;
         g_warning("host: file transfer %u refused: %u transfers already in progress", st->id, VD_XFERS_MAX);
         host_xfer_result(r, st->id, VD_XFER_ERROR);
     } else {
@@ -480,6 +496,9 @@ static void on_host_message(uint32_t type, const uint8_t *buf, size_t len, void 
 {
     VdRouter *r = user_data;
     const char *reason = NULL;
+    if (G_UNLIKELY(!r->active) && (type == VD_MSG_CLIPBOARD_GRAB || type == VD_MSG_CLIPBOARD_REQUEST ||
+                                   type == VD_MSG_CLIPBOARD_RELEASE || type == VD_MSG_FILE_XFER_START))
+        r->dropped_no_agent++;
     switch (type) {
     case VD_MSG_MONITORS_CONFIG:
         host_monitors_config(r, buf, len);
@@ -580,6 +599,8 @@ static void on_stream(const VdReadEvent *ev, void *user_data)
     switch (ev->kind) {
     case VD_READ_BEGIN:
         *in = (InStream){ .active = true, .type = ev->header.type };
+        if (!r->active)
+            r->dropped_no_agent++;
         if (ev->header.type == VD_MSG_CLIPBOARD) {
             uint8_t sel;
             uint32_t type;

@@ -23,7 +23,7 @@ struct VdUinput {
     uint32_t x, y, buttons;
     struct input_event buf[VD_UINPUT_BUFFER_EVENTS];
     size_t n;
-    uint64_t events, writes, dropped;
+    uint64_t events, writes, dropped, failed_writes;
 };
 
 static const struct {
@@ -192,6 +192,7 @@ void vd_uinput_flush(VdUinput *u)
             g_warning("uinput \"%s\": could not write %zu events (%s); dropped", u->path, u->n,
                       w < 0 ? g_strerror(errno) : "short write");
         u->dropped += u->n;
+        u->failed_writes++;
     }
     u->n = 0;
 }
@@ -199,6 +200,11 @@ void vd_uinput_flush(VdUinput *u)
 uint64_t vd_uinput_events(const VdUinput *u)
 {
     return u->events;
+}
+
+uint64_t vd_uinput_failed_writes(const VdUinput *u)
+{
+    return u->failed_writes;
 }
 
 uint64_t vd_uinput_writes(const VdUinput *u)

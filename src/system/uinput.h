@@ -29,6 +29,8 @@ void vd_uinput_flush(VdUinput *uinput);
 /* Counters for status: events and writes so far. */
 uint64_t vd_uinput_events(const VdUinput *uinput);
 uint64_t vd_uinput_writes(const VdUinput *uinput);
+/* Writes that failed or were short (their events were dropped). */
+uint64_t vd_uinput_failed_writes(const VdUinput *uinput);
 bool vd_uinput_fake(const VdUinput *uinput);
 /* "/dev/input/eventN" of the device, or NULL (fake, or not found). */
 const char *vd_uinput_event_node(const VdUinput *uinput);

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """vdagent-ctl with logind session tracking: the real vdagentd on a private bus where
-python3-dbusmock plays logind (the World of tests/sessions/test_daemon_sessions.py: alice's
+python3-dbusmock plays logind (the World of tests/lib/sessionworld.py: alice's
 session 1 active, bob's session 2 not), agents connecting as throw-away uids, and the real
 vdagent-ctl asked about sessions and agents as they come, switch and lock, and injecting a
 clipboard offer that only the active session's agent may see.
@@ -13,6 +13,7 @@ import sys
 
 import vdipc
 import vdwire
+from daemon import VDAGENTD
 from vdtest import Tap, diag, wait_for
 
 CTL = os.environ.get("VDAGENT_CTL") or os.path.join(os.environ.get("VD_BUILD_ROOT", "build"), "src", "ctl",
@@ -118,8 +119,8 @@ CASES = [
 def main():
     tap = Tap(plan=len(CASES))
     skip = missing
-    if not skip and not os.path.exists(S.VDAGENTD):
-        skip = "vdagentd not built (%s)" % S.VDAGENTD
+    if not skip and not os.path.exists(VDAGENTD):
+        skip = "vdagentd not built (%s)" % VDAGENTD
     if not skip and os.geteuid() != 0:
         skip = "needs root (agents run as other uids through setpriv)"
     if skip:

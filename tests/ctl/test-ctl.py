@@ -26,14 +26,14 @@ from daemonlib import *  # noqa: E402,F401
 import vdipc  # noqa: E402
 from vdipc import ControlClient, FakeAgent, PeerError  # noqa: E402
 from vdwire import *  # noqa: E402,F401
+from vdtest import Tap, diag, sanitized  # noqa: E402
 
 CTL = os.environ.get("VDAGENT_CTL") or os.path.join(os.environ.get("VD_BUILD_ROOT", "build"), "src", "ctl",
                                                     "vdagent-ctl")
 SOURCE = os.environ.get("VD_SOURCE_ROOT", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 COMPLETION = os.path.join(SOURCE, "src", "ctl", "vdagent-ctl.bash")
 # Under ASan freed memory sits in quarantine: RSS says nothing about what the daemon holds.
-with open(VDAGENTD, "rb") as _f:
-    SANITIZED = b"__asan_init" in _f.read()
+SANITIZED = sanitized(VDAGENTD)
 
 if os.geteuid() != 0:
     # The control socket is root only, which is the point of several cases.
@@ -173,7 +173,7 @@ PORT = {"path": "string", "open": "bool", "since": "float", "reopens": "int", "l
 HOST = {"client_connected": "bool", "max_clipboard": "int", "clipboard": "object"}
 MOUSE = {"device": "string", "event_node": "string|null", "fake": "bool", "layout_source": "string",
          "layout": "array", "events": "int", "input_events": "int", "writes": "int"}
-AGENT = {"session": "string", "pid": "int", "uid": "int", "state": "string", "active": "bool", "features": "int",
+AGENT = {"session": "string", "pid": "int", "uid": "int", "state": "string", "active": "bool", "features": "array",
          "software": "string", "queued": "int"}
 CONTROL_MEMBERS = {"path": "string", "clients": "int", "watching": "int", "accepted": "int", "refused": "int",
                    "traces": "int", "traces_dropped": "int"}
@@ -473,6 +473,71 @@ def test_inject_mouse_layout():
     daemon.events(want=3)
     st = status()["mouse"]
     assert [d["display_id"] for d in st["layout"]] == [0, 1] and st["layout"][1]["x"] == 1024, st
+
+
+def test_status_agent_counters_and_mouse_last():
+    """counters.to_agent/from_agent by session message type, agents[].features as names, and
+    mouse.last with the axis values of the last MOUSE_STATE; all documented."""
+    st = status()
+    rows = documented_members()
+    for d in ("to_agent", "from_agent"):
+        assert "`%s`" % d in rows["counters"], d
+        assert st["counters"][d], (d, st["counters"][d])
+        for name, c in st["counters"][d].items():
+            assert name in SESSION_NAME_SET or name == "UNKNOWN", (d, name)
+            check_shape(c, {"messages": "int", "bytes": "int"}, "counters.%s.%s" % (d, name))
+    # Each side's HELLO (the daemon's 17-byte software string and up), then the welcome.
+    assert st["counters"]["from_agent"]["HELLO"]["messages"] >= 1, st["counters"]["from_agent"]
+    assert st["counters"]["to_agent"]["HOST_STATE"]["messages"] >= 1, st["counters"]["to_agent"]
+    before = st["counters"]["from_agent"].get("LAYOUT", {"messages": 0, "bytes": 0})
+    layout = dict(screen_width=1024, screen_height=768, displays=[dict(display_id=0, x=0, y=0, width=1024,
+                                                                       height=768)])
+    agent.send(vdipc.S_LAYOUT, **layout)
+    deadline = time.monotonic() + 3
+    while status()["counters"]["from_agent"].get("LAYOUT", {"messages": 0})["messages"] == before["messages"]:
+        assert time.monotonic() < deadline, "LAYOUT not counted"
+        time.sleep(0.05)
+    after = status()["counters"]["from_agent"]["LAYOUT"]
+    # LAYOUT with one display: 12 + 20 bytes of payload (docs/protocols.md).
+    assert after == {"messages": before["messages"] + 1, "bytes": before["bytes"] + 32}, (before, after)
+    assert "`last`" in rows["mouse"] and "`features`" in rows["agents"]
+    assert st["agents"][0]["features"] == ["clipboard", "monitors", "files", "layout"], st["agents"]
+    ctl_ok("mouse", "300", "200", "--display", "0", "--buttons", "left")
+    ctl_ok("mouse", "300", "200", "--display", "0")
+    last = status()["mouse"]["last"]
+    check_shape(last, {"x": "int", "y": "int", "buttons": "int", "display_id": "int", "axis_x": "int",
+                       "axis_y": "int"}, "mouse.last")
+    assert (last["x"], last["y"], last["buttons"], last["display_id"]) == (300, 200, 0, 0), last
+    assert pixel(last["axis_x"], 1024) == 300 and pixel(last["axis_y"], 768) == 200, last
+    daemon.events()
+
+
+def errors():
+    return status()["counters"]["errors"]
+
+
+def test_errors_unknown_type_and_display():
+    """counters.errors.unknown_type: a host message of a type we do not know is skipped;
+    unknown_display: a MOUSE_STATE for a display the layout lacks is ignored."""
+    e0 = errors()
+    host.send_message(200, b"from a newer host")
+    ctl_ok("mouse", "10", "10", "--display", "9")
+    deadline = time.monotonic() + 3
+    while True:
+        e1 = errors()
+        if e1["unknown_type"] == e0["unknown_type"] + 1 and e1["unknown_display"] == e0["unknown_display"] + 1:
+            break
+        assert time.monotonic() < deadline, (e0, e1)
+        time.sleep(0.05)
+    assert e1["framing"] == e0["framing"] and e1["bad_message"] == e0["bad_message"], (e0, e1)
+    st = status()
+    assert st["port"]["reopens"] == 0, "an unknown type must not reset the port"
+    assert st["mouse"]["last"]["display_id"] == 9 and st["mouse"]["last"]["axis_x"] is None, st["mouse"]
+    assert daemon.events() == [], "an event for an unknown display reached the device"
+
+
+SESSION_NAME_SET = {k[2:] for k, v in vars(vdipc).items() if k.startswith("S_") and isinstance(v, int)} | {
+    "HELLO", "ERROR"}
 
 
 def test_inject_monitors():
@@ -927,6 +992,8 @@ for name, fn in [
     ("monitor --json: one JSON object per line", test_monitor_json),
     ("mouse: the host's code path, the layout's axis values, buttons", test_inject_mouse),
     ("mouse --display 1 on the agent's layout", test_inject_mouse_layout),
+    ("status: agent traffic counters, agent features, mouse.last", test_status_agent_counters_and_mouse_last),
+    ("errors: unknown_type (host), unknown_display (mouse)", test_errors_unknown_type_and_display),
     ("monitors: MONITORS_CONFIG to the agent, REPLY to the host", test_inject_monitors),
     ("clipboard set: the agent sees a grab and gets the text", test_clipboard_set),
     ("clipboard get: the agent's data is printed", test_clipboard_get),
@@ -959,9 +1026,7 @@ def test_clean_exit():
 
 tap.run("the daemon is still alive, exits cleanly and removes its control socket", test_clean_exit)
 if tap.failed:
-    print("# daemon log:")
-    for line in daemon.log_text().splitlines()[-80:]:
-        print("# " + line)
+    diag("daemon log:\n" + "\n".join(daemon.log_text().splitlines()[-80:]))
 host.close()
 daemon.cleanup()
-tap.done()
+tap.finish()

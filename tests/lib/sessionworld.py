@@ -18,7 +18,6 @@ import time
 
 import vdipc
 import vdwire
-from daemon import VDAGENTD  # noqa: F401 - the binary the World runs, for the tests' skip checks
 from daemon import Vdagentd
 from logind import LogindMock
 

@@ -18,11 +18,11 @@ one end of a socket and, in tests/ipc, cross-checked byte for byte against the C
 """
 
 import json
-import os
-import select
 import socket
 import struct
 import time
+
+import unixsock
 
 HEADER_SIZE = 8
 MAX_PAYLOAD = 64 * 1024 + 256
@@ -491,18 +491,8 @@ class Connection:
 
     def recv_frame(self, timeout=5.0):
         """-> (type, payload bytes); TimeoutError, ConnectionError on EOF."""
-        deadline = time.monotonic() + timeout
-        while not self.queue:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("no frame within %.1fs" % timeout)
-            r, _, _ = select.select([self.sock], [], [], left)
-            if not r:
-                continue
-            data = self.sock.recv(256 * 1024)
-            if not data:
-                raise ConnectionError("peer closed the connection")
-            self.queue += self.decoder.feed(data)
+        unixsock.read_until(self.sock, lambda: self.queue, lambda data: self.queue.extend(self.decoder.feed(data)),
+                            timeout, 256 * 1024, "no frame within %.1fs" % timeout, "peer closed the connection")
         return self.queue.pop(0)
 
     def recv(self, timeout=5.0):
@@ -571,28 +561,16 @@ class FakeDaemon:
 
     def __init__(self, path):
         self.path = path
-        if os.path.exists(path):
-            os.unlink(path)
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(path)
-        self.listener.listen(8)
+        self.listener = unixsock.listen(path, 8)
 
     def accept(self, timeout=10.0, hello=True, software="fake-daemon", **hello_kw):
-        r, _, _ = select.select([self.listener], [], [], timeout)
-        if not r:
-            raise TimeoutError("no agent connected to %s within %.1fs" % (self.path, timeout))
-        sock, _ = self.listener.accept()
-        conn = Connection(sock, SESSION)
+        conn = Connection(unixsock.accept(self.listener, self.path, timeout), SESSION)
         if hello:
             conn.hello(software, **hello_kw)
         return conn
 
     def close(self):
-        self.listener.close()
-        try:
-            os.unlink(self.path)
-        except FileNotFoundError:
-            pass
+        unixsock.close_listener(self.listener, self.path)
 
     def __enter__(self):
         return self

@@ -35,16 +35,23 @@ class Tap:
     plan: print `1..plan` now (the count is known up front); else finish() prints `1..N` last.
     timing: append ` (1.2 s)` to the names of passing cases.
     after_failure: called (with no argument) after a failing case's traceback, for more diagnostics.
+    terse: exception classes whose message says it all: printed instead of the traceback.
     """
 
-    def __init__(self, plan=None, timing=False, after_failure=None):
+    def __init__(self, plan=None, timing=False, after_failure=None, terse=()):
         self.n = 0
         self.failed = 0
-        self.planned = plan is not None
+        self.planned = False
         self.timing = timing
         self.after_failure = after_failure
-        if self.planned:
-            print("1..%d" % plan, flush=True)
+        self.terse = tuple(terse)
+        if plan is not None:
+            self.plan(plan)
+
+    def plan(self, count):
+        """Prints the plan `1..count` now, before the cases; finish() then prints none."""
+        self.planned = True
+        print("1..%d" % count, flush=True)
 
     def run(self, name, fn, *args):
         """Runs fn(*args) as case `name`; -> True unless it failed (a SKIP is no failure)."""
@@ -55,10 +62,10 @@ class Tap:
         except Skip as e:
             print("ok %d - %s # SKIP %s" % (self.n, name, e), flush=True)
             return True
-        except Exception:  # noqa: BLE001 - a case's failure, reported, then the next case
+        except Exception as e:  # noqa: BLE001 - a case's failure, reported, then the next case
             self.failed += 1
             print("not ok %d - %s" % (self.n, name), flush=True)
-            diag(traceback.format_exc())
+            diag(str(e) if isinstance(e, self.terse) else traceback.format_exc())
             if self.after_failure:
                 self.after_failure()
             return False
@@ -67,6 +74,12 @@ class Tap:
         else:
             print("ok %d - %s" % (self.n, name), flush=True)
         return True
+
+    def run_all(self, cases, first_is_setup=False):
+        """Runs the (name, fn) cases in order; with first_is_setup, none after a failed first one."""
+        for i, (name, fn) in enumerate(cases):
+            if not self.run(name, fn) and first_is_setup and i == 0:
+                break
 
     def skip(self, name, why):
         """Reports case `name` as skipped without running it."""

@@ -15,11 +15,9 @@ WireError on anything malformed. `neg` arguments are the negotiated capability s
 int bit mask): only CLIPBOARD_SELECTION and CLIPBOARD_GRAB_SERIAL change payload layouts.
 """
 
-import os
-import select
-import socket
 import struct
-import time
+
+import unixsock
 
 # --- framing ---
 PORT_CLIENT = 1
@@ -625,11 +623,7 @@ class TestHost:
 
     def __init__(self, path, max_message=256 * 1024 * 1024):
         self.path = path
-        if os.path.exists(path):
-            os.unlink(path)
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(path)
-        self.listener.listen(4)
+        self.listener = unixsock.listen(path, 4)
         self.conn = None
         self.max_message = max_message
         self.reader = None
@@ -638,10 +632,7 @@ class TestHost:
 
     # connection
     def accept(self, timeout=10.0):
-        r, _, _ = select.select([self.listener], [], [], timeout)
-        if not r:
-            raise TimeoutError("no agent connected to %s within %.1fs" % (self.path, timeout))
-        self.conn, _ = self.listener.accept()
+        self.conn = unixsock.accept(self.listener, self.path, timeout)
         self.reader = GuestReassembler(self.max_message)
         self._queue = []
         return self
@@ -658,11 +649,7 @@ class TestHost:
 
     def shutdown(self):
         self.close()
-        self.listener.close()
-        try:
-            os.unlink(self.path)
-        except FileNotFoundError:
-            pass
+        unixsock.close_listener(self.listener, self.path)
 
     def __enter__(self):
         return self
@@ -683,18 +670,9 @@ class TestHost:
     # receiving
     def recv_message(self, timeout=5.0):
         """-> (type, payload) of the next message the guest sent; TimeoutError if none arrives."""
-        deadline = time.monotonic() + timeout
-        while not self._queue:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("no message from the guest within %.1fs" % timeout)
-            r, _, _ = select.select([self.conn], [], [], left)
-            if not r:
-                continue
-            data = self.conn.recv(65536)
-            if not data:
-                raise ConnectionError("the guest closed the port")
-            self._queue += self.reader.feed(data)
+        unixsock.read_until(self.conn, lambda: self._queue, lambda data: self._queue.extend(self.reader.feed(data)),
+                            timeout, 65536, "no message from the guest within %.1fs" % timeout,
+                            "the guest closed the port")
         type_, payload, _ = self._queue.pop(0)
         return type_, payload
 

@@ -21,10 +21,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
 import dbus
 import dbusmock
+from daemon import vdagentd_argv
+from vdtest import Skip, Tap, diag, stop_process
 
 VERBS = ['guest-sync-delimited', 'guest-sync', 'guest-ping', 'guest-info', 'guest-shutdown',
          'guest-get-osinfo', 'guest-get-host-name', 'guest-get-time', 'guest-get-timezone',
@@ -35,10 +36,6 @@ LOGIND_MANAGER = 'org.freedesktop.login1.Manager'
 
 
 class Failure(Exception):
-    pass
-
-
-class Skip(Exception):
     pass
 
 
@@ -167,14 +164,11 @@ class Agent:
         self.workdir = workdir
         self.log_path = os.path.join(workdir, 'agent-%d.log' % time.monotonic_ns())
         if kind == 'driver':
-            argv = [path, '--debug', '--qga-port', port]
+            argv = [path, '--debug', '--qga-port', port] + list(extra)
         else:
-            argv = [path, '--debug', '--foreground', '--port', os.path.join(workdir, 'no-such-port'),
-                    '--qga-port', port, '--fake-uinput', '--uinput', os.path.join(workdir, 'uinput-events'),
-                    '--session-tracking', 'none',
-                    '--socket', os.path.join(workdir, 'agent.sock'),
-                    '--control', os.path.join(workdir, 'control.sock')]
-        argv += list(extra)
+            argv = vdagentd_argv(os.path.join(workdir, 'no-such-port'), os.path.join(workdir, 'agent.sock'),
+                                 os.path.join(workdir, 'control.sock'), os.path.join(workdir, 'uinput-events'),
+                                 qga_port=port, extra=extra, binary=path)
         self.log = open(self.log_path, 'w')
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log, env=env)
 
@@ -185,14 +179,8 @@ class Agent:
             return f.read()
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise Failure('the agent did not stop on SIGTERM')
+        if not stop_process(self.proc, 10):
+            raise Failure('the agent did not stop on SIGTERM')
         self.proc.stdout.close()
         self.log.close()
         return self.proc.returncode
@@ -207,8 +195,7 @@ class Suite:
         self.bus_pid = None
         self.logind = None
         self.agents = []
-        self.n = 0
-        self.failed = 0
+        self.tap = Tap(terse=(Failure,), after_failure=self.agent_log_tail)
 
     # --- fixtures ---
 
@@ -264,21 +251,10 @@ class Suite:
             dbusmock.DBusTestCase.stop_dbus(self.bus_pid)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def run(self, name, fn, *args):
-        self.n += 1
-        try:
-            fn(*args)
-            print('ok %d - %s' % (self.n, name), flush=True)
-        except Skip as e:
-            print('ok %d - %s # SKIP %s' % (self.n, name, e), flush=True)
-        except Exception as e:  # noqa: BLE001 — any failure is a test failure
-            self.failed += 1
-            print('not ok %d - %s' % (self.n, name), flush=True)
-            for line in (traceback.format_exc() if not isinstance(e, Failure) else str(e)).splitlines():
-                print('# ' + line, flush=True)
-            for agent, _ in self.agents[-1:]:
-                for line in agent.stderr().splitlines()[-15:]:
-                    print('#   agent: ' + line, flush=True)
+    def agent_log_tail(self):
+        """The last agent's last stderr lines, after a failure."""
+        for agent, _ in self.agents[-1:]:
+            diag('\n'.join('  agent: ' + line for line in agent.stderr().splitlines()[-15:]))
 
 
 # --- the verbs, with qemu-ga's shapes ---
@@ -510,13 +486,18 @@ def t_reconnect(s):
     s.finish(agent, h)
 
 
-def t_port_appears(s):
-    port = os.path.join(s.tmp, 'late.sock')
+def serve_late_port(s, port, wait, before_listening=None):
+    """Starts an agent on port before anything listens there, checks that it is still running
+    after wait seconds, calls before_listening(), then listens and expects to be served.
+    -> (the stopped agent, its exit status)."""
     agent = Agent(s.kind, s.path, port, s.tmp, (), s.env)
     host = None
     try:
-        time.sleep(0.7)
-        check(agent.proc.poll() is None, 'the agent exited without its port')
+        time.sleep(wait)
+        check(agent.proc.poll() is None, 'the agent exited' if before_listening else
+              'the agent exited without its port')
+        if before_listening:
+            before_listening()
         host = Host(port)
         host.accept(timeout=10)
         host.ping()
@@ -524,6 +505,11 @@ def t_port_appears(s):
         if host:
             host.close()
         rc = agent.stop()
+    return agent, rc
+
+
+def t_port_appears(s):
+    agent, rc = serve_late_port(s, os.path.join(s.tmp, 'late.sock'), 0.7)
     check(rc == 0, 'exit status %s' % rc)
     check(agent.stderr().count('not there') <= 1, 'a missing port is reported more than once')
 
@@ -531,19 +517,7 @@ def t_port_appears(s):
 def t_port_not_a_port(s):
     port = os.path.join(s.tmp, 'regular-file')
     open(port, 'w').close()
-    agent = Agent(s.kind, s.path, port, s.tmp, (), s.env)
-    host = None
-    try:
-        time.sleep(1.5)
-        check(agent.proc.poll() is None, 'the agent exited')
-        os.unlink(port)
-        host = Host(port)
-        host.accept(timeout=10)
-        host.ping()
-    finally:
-        if host:
-            host.close()
-        rc = agent.stop()
+    agent, rc = serve_late_port(s, port, 1.5, lambda: os.unlink(port))
     check(rc == 0, 'exit status %s' % rc)
     check(agent.stderr().count('not a character device or a Unix socket') == 1,
           'expected one warning: %r' % agent.stderr())
@@ -573,7 +547,7 @@ def t_status(s):
     h.error('guest-get-time', 'CommandNotFound')
     st = status_of(s, agent)
     check(st['state'] == 'connected' and st['path'] == h.path, 'status %r' % st)
-    check(st['requests'] == 2 and st['errors'] == 1 and st['blocked-requests'] == 1, 'counters %r' % st)
+    check(st['requests'] == 2 and st['errors'] == 1 and st['blocked_requests'] == 1, 'counters %r' % st)
     check(st['blocked'] == ['guest-get-time'], 'blocked %r' % st['blocked'])
     s.finish(agent, h)
 
@@ -771,26 +745,26 @@ def main():
             ('several requests per write, split requests', t_stream, h),
             ('request size and nesting limits', t_limits, h),
         ]
-        print('1..%d' % (len(tests) + 14), flush=True)
+        s.tap.plan(len(tests) + 14)
         for name, fn, arg in tests:
-            s.run(name, fn, arg)
-        s.run('the first agent stops cleanly', s.finish, agent, h)
-        s.run('guest-get-users without logind', t_users_no_logind, s)
-        s.run('reconnects after the host goes away', t_reconnect, s)
-        s.run('waits for the port to appear', t_port_appears, s)
-        s.run('a port that is a regular file: one warning, then served once fixed', t_port_not_a_port, s)
-        s.run('status', t_status, s)
-        s.run('--block-rpcs', t_block_flag, s)
-        s.run('--allow-rpcs', t_allow_flag, s)
-        s.run('policy file', t_config_file, s)
-        s.run('the example policy file (data/qga/qga.conf)', t_example_config, s)
-        s.run('bad policies are refused at start', t_bad_policy, s)
-        s.run('guest-shutdown through logind (PowerOff/Reboot/Halt), audited', t_shutdown_logind, s)
-        s.run('guest-shutdown when logind refuses', t_shutdown_logind_refuses, s)
-        s.run('guest-shutdown fallback without logind (test hook)', t_shutdown_fallback, s)
+            s.tap.run(name, fn, arg)
+        s.tap.run('the first agent stops cleanly', s.finish, agent, h)
+        s.tap.run('guest-get-users without logind', t_users_no_logind, s)
+        s.tap.run('reconnects after the host goes away', t_reconnect, s)
+        s.tap.run('waits for the port to appear', t_port_appears, s)
+        s.tap.run('a port that is a regular file: one warning, then served once fixed', t_port_not_a_port, s)
+        s.tap.run('status', t_status, s)
+        s.tap.run('--block-rpcs', t_block_flag, s)
+        s.tap.run('--allow-rpcs', t_allow_flag, s)
+        s.tap.run('policy file', t_config_file, s)
+        s.tap.run('the example policy file (data/qga/qga.conf)', t_example_config, s)
+        s.tap.run('bad policies are refused at start', t_bad_policy, s)
+        s.tap.run('guest-shutdown through logind (PowerOff/Reboot/Halt), audited', t_shutdown_logind, s)
+        s.tap.run('guest-shutdown when logind refuses', t_shutdown_logind_refuses, s)
+        s.tap.run('guest-shutdown fallback without logind (test hook)', t_shutdown_fallback, s)
     finally:
         s.cleanup()
-    return 1 if s.failed else 0
+    return s.tap.status()
 
 
 if __name__ == '__main__':

@@ -107,15 +107,13 @@ def t_daemon_restart():
 
 
 try:
-    for name, fn in [
+    tap.run_all([
         ("vdagentd and vdagent start, agent connects", t_start),
         ("spice-gtk monitors config through vdagentd: REPLY success, screen set", t_monitors),
         ("file in 64 KiB messages of 2048-byte chunks through vdagentd", t_file),
         ("hostile file name through vdagentd: ERROR, nothing written", t_hostile_name),
         ("vdagentd restarts: the agent reconnects and works", t_daemon_restart),
-    ]:
-        if not tap.run(name, fn) and fn is t_start:
-            break
+    ], first_is_setup=True)
 finally:
     if "agent" in state:
         state["agent"].cleanup()

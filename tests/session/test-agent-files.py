@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 
 import vdipc
 from agentlib import (GIO_EXISTS, GIO_INVALID_DATA, GIO_INVALID_FILENAME, GIO_NO_SPACE, GIO_TOO_MANY_OPEN_FILES,
@@ -411,7 +410,7 @@ def t_xdg_download_dir():
 
 
 try:
-    for name, fn in [
+    tap.run_all([
         ("agent connects", t_connect),
         ("stale temporaries cleaned at start (locked ones kept)", t_stale_cleaned),
         ("normal transfer, bytes equal, no temporary left", t_normal),
@@ -432,8 +431,7 @@ try:
         ("daemon dies mid-transfer: nothing left, reconnect", t_daemon_dies),
         ("agent killed mid-transfer: temporary removed by the next one", t_agent_killed),
         ("XDG download directory, then ~/Downloads", t_xdg_download_dir),
-    ]:
-        tap.run(name, fn)
+    ])
 finally:
     agent.cleanup()
     daemon.close()

@@ -180,7 +180,7 @@ def t_eight():
 
 
 try:
-    for name, fn in [
+    tap.run_all([
         ("Xorg dummy: agent starts, initial LAYOUT", t_start),
         ("one monitor", t_one),
         ("two monitors left to right (positions ignored without USE_POS)", t_two_left_to_right),
@@ -194,9 +194,7 @@ try:
         ("a display past the outputs: error, the rest applied", t_more_displays_than_outputs),
         ("a change made with xrandr is reported", t_external_change),
         ("eight monitors", t_eight),
-    ]:
-        if not tap.run(name, fn) and fn is t_start:
-            break
+    ], first_is_setup=True)
 finally:
     if agent:
         agent.cleanup()

@@ -4,7 +4,6 @@ malformed frames, version mismatch), monitors on Xvfb's single output, X server 
 footprint, and the quiet exit on a machine without the agent."""
 
 import os
-import socket
 import struct
 import subprocess
 import tempfile
@@ -280,7 +279,7 @@ def t_command_line():
 
 
 try:
-    for name, fn in [
+    tap.run_all([
         ("HELLO from the agent", t_hello),
         ("initial LAYOUT matches xrandr", t_initial_layout),
         ("one monitor: CVT mode of ours, screen resized", t_one_monitor),
@@ -304,8 +303,7 @@ try:
         ("no agent port, no socket: exit 0 quietly", t_no_port_quiet),
         ("--socket given: waits for the daemon", t_explicit_socket_waits),
         ("command line: --version, --help, bad option, no display", t_command_line),
-    ]:
-        tap.run(name, fn)
+    ])
 finally:
     agent.cleanup()
     daemon.close()

@@ -28,7 +28,8 @@ import traceback
 import vdipc
 import vdwire
 from logind import LogindMock, PrivateBus
-from sessionworld import ALICE, BOB, CAROL, TEXT, VDAGENTD, World, wait_msg
+from daemon import VDAGENTD
+from sessionworld import ALICE, BOB, CAROL, TEXT, World, wait_msg
 from vdtest import Tap, diag
 
 # The daemon's documented limits (src/system/agents.h).

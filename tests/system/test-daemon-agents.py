@@ -671,14 +671,241 @@ def test_big_clipboard_guest_to_host():
     assert daemon.sanitized() or hwm < 16 * 1024, hwm
 
 
+# --- counters.errors in the status document (docs/vdagent-ctl.md), each provoked here ---
+
+ERROR_KINDS = ("refused_not_owner", "refused_duplicate", "refused_limit", "refused_no_session", "agent_stalled",
+               "unknown_type", "uinput_write", "xfer_refused", "dropped_no_agent", "unknown_display",
+               "max_clipboard")
+
+
+def daemon_status(d=None):
+    c = vdipc.ControlClient(os.path.join((d or daemon).tmp, "control.sock"))
+    try:
+        return c.status()
+    finally:
+        c.close()
+
+
+def errors(d=None):
+    return daemon_status(d)["counters"]["errors"]
+
+
+def moved(kind, before, by=1, d=None, timeout=3.0):
+    """Waits until counters.errors[kind] is before[kind] + by; returns the errors object."""
+    deadline = time.monotonic() + timeout
+    while True:
+        e = errors(d)
+        if e[kind] == before[kind] + by:
+            return e
+        assert e[kind] < before[kind] + by and time.monotonic() < deadline, (kind, before[kind], e)
+        time.sleep(0.05)
+
+
+def test_errors_start_at_zero():
+    e = errors()
+    for kind in ERROR_KINDS:
+        assert e[kind] == 0, (kind, e)
+    state["errors0"] = e
+
+
+def test_count_refused_duplicate():
+    e0 = errors()
+    test_second_agent_refused()
+    e = moved("refused_duplicate", e0)
+    assert e["refused_agent"] == e0["refused_agent"] + 1, (e0, e)
+    assert e["refused_limit"] == e0["refused_limit"] and e["refused_not_owner"] == e0["refused_not_owner"], e
+
+
+def test_count_max_clipboard():
+    e0 = errors()
+    test_max_clipboard()
+    moved("max_clipboard", e0)
+
+
+def test_count_xfer_refused():
+    e0 = errors()
+    test_file_transfer_limit()
+    moved("xfer_refused", e0)
+
+
+def test_count_refused_limit():
+    e0 = errors()
+    test_connection_cap()
+    moved("refused_limit", e0, by=40 - 32 + (1 if "agent" in state else 0))
+
+
+def test_count_refused_not_owner():
+    """After test_tracking_none_uid_policy uid 64000 owns the display: another user is refused."""
+    e0 = errors()
+    r = run_as(64001, AGENT_AS_USER % daemon.socket)
+    assert r.stdout.strip() == "refused %d" % vdipc.ERR_PERMISSION, r
+    moved("refused_not_owner", e0)
+    e0 = errors()
+    test_per_uid_cap()
+    moved("refused_limit", e0, by=2)
+
+
+def test_count_agent_stalled():
+    """test_stuck_agent_is_dropped dropped exactly one agent for not reading."""
+    e = errors()
+    assert e["agent_stalled"] == state["errors0"]["agent_stalled"] + 1, (state["errors0"], e)
+
+
+def test_count_dropped_no_agent():
+    """With no agent: the host's MONITORS_CONFIG is answered by the daemon, FILE_XFER_START refused;
+    neither reached an agent."""
+    old = state.pop("agent", None)
+    if old:
+        old.close()
+        wait_caps(lambda c: not c.has(CAP_CLIPBOARD_BY_DEMAND), "agent gone")
+    deadline = time.monotonic() + 3
+    while daemon_status()["agents"]:
+        assert time.monotonic() < deadline, "the agent did not leave"
+        time.sleep(0.05)
+    e0 = errors()
+    host.send_message(MSG_MONITORS_CONFIG, build_monitors_config([dict(width=1024, height=768)]))
+    assert parse_reply(host.expect(MSG_REPLY, skip=(MSG_ANNOUNCE_CAPABILITIES,)))["error"] == REPLY_SUCCESS
+    host.send_message(MSG_FILE_XFER_START, build_file_xfer_start(4242, "nobody.txt", 1))
+    st = parse_file_xfer_status(host.expect(MSG_FILE_XFER_STATUS, skip=(MSG_ANNOUNCE_CAPABILITIES,)))
+    assert st["id"] == 4242 and st["result"] == XFER_VDAGENT_NOT_CONNECTED, st
+    moved("dropped_no_agent", e0, by=2)
+    fresh_agent()
+
+
+def test_count_unknown_type_and_display():
+    e0 = errors()
+    host.send_message(0x7ff0, b"a message of a later protocol")
+    moved("unknown_type", e0)
+    host.send_message(MSG_MOUSE_STATE, build_mouse_state(5, 5, 0, 17), port=2)
+    moved("unknown_display", e0)
+    e = errors()
+    assert e["framing"] == e0["framing"] and e["bad_message"] == e0["bad_message"], (e0, e)
+
+
+def test_count_uinput_write():
+    """A device that refuses writes (/dev/full): each failed write is counted, the daemon lives."""
+    h2 = TestHost(os.path.join(tmp, "port2.sock"))
+    d2 = Daemon(h2.path, extra=("--uinput", "/dev/full"))
+    try:
+        h2.accept(timeout=10)
+        h2.expect(MSG_ANNOUNCE_CAPABILITIES)
+        h2.negotiate(SPICE_GTK_CAPS)
+        e0 = errors(d2)
+        assert e0["uinput_write"] == 0, e0
+        h2.send_message(MSG_MOUSE_STATE, build_mouse_state(10, 10, 0, 0), port=2)
+        moved("uinput_write", e0, d=d2)
+        h2.send_message(MSG_MOUSE_STATE, build_mouse_state(20, 20, 0, 0), port=2)
+        moved("uinput_write", e0, by=2, d=d2)
+        assert d2.alive()
+    finally:
+        assert d2.stop() == 0, d2.log_text()
+        d2.cleanup()
+        h2.shutdown()
+
+
+# VD_SESSION_FEATURE_* (docs/protocols.md, "Session features").
+F_CLIPBOARD, F_MONITORS, F_FILES, F_LAYOUT = 1, 2, 4, 8
+CLIPBOARD_CAPS = (CAP_CLIPBOARD_BY_DEMAND, CAP_CLIPBOARD_SELECTION, CAP_CLIPBOARD_GRAB_SERIAL, CAP_MAX_CLIPBOARD,
+                  CAP_GUEST_LINEEND_LF)
+
+
+def agent_with_features(features):
+    """Replaces the agent by one announcing features; returns it and the caps then announced."""
+    old = state.pop("agent", None)
+    if old:
+        old.close()
+    deadline = time.monotonic() + 3
+    while daemon_status()["agents"]:
+        assert time.monotonic() < deadline, "the agent did not leave"
+        time.sleep(0.05)
+    host_drain_all()
+    a = FakeAgent(daemon.socket, features=features)
+    a.expect(vdipc.S_HOST_STATE)
+    a.expect(vdipc.S_SESSION_STATE, skip=(vdipc.S_HOST_STATE,))
+    drain_agent(a, (vdipc.S_MONITORS_CONFIG, vdipc.S_DEVICE_INFO, vdipc.S_CLIPBOARD_GRAB, vdipc.S_HOST_STATE))
+    deadline = time.monotonic() + 3
+    while True:
+        st = daemon_status()
+        if st["agents"] and st["agents"][0]["state"] == "ready" and st["agents"][0]["active"]:
+            break
+        assert time.monotonic() < deadline, st["agents"]
+        time.sleep(0.05)
+    host_drain_all()
+    return a, st
+
+
+def host_drain_all():
+    try:
+        while True:
+            host.recv_message(0.3)
+    except (TimeoutError, WireError):
+        pass
+
+
+def ours(st):
+    return set(st["caps"]["ours"])
+
+
+def cap_name(cap):
+    return next(k[4:] for k, v in globals().items() if k.startswith("CAP_") and v == cap and k != "CAP_END")
+
+
+def test_features_files_only():
+    """An agent without clipboard and monitors: no clipboard caps for the host, the daemon answers
+    MONITORS_CONFIG itself and the agent never sees one; files still work."""
+    a, st = agent_with_features(F_FILES)
+    assert st["agents"][0]["features"] == ["files"], st["agents"]
+    caps = ours(st)
+    assert not caps & {cap_name(c) for c in CLIPBOARD_CAPS}, caps
+    assert {"FILE_XFER_DETAILED_ERRORS", "MONITORS_CONFIG", "MOUSE_STATE"} <= caps, caps
+    assert "FILE_XFER_DISABLED" not in caps, caps
+    host.send_message(MSG_MONITORS_CONFIG, build_monitors_config([dict(width=800, height=600)]))
+    assert parse_reply(host.expect(MSG_REPLY, skip=(MSG_ANNOUNCE_CAPABILITIES,)))["error"] == REPLY_SUCCESS
+    t, m = drain_agent(a, (vdipc.S_HOST_STATE,))
+    assert t != vdipc.S_MONITORS_CONFIG, "an agent without the monitors feature got MONITORS_CONFIG"
+    host.send_message(MSG_FILE_XFER_START, build_file_xfer_start(5150, "f.txt", 1))
+    assert a.expect(vdipc.S_XFER_START, skip=(vdipc.S_HOST_STATE,))["id"] == 5150
+    host.send_message(MSG_FILE_XFER_STATUS, build_file_xfer_status(5150, XFER_CANCELLED))
+    a.expect(vdipc.S_XFER_CANCEL, skip=(vdipc.S_HOST_STATE,))
+    state["agent"] = a
+
+
+def test_features_clipboard_only():
+    """An agent without files: FILE_XFER_DISABLED announced, a transfer refused with DISABLED."""
+    a, st = agent_with_features(F_CLIPBOARD)
+    assert st["agents"][0]["features"] == ["clipboard"], st["agents"]
+    caps = ours(st)
+    assert {cap_name(c) for c in CLIPBOARD_CAPS} <= caps, caps
+    assert "FILE_XFER_DISABLED" in caps and "FILE_XFER_DETAILED_ERRORS" not in caps, caps
+    host.send_message(MSG_FILE_XFER_START, build_file_xfer_start(5151, "f.txt", 1))
+    st = parse_file_xfer_status(host.expect(MSG_FILE_XFER_STATUS, skip=(MSG_ANNOUNCE_CAPABILITIES,)))
+    assert st["id"] == 5151 and st["result"] == XFER_DISABLED, st
+    state["agent"] = a
+
+
+def test_features_zero_is_everything():
+    """An agent from before session protocol 1.1 (features 0) is taken to do everything."""
+    a, st = agent_with_features(0)
+    assert st["agents"][0]["features"] == ["clipboard", "monitors", "files", "layout"], st["agents"]
+    caps = ours(st)
+    assert {cap_name(c) for c in CLIPBOARD_CAPS} <= caps and "FILE_XFER_DISABLED" not in caps, caps
+    state["agent"] = a
+    a.close()
+    state.pop("agent")
+    fresh_agent()
+
+
 tests = [
     ("an agent connects: HOST_STATE, SESSION_STATE, clipboard caps announced", test_agent_connects),
+    ("errors: every counter starts at 0", test_errors_start_at_zero),
     ("a second agent is refused with ERROR(LIMIT)", test_second_agent_refused),
+    ("errors: refused_duplicate", test_count_refused_duplicate),
     ("clipboard guest -> host with grab serials", test_clipboard_guest_to_host),
     ("clipboard release guest -> host", test_clipboard_release_to_host),
     ("clipboard host -> guest, stale grab dropped", test_clipboard_host_to_guest),
     ("requests for what the other side does not hold", test_request_without_grab),
     ("MAX_CLIPBOARD enforced for guest data", test_max_clipboard),
+    ("errors: max_clipboard", test_count_max_clipboard),
     ("MONITORS_CONFIG to the agent, REPLY after its result", test_monitors_config_reply),
     ("MONITORS_CONFIG REPLY(ERROR) on timeout", test_monitors_config_timeout),
     ("the agent's layout drives the pointer", test_agent_layout_drives_pointer),
@@ -686,6 +913,7 @@ tests = [
     ("file transfer routed both ways, stale ids ignored", test_file_transfer),
     ("file transfer cancelled by the host, duplicate START ignored", test_file_transfer_cancel_by_host),
     ("64 transfers at most; client disconnect cancels them", test_file_transfer_limit),
+    ("errors: xfer_refused", test_count_xfer_refused),
     ("agent crash mid-transfer", test_agent_crash_mid_transfer),
     ("agent crash mid-clipboard reopens the port", test_agent_crash_mid_clipboard),
     ("malformed frame: ERROR(BAD_FRAME) and closed", test_malformed_frame),
@@ -693,12 +921,21 @@ tests = [
     ("no HELLO first, wrong version", test_bad_hello),
     ("HELLO deadline", test_hello_deadline),
     ("connection cap", test_connection_cap),
+    ("errors: refused_limit (connection cap)", test_count_refused_limit),
     ("256 MiB clipboard host -> guest under 16 MiB peak RSS", test_big_clipboard_host_to_guest),
     ("256 MiB clipboard guest -> host under 16 MiB peak RSS", test_big_clipboard_guest_to_host),
     ("tracking none: only root and the pinned display owner", test_tracking_none_uid_policy),
     ("at most 4 connections per user", test_per_uid_cap),
+    ("errors: refused_not_owner, refused_limit (per user)", test_count_refused_not_owner),
     ("a stuck agent stops the port, then is dropped", test_stuck_agent_is_dropped),
     ("a host that does not read pauses the agents", test_host_not_reading),
+    ("errors: agent_stalled counts the stuck agent", test_count_agent_stalled),
+    ("errors: dropped_no_agent (MONITORS_CONFIG, FILE_XFER_START)", test_count_dropped_no_agent),
+    ("errors: unknown_type, unknown_display", test_count_unknown_type_and_display),
+    ("errors: uinput_write with a device that refuses writes", test_count_uinput_write),
+    ("features: files only: no clipboard caps, monitors answered by the daemon", test_features_files_only),
+    ("features: clipboard only: FILE_XFER_DISABLED, transfers refused", test_features_clipboard_only),
+    ("features: 0 (a 1.0 agent) means every feature", test_features_zero_is_everything),
 ]
 try:
     for name, fn in tests:

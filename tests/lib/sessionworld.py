@@ -20,6 +20,7 @@ import vdipc
 import vdwire
 from daemon import Vdagentd
 from logind import LogindMock
+from vdtest import received_within
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 AGENT_PROC = os.path.join(HERE, "agent_proc.py")
@@ -134,15 +135,7 @@ class World:
 
     def host_quiet(self, types, seconds=0.7):
         """Fails if the host receives a message of one of types within seconds."""
-        deadline = time.monotonic() + seconds
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            try:
-                t, payload = self.host.recv_message(left)
-            except TimeoutError:
-                return
+        for t, payload in received_within(self.host.recv_message, seconds):
             if t == vdwire.MSG_ANNOUNCE_CAPABILITIES:
                 self._host_caps(payload)
             assert t not in types, "the host unexpectedly got %s" % vdwire.MSG_NAMES.get(t, t)

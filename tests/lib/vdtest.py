@@ -2,7 +2,8 @@
 
 - TAP reporting: Tap runs cases in order and prints `ok N - name`, `not ok N - name` with the traceback
   as `# ` diagnostics, or `ok N - name # SKIP why` when a case raises Skip; diag() prints diagnostics.
-- Waiting: wait_for() polls a predicate, wait_path() waits for a socket or file that a child creates.
+- Waiting: wait_for() polls a predicate, wait_path() waits for a socket or file that a child creates,
+  received_within() collects what a peer sends within a window.
 - Processes: stop_process() ends a child politely, then by force; read_text() reads a child's log.
 - /proc figures: proc_status() (VmHWM, VmRSS, Threads, …), peak_rss_kib(), and sanitized(), whether
   memory figures mean anything in this build (VD_SANITIZED from tests/meson.build, else the binary).
@@ -115,6 +116,21 @@ def wait_for(pred, timeout=5.0, interval=0.02, what="condition"):
         if time.monotonic() >= deadline:
             raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
         time.sleep(interval)
+
+
+def received_within(recv, seconds):
+    """Yields what recv(timeout) returns until seconds have passed or recv raises TimeoutError:
+    everything a peer sends within a window (to assert that some of it never comes)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        try:
+            item = recv(left)
+        except TimeoutError:
+            return
+        yield item
 
 
 def wait_path(path, proc=None, timeout=10.0, what=None, error=AssertionError):

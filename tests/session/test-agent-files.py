@@ -383,28 +383,25 @@ def t_xdg_download_dir():
     os.makedirs(os.path.join(home, "T\u00e9l\u00e9chargements"))
     old = conn
     env = dict(HOME=home, XDG_CONFIG_HOME=os.path.join(home, ".config"))
+
+    def lands_in(directory, name, data):
+        """A new agent without --file-dir stores a file sent to it in directory."""
+        global conn
+        a = Agent(x.display, sock_path, env=env)
+        try:
+            conn = daemon.accept(10.0)
+            settle_layout(conn, conn.expect(vdipc.S_LAYOUT))
+            _, st = send_file(name, data)
+            assert st["result"] == vdipc.XFER_SUCCESS, st
+            assert os.path.exists(os.path.join(directory, name))
+            conn.close()
+        finally:
+            a.cleanup()
+
     try:
-        a = Agent(x.display, sock_path, env=env)
-        try:
-            conn = daemon.accept(10.0)
-            settle_layout(conn, conn.expect(vdipc.S_LAYOUT))
-            _, st = send_file("xdg.txt", b"xdg")
-            assert st["result"] == vdipc.XFER_SUCCESS, st
-            assert os.path.exists(os.path.join(home, "T\u00e9l\u00e9chargements", "xdg.txt"))
-            conn.close()
-        finally:
-            a.cleanup()
+        lands_in(os.path.join(home, "T\u00e9l\u00e9chargements"), "xdg.txt", b"xdg")
         os.unlink(os.path.join(home, ".config", "user-dirs.dirs"))
-        a = Agent(x.display, sock_path, env=env)
-        try:
-            conn = daemon.accept(10.0)
-            settle_layout(conn, conn.expect(vdipc.S_LAYOUT))
-            _, st = send_file("plain.txt", b"plain")
-            assert st["result"] == vdipc.XFER_SUCCESS, st
-            assert os.path.exists(os.path.join(home, "Downloads", "plain.txt"))
-            conn.close()
-        finally:
-            a.cleanup()
+        lands_in(os.path.join(home, "Downloads"), "plain.txt", b"plain")
     finally:
         conn = old
 

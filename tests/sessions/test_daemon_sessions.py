@@ -30,7 +30,7 @@ import vdwire
 from logind import LogindMock, PrivateBus
 from daemon import VDAGENTD
 from sessionworld import ALICE, BOB, CAROL, TEXT, World, wait_msg
-from vdtest import Tap, diag
+from vdtest import Tap, diag, received_within
 
 # The daemon's documented limits (src/system/agents.h).
 MAX_PER_UID = 4
@@ -57,15 +57,7 @@ def wait_all(conn, wanted, timeout=5.0):
 
 def quiet(conn, types, seconds=0.7):
     """Fails if the agent gets a message of one of types within seconds."""
-    deadline = time.monotonic() + seconds
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return
-        try:
-            t, m = conn.recv(left)
-        except TimeoutError:
-            return
+    for t, m in received_within(conn.recv, seconds):
         assert t not in types, "the agent unexpectedly got %s: %r" % (vdipc.type_name(vdipc.SESSION, t), m)
 
 

@@ -108,11 +108,37 @@ def case_clipboard_to_active_only(world, state):
     assert S.wait_msg(state["bob"], vdipc.S_CLIPBOARD_DATA)["data"] == b"for bob"
 
 
+def errors(world):
+    return json.loads(ctl(world, "status", "--json"))["counters"]["errors"]
+
+
+def case_refusals_by_reason(world, state):
+    """counters.errors: refused_no_session (a process in no logind session), refused_not_owner
+    (bob claiming alice's session), refused_duplicate (a second agent for alice's session)."""
+    for who, uid, sid, kind, code in (("no session", S.CAROL, None, "refused_no_session", vdipc.ERR_PERMISSION),
+                                      ("not owner", S.BOB, "1", "refused_not_owner", vdipc.ERR_PERMISSION),
+                                      ("duplicate", S.ALICE, "1", "refused_duplicate", vdipc.ERR_LIMIT)):
+        e0 = errors(world)
+        try:
+            world.agent(uid, sid)
+        except vdipc.PeerError as e:
+            assert e.code == code, (who, e)
+        else:
+            raise AssertionError("%s: the agent was accepted" % who)
+        e1 = wait_for(lambda: (lambda e: e if e[kind] == e0[kind] + 1 else None)(errors(world)), 5.0, 0.05,
+                      "%s counted" % kind)
+        assert e1["refused_agent"] == e0["refused_agent"] + 1, (who, e0, e1)
+        others = [k for k in ("refused_no_session", "refused_not_owner", "refused_duplicate", "refused_limit")
+                  if k != kind]
+        assert all(e1[k] == e0[k] for k in others), (who, e0, e1)
+
+
 CASES = [
     ("sessions --json lists logind's sessions, none with an agent yet", case_sessions_listed),
     ("an agent shows in agents and as the session's agent, plain and JSON", case_agent_shows),
     ("a switch and a lock show in sessions", case_switch_and_lock),
     ("clipboard set reaches the active session's agent only", case_clipboard_to_active_only),
+    ("errors by reason: no session, not the owner, a second agent", case_refusals_by_reason),
 ]
 
 

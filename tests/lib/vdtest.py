@@ -87,6 +87,15 @@ class Tap:
         self.n += 1
         print("ok %d - %s # SKIP %s" % (self.n, name, why), flush=True)
 
+    def ok(self, cond, name, detail=""):
+        """Reports case `name` as passed if cond, else failed with detail as diagnostics; -> cond."""
+        if cond:
+            self.n += 1
+            print("ok %d - %s" % (self.n, name), flush=True)
+        else:
+            self.fail(name, detail)
+        return cond
+
     def fail(self, name, why):
         """Reports case `name` as failed without running it (its setup failed), why as diagnostics."""
         self.n += 1

@@ -5,7 +5,8 @@ The real vdagentd runs with --session-tracking logind against a private system b
 python3-dbusmock's logind template plays logind, --port to a TestHost (the host end of the agent
 port), --fake-uinput, and temporary --socket/--control paths. Test agents connect as two
 throw-away uids (agent_proc.py under `setpriv --reuid`), each one's pid registered in the mock as
-belonging to its session, so that the daemon's GetSessionByPID answers as logind would.
+belonging to its session, so that the daemon's GetSessionByPID answers as logind would (that
+World is tests/lib/sessionworld.py's; the mock tests/lib/logind.py's).
 
 Asserted on what each side sees:
 - only the active session's agent gets the host's clipboard grabs and monitor configs, and only its

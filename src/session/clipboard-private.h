@@ -138,6 +138,10 @@ bool vd_clip_target_plan(const VdClipAtoms *atoms, Atom target, uint32_t *ret_ty
  * Latin-1 (to convert to UTF-8). false if the owner offers nothing for it. */
 bool vd_clip_best_target(const VdClipAtoms *atoms, const Atom *targets, unsigned n, uint32_t type,
                          Atom *ret_target);
+/* How many of the len bytes that end a host transfer of type (the last DATA piece) to keep: a NUL
+ * ending UTF8_TEXT is a C-string terminator, not text (real VNC viewers send one and QEMU passes it
+ * on), and an X selection carries none. Everything else, embedded NULs included, is kept. */
+size_t vd_clip_host_tail_keep(uint32_t type, const uint8_t *tail, size_t len);
 /* UTF-8 -> Latin-1 into out (len bytes at most). Returns the length, or -EILSEQ when the input is
  * not valid UTF-8 or holds a character above U+00FF. */
 gssize vd_clip_utf8_to_latin1(const uint8_t *in, size_t len, uint8_t *out);

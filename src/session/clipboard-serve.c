@@ -295,7 +295,7 @@ static void on_begin(VdXClipboard *clip, unsigned sel, uint32_t type, uint64_t t
         return;
     }
     if (it->conv == VD_CONV_NONE && total > clip->x_chunk)
-        vd_clip_delivery_start(req, total);
+        vd_clip_delivery_start(req, total - (it->type == VD_CLIPBOARD_UTF8_TEXT)); /* a lower bound */
     else
         req->buf = g_byte_array_sized_new((guint)total); /* bounded above: x_chunk or CONVERT_MAX */
     arm_host_timer(clip, sel);
@@ -324,6 +324,10 @@ static void on_data(VdXClipboard *clip, unsigned sel, const uint8_t *data, size_
         len = (size_t)left;
     }
     req->received += len;
+    /* BEGIN carried the total, so the transfer's last byte is known as it arrives: a NUL ending
+     * text is dropped there, before it can reach a property (vd_clip_host_tail_keep). */
+    if (req->received == req->total)
+        len = vd_clip_host_tail_keep(req->items[req->cur].type, data, len);
     if (!req->incr) {
         g_byte_array_append(req->buf, data, (guint)len);
     } else if (len > 0) {

@@ -40,11 +40,11 @@
 
 /* Why a connection was refused, for status ("counters"."errors"). */
 typedef enum {
-    REFUSED_OTHER = 0, /* hello timeout, version, the peer vanished while identified */
-    REFUSED_NOT_OWNER, /* the session (or the pinned display) belongs to another user */
-    REFUSED_DUPLICATE, /* another live agent serves the session */
-    REFUSED_LIMIT,     /* connection limits */
-    REFUSED_NO_SESSION,/* no logind session, or it ended */
+    REFUSED_OTHER = 0,  /* hello timeout, version, the peer vanished while identified */
+    REFUSED_NOT_OWNER,  /* the session (or the pinned display) belongs to another user */
+    REFUSED_DUPLICATE,  /* another live agent serves the session */
+    REFUSED_LIMIT,      /* connection limits */
+    REFUSED_NO_SESSION, /* no logind session, or it ended */
     REFUSED_END,
 } Refusal;
 

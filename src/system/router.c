@@ -508,7 +508,11 @@ static void on_host_message(uint32_t type, const uint8_t *buf, size_t len, void 
         host_reply(r, VD_MSG_DISPLAY_CONFIG, VD_REPLY_SUCCESS);
         break;
     case VD_MSG_CLIPBOARD_GRAB:
-        if (by_demand(r))
+        /* Grabs and releases are kept even while the clipboard is not negotiated (no active
+         * agent): QEMU's qemu-vdagent, whose clipboard peer outlives our restarts, keeps sending
+         * them (in the format of the caps we last announced) and never repeats one when we
+         * announce the clipboard again. send_cached() hands the grab to the next active agent. */
+        if (r->client)
             router_host_grab(r, buf, len);
         break;
     case VD_MSG_CLIPBOARD_REQUEST:
@@ -516,7 +520,7 @@ static void on_host_message(uint32_t type, const uint8_t *buf, size_t len, void 
             router_host_request(r, buf, len);
         break;
     case VD_MSG_CLIPBOARD_RELEASE:
-        if (by_demand(r))
+        if (r->client)
             router_host_release(r, buf, len);
         break;
     case VD_MSG_FILE_XFER_START:

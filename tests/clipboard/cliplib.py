@@ -2,7 +2,8 @@
 
 Runs the real `vdagent` under a private Xvfb against a FakeDaemon (tests/lib/vdipc.py) and drives X
 selections with real clients (xclip, xsel, and tests/clipboard/clip-probe for what they cannot ask:
-TIMESTAMP, MULTIPLE, exact refusals).
+TIMESTAMP, MULTIPLE, exact refusals). TAP, waiting and processes are tests/lib/vdtest.py's, Xvfb
+tests/lib/xserver.py's.
 """
 
 import os

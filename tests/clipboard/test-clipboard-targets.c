@@ -125,6 +125,18 @@ static void test_latin1_to_utf8(void)
     g_assert_cmpmem(all, 256, back, 256);
 }
 
+static void test_host_tail_keep(void)
+{
+    /* the NUL that ends text goes, one only; embedded NULs stay; other types are bytes */
+    g_assert_cmpuint(vd_clip_host_tail_keep(VD_CLIPBOARD_UTF8_TEXT, (const uint8_t *)"text", 5), ==, 4);
+    g_assert_cmpuint(vd_clip_host_tail_keep(VD_CLIPBOARD_UTF8_TEXT, (const uint8_t *)"a\0\0", 3), ==, 2);
+    g_assert_cmpuint(vd_clip_host_tail_keep(VD_CLIPBOARD_UTF8_TEXT, (const uint8_t *)"a\0b", 3), ==, 3);
+    g_assert_cmpuint(vd_clip_host_tail_keep(VD_CLIPBOARD_UTF8_TEXT, (const uint8_t *)"", 1), ==, 0);
+    g_assert_cmpuint(vd_clip_host_tail_keep(VD_CLIPBOARD_UTF8_TEXT, (const uint8_t *)"", 0), ==, 0);
+    g_assert_cmpuint(vd_clip_host_tail_keep(VD_CLIPBOARD_IMAGE_PNG, (const uint8_t *)"png", 4), ==, 4);
+    g_assert_cmpuint(vd_clip_host_tail_keep(VD_CLIPBOARD_IMAGE_BMP, (const uint8_t *)"", 1), ==, 1);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -134,5 +146,6 @@ int main(int argc, char **argv)
     g_test_add_func("/clipboard/best-target", test_best_target);
     g_test_add_func("/clipboard/utf8-to-latin1", test_utf8_to_latin1);
     g_test_add_func("/clipboard/latin1-to-utf8", test_latin1_to_utf8);
+    g_test_add_func("/clipboard/host-tail-keep", test_host_tail_keep);
     return g_test_run();
 }

@@ -193,6 +193,23 @@ def case_string_conversion_limit(env):
             assert rc == 0 and "bytes %d" % size in out, (rc, out[:200])
 
 
+def case_text_terminator(env):
+    # Real VNC viewers end their text with a NUL and QEMU passes it on: not part of the X selection.
+    rc, out = host_paste(env, CLIPBOARD, b"text\0")
+    assert rc == 0 and out == b"text", (rc, out)
+    rc, out = host_paste(env, CLIPBOARD, "café\0".encode(), target="STRING")  # converted after the cut
+    assert rc == 0 and out == "café".encode("latin-1"), (rc, out)
+    # only the one that ends the text: embedded NULs, and all but the last of several, are text
+    rc, out = host_paste(env, CLIPBOARD, b"a\0b\0\0")
+    assert rc == 0 and out == b"a\0b\0", (rc, out)
+    rc, out = host_paste(env, CLIPBOARD, b"\0")
+    assert rc == 0 and out == b"", (rc, out)
+    # images are bytes: a final NUL stays
+    png = tiny_png() + b"\0"
+    rc, out = host_paste(env, CLIPBOARD, png, target="image/png", type_=IMAGE_PNG)
+    assert rc == 0 and out == png, (rc, len(out))
+
+
 # --- images ---
 
 def case_png_host_to_guest(env):
@@ -231,7 +248,7 @@ def case_image_targets(env):
 
 def case_incr_host_to_guest(env):
     s, x = env.s, env.x
-    data = os.urandom(32 * MiB)
+    data = os.urandom(32 * MiB - 1) + b"."  # a final NUL would be dropped as a terminator
     s.grab(CLIPBOARD, [UTF8_TEXT])
     wait_owned_by_agent(x)
     p = xclip_out_start(x, CLIPBOARD)
@@ -245,9 +262,33 @@ def case_incr_host_to_guest(env):
     assert SANITIZED or hwm < 32 * 1024, "agent peak RSS %d KiB for a 32 MiB paste" % hwm
 
 
+def case_incr_text_terminator(env):
+    # INCR: the terminator comes in the host's last piece, after earlier chunks went to the requestor
+    s, x = env.s, env.x
+    text = (b"0123456789abcdef" * 4095 + b"0123456789abcde\n") * 48  # 3 MiB: 48 whole pieces, INCR
+    assert len(text) % vdipc.MAX_PIECE == 0
+    # a last piece holding only the NUL; then two NULs (the first is text)
+    for tail in (b"\0", b"\0\0"):
+        s.grab(CLIPBOARD, [UTF8_TEXT])
+        wait_owned_by_agent(x)
+        p = xclip_out_start(x, CLIPBOARD)
+        s.expect(vdipc.S_CLIPBOARD_REQUEST, 10)
+        s.send_data(CLIPBOARD, UTF8_TEXT, text + tail)
+        out, _ = p.communicate(timeout=60)
+        assert p.returncode == 0 and out == text + tail[1:], (p.returncode, len(out), out[-4:])
+    # the NUL at the end of a piece that also carries text
+    s.grab(CLIPBOARD, [UTF8_TEXT])
+    wait_owned_by_agent(x)
+    p = xclip_out_start(x, CLIPBOARD)
+    s.expect(vdipc.S_CLIPBOARD_REQUEST, 10)
+    s.send_data(CLIPBOARD, UTF8_TEXT, text[:-1] + b"\0")
+    out, _ = p.communicate(timeout=60)
+    assert p.returncode == 0 and out == text[:-1], (p.returncode, len(out), out[-4:])
+
+
 def case_slow_requestor_throttles(env):
     s, x = env.s, env.x
-    data = os.urandom(32 * MiB)
+    data = os.urandom(32 * MiB - 1) + b"."  # a final NUL would be dropped as a terminator
     s.grab(CLIPBOARD, [UTF8_TEXT])
     wait_owned_by_agent(x)
     p = xclip_out_start(x, CLIPBOARD, "text/plain;charset=utf-8")
@@ -426,46 +467,50 @@ def case_grab_races(env):
     assert probe(x, "owner", "CLIPBOARD")[0] == 1
 
 
-def case_host_disconnect(env):
+def host_offer_dropped(env, drop, what):
+    """The host's CLIPBOARD offer is owned by the agent until drop(); then nobody owns it (what: the
+    wait's description)."""
     s, x = env.s, env.x
     s.grab(CLIPBOARD, [UTF8_TEXT])
     wait_owned_by_agent(x)
-    s.host_state(connected=False)
-    wait_for(lambda: probe(x, "owner", "CLIPBOARD")[0] == 1, 5, what="the host's selection to be dropped")
+    drop()
+    wait_for(lambda: probe(x, "owner", "CLIPBOARD")[0] == 1, 5, what=what)
+
+
+def guest_copy_reaches_host(s, owner, data):
+    """The guest's copy (owner, offering data) is announced to the host, which reads data; the
+    owner's exit is announced as RELEASE."""
+    g = s.expect(vdipc.S_CLIPBOARD_GRAB, 10, selection=CLIPBOARD)
+    assert UTF8_TEXT in g["types"]
+    s.request(CLIPBOARD, UTF8_TEXT)
+    assert s.recv_data(CLIPBOARD)[1] == data
+    owner.stop()
+    s.expect(vdipc.S_CLIPBOARD_RELEASE, 5, selection=CLIPBOARD)
+
+
+def case_host_disconnect(env):
+    s, x = env.s, env.x
+    host_offer_dropped(env, lambda: s.host_state(connected=False), "the host's selection to be dropped")
     owner = XclipOwner(x, b"while away")
     s.no_clip_message(0.7)  # nothing announced to a host that is not there
     s.host_state()
-    g = s.expect(vdipc.S_CLIPBOARD_GRAB, 10, selection=CLIPBOARD)  # re-announced on reconnect
-    assert UTF8_TEXT in g["types"]
-    s.request(CLIPBOARD, UTF8_TEXT)
-    assert s.recv_data(CLIPBOARD)[1] == b"while away"
-    owner.stop()
-    s.expect(vdipc.S_CLIPBOARD_RELEASE, 5, selection=CLIPBOARD)
+    guest_copy_reaches_host(s, owner, b"while away")  # re-announced on reconnect
 
 
 def case_daemon_restart(env):
     s, x = env.s, env.x
-    s.grab(CLIPBOARD, [UTF8_TEXT])
-    wait_owned_by_agent(x)
-    s.conn.close()  # the daemon goes away: the host's offer with it
-    wait_for(lambda: probe(x, "owner", "CLIPBOARD")[0] == 1, 5, what="the host's selection to be dropped")
+    # the daemon goes away: the host's offer with it
+    host_offer_dropped(env, s.conn.close, "the host's selection to be dropped")
     owner = XclipOwner(x, b"copied while the daemon was away")
     time.sleep(0.3)
     s.reconnect()
-    g = s.expect(vdipc.S_CLIPBOARD_GRAB, 10, selection=CLIPBOARD)  # resync: announced to the new daemon
-    assert UTF8_TEXT in g["types"]
-    s.request(CLIPBOARD, UTF8_TEXT)
-    assert s.recv_data(CLIPBOARD)[1] == b"copied while the daemon was away"
-    owner.stop()
-    s.expect(vdipc.S_CLIPBOARD_RELEASE, 5, selection=CLIPBOARD)
+    guest_copy_reaches_host(s, owner, b"copied while the daemon was away")  # resync: announced to the new daemon
 
 
 def case_session_inactive(env):
     s, x = env.s, env.x
-    s.grab(CLIPBOARD, [UTF8_TEXT])
-    wait_owned_by_agent(x)
-    s.conn.send(vdipc.S_SESSION_STATE, active=False, locked=False)
-    wait_for(lambda: probe(x, "owner", "CLIPBOARD")[0] == 1, 5, what="an inactive session to own nothing")
+    host_offer_dropped(env, lambda: s.conn.send(vdipc.S_SESSION_STATE, active=False, locked=False),
+                       "an inactive session to own nothing")
     owner = XclipOwner(x, b"inactive")
     s.no_clip_message(0.5)
     s.conn.send(vdipc.S_SESSION_STATE, active=True, locked=False)
@@ -577,9 +622,9 @@ def case_multiple(env):
 GROUPS = {
     "text": [case_host_to_guest_clipboard, case_host_to_guest_primary_xsel, case_guest_to_host_clipboard,
              case_guest_to_host_primary_xsel, case_regrab_without_release, case_primary_needs_selection_cap,
-             case_string_latin1, case_string_conversion_limit],
+             case_string_latin1, case_string_conversion_limit, case_text_terminator],
     "images": [case_png_host_to_guest, case_png_guest_to_host, case_image_targets],
-    "incr": [case_incr_host_to_guest, case_slow_requestor_throttles, case_incr_guest_to_host, case_max_clipboard],
+    "incr": [case_incr_host_to_guest, case_incr_text_terminator, case_slow_requestor_throttles, case_incr_guest_to_host, case_max_clipboard],
     "timeouts": [case_host_never_answers, case_host_aborts, case_x_owner_never_answers, case_requestor_stalls],
     "races": [case_concurrent_pastes, case_grab_races, case_host_disconnect, case_daemon_restart, case_session_inactive,
               case_host_requests_answered_in_order,

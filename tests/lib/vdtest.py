@@ -1,7 +1,8 @@
 """vdtest — the plumbing every Python integration test shares (/usr/bin/python3, stdlib only).
 
-- TAP reporting: Tap runs cases in order and prints `ok N - name`, `not ok N - name` with the traceback
-  as `# ` diagnostics, or `ok N - name # SKIP why` when a case raises Skip; diag() prints diagnostics.
+- TAP reporting: Tap runs cases in order (or takes ok(cond, name) results) and prints `ok N - name`,
+  `not ok N - name` with the traceback as `# ` diagnostics, or `ok N - name # SKIP why` when a case
+  raises Skip; diag() prints diagnostics.
 - Waiting: wait_for() polls a predicate, wait_path() waits for a socket or file that a child creates,
   received_within() collects what a peer sends within a window.
 - Processes: stop_process() ends a child politely, then by force; read_text() reads a child's log.

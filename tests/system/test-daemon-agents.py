@@ -803,6 +803,58 @@ def test_count_uinput_write():
         h2.shutdown()
 
 
+def test_host_grab_kept_until_agent():
+    """QEMU 7.2's qemu-vdagent: its clipboard peer outlives a restart of the daemon, so it grabs while
+    the new daemon announces no clipboard yet (no agent), in the format of those caps (no selection,
+    no serial), and never repeats that grab once the clipboard is announced. The daemon keeps it for
+    the agent that comes, which can then ask for the data; a release meanwhile is kept too."""
+    h2 = TestHost(os.path.join(tmp, "port-qemu.sock"))
+    d2 = Daemon(h2.path)
+    a = None
+    try:
+        h2.accept(timeout=10)
+        first = parse_announce_caps(h2.expect(MSG_ANNOUNCE_CAPABILITIES))
+        assert first["request"] and not first["caps"].has(CAP_CLIPBOARD_BY_DEMAND), first
+        h2.announce_caps(QEMU_CAPS, request=False)  # QEMU answers request=1 only, with request=0
+        h2.neg = first["caps"] & Caps(QEMU_CAPS)
+        # a grab and its release with nobody there: nothing for the agent
+        h2.send_message(MSG_CLIPBOARD_GRAB, build_clipboard_grab([CLIPBOARD_UTF8_TEXT], h2.neg))
+        h2.send_message(MSG_CLIPBOARD_RELEASE, build_clipboard_release(h2.neg))
+        a = FakeAgent(d2.socket)
+        a.expect(vdipc.S_SESSION_STATE, skip=(vdipc.S_HOST_STATE,))
+        try:
+            t = a.expect(vdipc.S_CLIPBOARD_GRAB, 0.5, skip=(vdipc.S_HOST_STATE, vdipc.S_DEVICE_INFO))
+            raise AssertionError("the agent got a released grab: %r" % (t,))
+        except TimeoutError:
+            pass
+        a.close()
+        parse_announce_caps(h2.expect(MSG_ANNOUNCE_CAPABILITIES))  # clipboard announced
+        caps = parse_announce_caps(h2.expect(MSG_ANNOUNCE_CAPABILITIES))  # and withdrawn
+        assert not caps["caps"].has(CAP_CLIPBOARD_BY_DEMAND), caps
+        # the grab that matters: before the agent, never repeated after
+        h2.send_message(MSG_CLIPBOARD_GRAB, build_clipboard_grab([CLIPBOARD_UTF8_TEXT], h2.neg))
+        time.sleep(0.2)
+        a = FakeAgent(d2.socket)
+        g = a.expect(vdipc.S_CLIPBOARD_GRAB, skip=(vdipc.S_HOST_STATE, vdipc.S_SESSION_STATE, vdipc.S_DEVICE_INFO))
+        assert g["selection"] == SELECTION_CLIPBOARD and g["types"] == [CLIPBOARD_UTF8_TEXT], g
+        caps = parse_announce_caps(h2.expect(MSG_ANNOUNCE_CAPABILITIES))
+        assert caps["caps"].has(CAP_CLIPBOARD_BY_DEMAND) and not caps["request"], caps
+        h2.neg = caps["caps"] & Caps(QEMU_CAPS)
+        a.send(vdipc.S_CLIPBOARD_REQUEST, selection=SELECTION_CLIPBOARD, type=CLIPBOARD_UTF8_TEXT)
+        q = parse_clipboard_request(h2.expect(MSG_CLIPBOARD_REQUEST), h2.neg)
+        assert q == dict(selection=SELECTION_CLIPBOARD, type=CLIPBOARD_UTF8_TEXT), q
+        h2.send_message(MSG_CLIPBOARD, build_clipboard(CLIPBOARD_UTF8_TEXT, b"kept", h2.neg))
+        b = a.expect(vdipc.S_CLIPBOARD_BEGIN)
+        assert b["total"] == 4, b
+        assert a.expect(vdipc.S_CLIPBOARD_DATA)["data"] == b"kept"
+    finally:
+        if a:
+            a.close()
+        assert d2.stop() == 0, d2.log_text()
+        d2.cleanup()
+        h2.shutdown()
+
+
 # VD_SESSION_FEATURE_* (docs/protocols.md, "Session features").
 F_CLIPBOARD, F_MONITORS, F_FILES, F_LAYOUT = 1, 2, 4, 8
 CLIPBOARD_CAPS = (CAP_CLIPBOARD_BY_DEMAND, CAP_CLIPBOARD_SELECTION, CAP_CLIPBOARD_GRAB_SERIAL, CAP_MAX_CLIPBOARD,
@@ -933,6 +985,7 @@ tests = [
     ("errors: dropped_no_agent (MONITORS_CONFIG, FILE_XFER_START)", test_count_dropped_no_agent),
     ("errors: unknown_type, unknown_display", test_count_unknown_type_and_display),
     ("errors: uinput_write with a device that refuses writes", test_count_uinput_write),
+    ("a host grab with no agent (QEMU after a restart) is kept for the next agent", test_host_grab_kept_until_agent),
     ("features: files only: no clipboard caps, monitors answered by the daemon", test_features_files_only),
     ("features: clipboard only: FILE_XFER_DISABLED, transfers refused", test_features_clipboard_only),
     ("features: 0 (a 1.0 agent) means every feature", test_features_zero_is_everything),

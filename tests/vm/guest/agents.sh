@@ -3,7 +3,8 @@
 # for the reference agent, qemu-ga. The agent is ours (VD_VM_AGENT=ours: BUILD/src/system/vdagentd and
 # BUILD/src/session/vdagent) or Debian's spice-vdagent 0.22 (VD_VM_AGENT=reference).
 #   agents.sh start-daemon | stop-daemon | kill-daemon | start-x [WxH] | stop-x
-#   agents.sh start-session | stop-session | kill-session | start-qga | pointer-device | status
+#   agents.sh start-session | stop-session | kill-session | freeze-session | thaw-session | start-qga
+#   agents.sh pointer-device | agent-device | status
 # Logs go to the results share (/run/vdtest/results/*.log); every wait has a timeout.
 set -u
 here=$(dirname "$0")
@@ -164,6 +165,9 @@ start-session)
     ;;
 stop-session) stop_pid $run/session.pid TERM ;;
 kill-session) stop_pid $run/session.pid KILL ;;
+# Hold the session agent still (it neither reconnects nor reads) and let it go again.
+freeze-session) alive $run/session.pid && kill -STOP "$(cat $run/session.pid)" ;;
+thaw-session) alive $run/session.pid && kill -CONT "$(cat $run/session.pid)" ;;
 start-qga)
     # Ours serves QGA in vdagentd; the reference has none, so qemu-ga plays that part.
     [ "$agent" = ours ] && exit 0

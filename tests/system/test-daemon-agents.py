@@ -5,7 +5,9 @@ Clipboard both ways with grab serials, monitors config and its REPLY, the agent'
 the pointer, file transfers bound to their agent, an agent crashing mid-transfer and mid-clipboard,
 limits (connections, frames, hello deadline, one agent at a time), and 256 MiB of clipboard each
 way with the daemon's peak RSS measured."""
+import atexit
 import os
+import shutil
 import socket
 import struct
 import subprocess
@@ -414,10 +416,30 @@ def test_connection_cap():
     assert daemon.alive()
 
 
+_readable_lib = None
+
+
+def readable_lib():
+    """A world-readable copy of the Python test library: the checkout may sit where other uids
+    cannot read (a CI clone under /root), and the processes run_as() starts must import vdipc."""
+    global _readable_lib
+    if _readable_lib is None:
+        _readable_lib = tempfile.mkdtemp(prefix="vdagent-testlib-")
+        os.chmod(_readable_lib, 0o755)
+        lib = os.path.dirname(os.path.abspath(vdipc.__file__))
+        for name in os.listdir(lib):
+            if name.endswith(".py"):
+                dst = os.path.join(_readable_lib, name)
+                shutil.copy(os.path.join(lib, name), dst)
+                os.chmod(dst, 0o644)
+        atexit.register(shutil.rmtree, _readable_lib, True)
+    return _readable_lib
+
+
 def run_as(uid, code):
     return subprocess.run(["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid, "--clear-groups",
                            "/usr/bin/python3", "-c", code], capture_output=True, text=True, timeout=30,
-                          env=dict(os.environ, PYTHONPATH=os.environ.get("PYTHONPATH", "")))
+                          cwd="/", env=dict(os.environ, PYTHONPATH=readable_lib()))
 
 
 AGENT_AS_USER = """

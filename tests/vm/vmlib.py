@@ -161,13 +161,15 @@ class Guest:
     def command(self):
         vmlinuz, initrd, _ = initramfs(os.path.join(BUILD_ROOT, "tests", "vm", "cache"))
         stage2 = os.path.join(HERE, "guest", "stage2")
-        append = f"console=ttyS0 loglevel=4 panic=-1 vdtest.stage2={stage2} vdtest.build={BUILD_ROOT}"
+        append = (f"console=ttyS0 loglevel=4 panic=-1 vdtest.stage2={stage2} vdtest.source={SOURCE_ROOT} "
+                  f"vdtest.build={BUILD_ROOT}")
         fs = "security_model=none,multidevs=remap"
         cmd = [QEMU, "-accel", "tcg", "-m", str(self.memory), "-smp", str(self.smp), "-nographic",
                "-serial", f"file:{self.console}", "-monitor", "none", "-no-reboot",
                "-kernel", vmlinuz, "-initrd", initrd, "-append", append,
                "-virtfs", f"local,path=/,mount_tag=hostroot,readonly=on,{fs}",
                "-virtfs", f"local,path={self.results},mount_tag=results,{fs}",
+               "-virtfs", f"local,path={SOURCE_ROOT},mount_tag=source,readonly=on,{fs}",
                "-virtfs", f"local,path={BUILD_ROOT},mount_tag=build,readonly=on,{fs}",
                "-vga", "none", "-device", "VGA",
                "-device", "virtio-serial-pci",

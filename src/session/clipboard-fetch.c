@@ -247,6 +247,14 @@ static void on_targets(VdXClipboard *clip, unsigned sel, Atom property)
         if (data)
             XFree(data);
     }
+    if (s->want_own || s->owner == VD_OWNER_HOST) {
+        /* A host grab came while the owner was asked (typically the daemon's standing offer, right
+         * after we announced an owner found on reconnecting): it supersedes this owner, which is not
+         * announced, so the daemon and we agree that the host holds the selection. */
+        g_debug("clipboard: the host took %s while its X owner was asked: owner not announced",
+                vd_selection_to_string(sel));
+        return;
+    }
     VdClipboardGrab g = {.selection = (uint8_t)sel};
     for (unsigned i = 0; i < s->n_guest_targets; i++) {
         uint32_t t = vd_clip_target_to_type(&clip->atoms, s->guest_targets[i]);

@@ -520,7 +520,9 @@ static void on_host_message(uint32_t type, const uint8_t *buf, size_t len, void 
             router_host_request(r, buf, len);
         break;
     case VD_MSG_CLIPBOARD_RELEASE:
-        if (r->client)
+        /* Without the clipboard negotiated, only to forget a kept grab: QEMU also echoes our own
+         * releases, and one sent before it read our new caps is in the old format. */
+        if (by_demand(r) || (r->client && r->sel[VD_SELECTION_CLIPBOARD].owner == OWNER_HOST))
             router_host_release(r, buf, len);
         break;
     case VD_MSG_FILE_XFER_START:

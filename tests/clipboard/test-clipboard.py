@@ -507,6 +507,29 @@ def case_daemon_restart(env):
     guest_copy_reaches_host(s, owner, b"copied while the daemon was away")  # resync: announced to the new daemon
 
 
+def case_daemon_restart_host_offer_wins(env):
+    # The new daemon hands over the host's standing offer (a grab it kept while no agent was there)
+    # right after HOST_STATE, while the agent asks the X owner it found on reconnecting for TARGETS:
+    # the host's grab supersedes that owner, which is not announced (else the daemon would forward a
+    # guest grab while the agent takes the selection for the host).
+    s, x = env.s, env.x
+    owner = XclipOwner(x, b"older guest text")
+    s.expect(vdipc.S_CLIPBOARD_GRAB, 10, selection=CLIPBOARD)
+    s.conn.close()
+    time.sleep(0.3)
+    owner.proc.send_signal(signal.SIGSTOP)  # it answers TARGETS only after the host's grab
+    try:
+        s.reconnect()
+        s.grab(CLIPBOARD, [UTF8_TEXT])
+        wait_owned_by_agent(x)
+    finally:
+        owner.proc.send_signal(signal.SIGCONT)
+    s.no_clip_message(1.0)
+    owner.stop()
+    rc, out = host_paste(env, CLIPBOARD, b"the host's newer text")
+    assert rc == 0 and out == b"the host's newer text", (rc, out)
+
+
 def case_session_inactive(env):
     s, x = env.s, env.x
     host_offer_dropped(env, lambda: s.conn.send(vdipc.S_SESSION_STATE, active=False, locked=False),
@@ -626,7 +649,8 @@ GROUPS = {
     "images": [case_png_host_to_guest, case_png_guest_to_host, case_image_targets],
     "incr": [case_incr_host_to_guest, case_incr_text_terminator, case_slow_requestor_throttles, case_incr_guest_to_host, case_max_clipboard],
     "timeouts": [case_host_never_answers, case_host_aborts, case_x_owner_never_answers, case_requestor_stalls],
-    "races": [case_concurrent_pastes, case_grab_races, case_host_disconnect, case_daemon_restart, case_session_inactive,
+    "races": [case_concurrent_pastes, case_grab_races, case_host_disconnect, case_daemon_restart,
+              case_daemon_restart_host_offer_wins, case_session_inactive,
               case_host_requests_answered_in_order,
               case_host_pending_limit, case_x_pending_limit],
     "targets": [case_targets, case_timestamp, case_multiple],

@@ -702,11 +702,18 @@ static void lookup_unref(LookupOp *op)
     g_free(op);
 }
 
-/* Calls back exactly once; every later event of this op is a no-op. */
+/* Calls back exactly once; every later event of this op is a no-op. A caller who cancelled before
+ * the callback ran gets CANCELLED, even if logind's answer won the race with the cancel idle. */
 static void lookup_finish(LookupOp *op, const char *id, GError *error)
 {
     if (op->done)
         return;
+    g_autoptr(GError) cancelled = NULL;
+    if (!error && op->caller_cancellable && g_cancellable_is_cancelled(op->caller_cancellable)) {
+        cancelled = g_error_new(G_IO_ERROR, G_IO_ERROR_CANCELLED, "lookup of pid %d cancelled", (int)op->pid);
+        error = cancelled;
+        id = NULL;
+    }
     op->done = true;
     lookup_ref(op);
     g_clear_handle_id(&op->timeout_id, g_source_remove);

@@ -508,7 +508,7 @@ static void on_host_message(uint32_t type, const uint8_t *buf, size_t len, void 
         host_reply(r, VD_MSG_DISPLAY_CONFIG, VD_REPLY_SUCCESS);
         break;
     case VD_MSG_CLIPBOARD_GRAB:
-        /* Grabs and releases are kept even while the clipboard is not negotiated (no active
+        /* Grabs are kept even while the clipboard is not negotiated (no active
          * agent): QEMU's qemu-vdagent, whose clipboard peer outlives our restarts, keeps sending
          * them (in the format of the caps we last announced) and never repeats one when we
          * announce the clipboard again. send_cached() hands the grab to the next active agent. */

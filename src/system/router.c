@@ -180,7 +180,12 @@ static void update_caps(VdRouter *r)
     uint32_t refusal;
     if (!files_allowed(r, &refusal))
         vd_caps_set(&c, VD_CAP_FILE_XFER_DISABLED);
+    VdCaps before = *vd_host_negotiated(r->host);
     vd_host_set_our_caps(r->host, &c);
+    /* The agents act on the negotiated set (e.g. whether PRIMARY is bridged): a set that changed
+     * because our own announcement did must reach them, not only one the host announced. */
+    if (r->client && memcmp(&before, vd_host_negotiated(r->host), sizeof(before)) != 0)
+        broadcast_host_state(r);
 }
 
 /* --- transfers --- */

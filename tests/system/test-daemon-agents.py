@@ -76,6 +76,32 @@ def test_agent_connects():
     # The agent's HOST_STATE follows the change of negotiated caps.
 
 
+def test_host_state_follows_our_caps():
+    """Our clipboard caps appear only once an agent is active: the negotiated set then changes
+    although the host said nothing new, and the agent must hear of it (it decides, e.g., whether
+    PRIMARY is bridged)."""
+    old = state.pop("agent")
+    old.close()
+    wait_caps(lambda c: not c.has(CAP_CLIPBOARD_BY_DEMAND), "clipboard caps withdrawn")
+    a = FakeAgent(daemon.socket)
+    state["agent"] = a
+    selection = 1 << CAP_CLIPBOARD_SELECTION
+    deadline = time.monotonic() + 5
+    seen = []
+    while time.monotonic() < deadline:
+        t, m = a.recv(max(0.1, deadline - time.monotonic()))
+        if t == vdipc.S_HOST_STATE:
+            seen.append(m["caps"])
+            if m["caps"] & selection:
+                break
+    else:
+        raise AssertionError("no HOST_STATE with CLIPBOARD_SELECTION: %r" % [hex(c) for c in seen])
+    assert not seen[0] & selection, "the first HOST_STATE already had it: %r" % [hex(c) for c in seen]
+    wait_caps(lambda c: c.has(CAP_CLIPBOARD_BY_DEMAND), "clipboard caps announced")
+    drain_agent(a, (vdipc.S_MONITORS_CONFIG, vdipc.S_DEVICE_INFO, vdipc.S_CLIPBOARD_GRAB, vdipc.S_HOST_STATE,
+                    vdipc.S_SESSION_STATE))
+
+
 def test_second_agent_refused():
     try:
         FakeAgent(daemon.socket)
@@ -866,7 +892,8 @@ def test_host_grab_kept_until_agent():
         q = parse_clipboard_request(h2.expect(MSG_CLIPBOARD_REQUEST), h2.neg)
         assert q == dict(selection=SELECTION_CLIPBOARD, type=CLIPBOARD_UTF8_TEXT), q
         h2.send_message(MSG_CLIPBOARD, build_clipboard(CLIPBOARD_UTF8_TEXT, b"kept", h2.neg))
-        b = a.expect(vdipc.S_CLIPBOARD_BEGIN)
+        # (a HOST_STATE with the new negotiated set may come first)
+        b = a.expect(vdipc.S_CLIPBOARD_BEGIN, skip=(vdipc.S_HOST_STATE,))
         assert b["total"] == 4, b
         assert a.expect(vdipc.S_CLIPBOARD_DATA)["data"] == b"kept"
     finally:
@@ -972,6 +999,7 @@ def test_features_zero_is_everything():
 tests = [
     ("an agent connects: HOST_STATE, SESSION_STATE, clipboard caps announced", test_agent_connects),
     ("errors: every counter starts at 0", test_errors_start_at_zero),
+    ("the agent's HOST_STATE follows a change of our own caps", test_host_state_follows_our_caps),
     ("a second agent is refused with ERROR(LIMIT)", test_second_agent_refused),
     ("errors: refused_duplicate", test_count_refused_duplicate),
     ("clipboard guest -> host with grab serials", test_clipboard_guest_to_host),

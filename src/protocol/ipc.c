@@ -428,3 +428,21 @@ int vd_ipc_decoder_feed(VdIpcDecoder *d, const uint8_t *buf, size_t len, VdIpcFr
             return -ECANCELED;
     }
 }
+
+int vd_ipc_encode_checked(GByteArray *out, uint16_t type, VdIpcPutBody put_body, VdIpcAccepts accepts,
+                          const void *msg)
+{
+    size_t start = vd_ipc_frame_begin(out, type);
+    int r = put_body(out, msg);
+    if (r == 0)
+        r = vd_ipc_frame_end(out, start, VD_IPC_MAX_PAYLOAD); /* removes the frame itself on failure */
+    else
+        g_byte_array_set_size(out, (guint)start);
+    if (r < 0)
+        return r;
+    if (!accepts(type, out->data + start + VD_IPC_HEADER_SIZE, out->len - start - VD_IPC_HEADER_SIZE)) {
+        g_byte_array_set_size(out, (guint)start);
+        return -EINVAL;
+    }
+    return 0;
+}

@@ -59,6 +59,15 @@ typedef struct {
  * size in, returning -EMSGSIZE (and removing the frame) if the payload exceeds max_payload. */
 size_t vd_ipc_frame_begin(GByteArray *out, uint16_t type);
 int vd_ipc_frame_end(GByteArray *out, size_t start, uint32_t max_payload);
+
+/* One whole frame of type whose payload put_body() appends, checked with accepts() (the peer's own
+ * decoder) before it is kept: nothing the peer would refuse is ever sent. Returns 0, or the
+ * negative errno of put_body, -EMSGSIZE, or -EINVAL (refused by the check); on failure out is left
+ * as it was. */
+typedef int (*VdIpcPutBody)(GByteArray *out, const void *msg);
+typedef bool (*VdIpcAccepts)(uint16_t type, const uint8_t *payload, size_t len);
+int vd_ipc_encode_checked(GByteArray *out, uint16_t type, VdIpcPutBody put_body, VdIpcAccepts accepts,
+                          const void *msg);
 void vd_ipc_put_u8(GByteArray *out, uint8_t v);
 void vd_ipc_put_u16(GByteArray *out, uint16_t v);
 void vd_ipc_put_u32(GByteArray *out, uint32_t v);

@@ -400,26 +400,21 @@ static int put_body(GByteArray *out, const VdSessionMsg *m)
     }
 }
 
+static int put_body_any(GByteArray *out, const void *msg)
+{
+    return put_body(out, msg);
+}
+
+static bool accepts(uint16_t type, const uint8_t *payload, size_t len)
+{
+    VdSessionMsg check;
+    if (vd_session_msg_decode(type, payload, len, &check, NULL) < 0)
+        return false;
+    vd_session_msg_clear(&check);
+    return true;
+}
+
 int vd_session_msg_encode(GByteArray *out, const VdSessionMsg *msg)
 {
-    size_t start = vd_ipc_frame_begin(out, msg->type);
-    int r = put_body(out, msg);
-
-    if (r < 0) {
-        g_byte_array_set_size(out, (guint)start);
-        return r;
-    }
-    r = vd_ipc_frame_end(out, start, VD_IPC_MAX_PAYLOAD);
-    if (r < 0)
-        return r;
-
-    /* Never send what the peer would refuse. */
-    VdSessionMsg check;
-    const uint8_t *payload = out->data + start + VD_IPC_HEADER_SIZE;
-    if (vd_session_msg_decode(msg->type, payload, out->len - start - VD_IPC_HEADER_SIZE, &check, NULL) < 0) {
-        g_byte_array_set_size(out, (guint)start);
-        return -EINVAL;
-    }
-    vd_session_msg_clear(&check);
-    return 0;
+    return vd_ipc_encode_checked(out, msg->type, put_body_any, accepts, msg);
 }

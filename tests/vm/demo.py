@@ -78,7 +78,8 @@ def demo_vnc(g):
         vnc.pointer(vx, vy)
         want = (vx - 1, vy - 1)  # QEMU 7.2 hands the agent the VNC coordinate minus one
         ok = wait_for(lambda: pointer_at(g) == want, 15)
-        result(ok, f"the guest's X pointer (xdotool getmouselocation) is at {pointer_at(g)}")
+        result(ok, f"the guest's X pointer (xdotool getmouselocation) is at {pointer_at(g)} "
+                   f"(QEMU 7.2 sends the VNC position minus one, so {want} is exact)")
     return vnc
 
 

@@ -154,3 +154,23 @@ class Daemon:
     def cleanup(self):
         self.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def run_cases(tap, cases, daemon, host):
+    """Runs (name, fn) cases against one daemon and test host, then checks that the daemon exits
+    cleanly on SIGTERM; after any failure, the tail of its log goes out as TAP comments."""
+    def exits_cleanly():
+        assert rc == 0, "exit status %r" % rc
+
+    try:
+        for name, fn in cases:
+            tap.run(name, fn)
+    finally:
+        rc = daemon.stop()
+        tap.run("exits cleanly on SIGTERM", exits_cleanly)
+        if tap.failed:
+            for line in daemon.log_text().splitlines()[-80:]:
+                print("# log: " + line)
+        daemon.cleanup()
+        host.shutdown()
+    tap.done()

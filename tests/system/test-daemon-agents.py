@@ -1040,15 +1040,4 @@ tests = [
     ("features: clipboard only: FILE_XFER_DISABLED, transfers refused", test_features_clipboard_only),
     ("features: 0 (a 1.0 agent) means every feature", test_features_zero_is_everything),
 ]
-try:
-    for name, fn in tests:
-        tap.run(name, fn)
-finally:
-    rc = daemon.stop()
-    tap.run("exits cleanly on SIGTERM", lambda: (_ for _ in ()).throw(AssertionError(rc)) if rc != 0 else None)
-    if tap.failed:
-        for line in daemon.log_text().splitlines()[-80:]:
-            print("# log: " + line)
-    daemon.cleanup()
-    host.shutdown()
-tap.done()
+run_cases(tap, tests, daemon, host)

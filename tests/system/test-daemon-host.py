@@ -304,15 +304,4 @@ tests = [
     ("idle with a connected host: no wakeups", test_idle_no_wakeups),
     ("idle RSS", test_idle_rss),
 ]
-try:
-    for name, fn in tests:
-        tap.run(name, fn)
-finally:
-    rc = daemon.stop()
-    tap.run("exits cleanly on SIGTERM", lambda: (_ for _ in ()).throw(AssertionError(rc)) if rc != 0 else None)
-    if tap.failed:
-        for line in daemon.log_text().splitlines()[-80:]:
-            print("# log: " + line)
-    daemon.cleanup()
-    host.shutdown()
-tap.done()
+run_cases(tap, tests, daemon, host)

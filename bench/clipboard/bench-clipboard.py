@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Clipboard throughput and memory: N MiB of text host->guest and guest->host through a session
 agent, timed, with the agent's peak RSS (VmHWM).
 

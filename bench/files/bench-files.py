@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Host -> guest file transfer through the real vdagent: a fake daemon (tests/lib/vdipc.py) feeds
 XFER_DATA frames of 64 KiB (what spice-gtk sends, re-framed by vdagentd) as fast as the agent takes
 them; prints throughput and the agent's peak RSS. Then the idle footprint: RSS and wakeups

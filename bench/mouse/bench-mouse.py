@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """bench-mouse — CPU time per MOUSE_STATE in vdagentd, and in Debian's spice-vdagentd 0.22 in the
 same harness; idle wakeups and RSS with a connected host.
 

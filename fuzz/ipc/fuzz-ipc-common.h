@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* fuzz-ipc-common.h — the invariant every ipc fuzz target checks on each frame it decodes:
  * a frame the decoder accepts encodes again, and that encoding decodes and re-encodes to the
  * very same bytes (decode and encode are inverse on everything the decoder lets through). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* fuzz-ipc-decoder — the incremental frame decoder over a stream cut at input-chosen points.
  *
  * Input: byte 0 picks the protocol (bit 0) and the decoder's max payload (bits 1-2); bytes 1-8 are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* fuzz-session-msg — vd_session_msg_decode on (type u16 LE, payload) inputs. */
 #include "fuzz-ipc-common.h"
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Writes the seed corpora of the ipc fuzz targets (fuzz/corpus/{ipc-decoder,session-msg,control-msg}/)
 from tests/ipc/ipc_samples.py, encoded by tests/lib/vdipc.py. Run from anywhere;
 rerun after a protocol change. Seeds stay small (<= 4 KiB) and fewer than 50 per target."""

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* fuzz-qga-framer.c — feeds the QGA framer arbitrary bytes in arbitrary slices and parses every
  * object it yields with json-glib, checking the framer's own promises on the way. */
 #include <json-glib/json-glib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* fuzz-chunk-reader.c — the chunk reader fed a fuzzed stream twice: whole, and in slices whose
  * lengths come from the input. Both runs must report the same messages (DATA pieces may be cut
  * differently, their bytes may not) and stop with the same error; every event must keep the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* fuzz-msg.c — one libFuzzer target per VDAgent message parser: this file is built once per type
  * with FUZZ_MSG_TYPE set (fuzz-msg-mouse-state, fuzz-msg-monitors-config, …).
  *

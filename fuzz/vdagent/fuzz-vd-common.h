@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* fuzz-vd-common.h — what every VDAgent fuzz target checks on a payload: the parser of its type
  * either refuses it with a reason, or accepts it and then the rebuilt payload parses again and
  * rebuilds to the very same bytes (parse and build are inverse on everything the parser lets

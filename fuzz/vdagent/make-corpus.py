@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Writes the seed corpora of the VDAgent fuzz targets (fuzz/corpus/chunk-reader/ and
 fuzz/corpus/msg-<type>/): a few real-looking payloads per message type, as QEMU, spice-server and
 spice-gtk send them, and framed streams for the chunk reader. Deterministic; rerun after a change

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* log.c — GLib structured logging for our programs: the journal's native protocol when stderr is
  * connected to it (systemd sets JOURNAL_STREAM), else one plain line per record on stderr. */
 #include "log.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* log.h — logging setup shared by vdagentd, vdagent and vdagent-ctl.
  *
  * GLib structured logging. Under systemd (stderr connected to the journal) records go to the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* client.c — the control-protocol client of vdagent-ctl. */
 #include "client.h"
 

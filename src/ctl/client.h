@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* client.h — vdagent-ctl's side of the control protocol: connect to the daemon's control socket, say
  * hello, send requests and read replies. A CLI may block, but never forever: every read has a
  * deadline, except the open-ended trace of `monitor`. */

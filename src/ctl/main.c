@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* main.c — vdagent-ctl: see and steer the running vdagentd. Command-line parsing and one function per
  * command; the protocol is in client.c, the rendering in output.c. */
 #include <errno.h>

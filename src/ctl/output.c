@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* output.c — plain and JSON rendering for vdagent-ctl. */
 #include "output.h"
 

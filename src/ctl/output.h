@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* output.h — how vdagent-ctl shows what the daemon sent: aligned plain text for people, JSON for
  * scripts. The plain renderer walks the status document generically (sections for objects, tables
  * for arrays of objects), so a member the daemon adds later still shows up. */

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # bash completion for vdagent-ctl (installed by meson into bash-completion's completions directory)
 _vdagent_ctl()
 {

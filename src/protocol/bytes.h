@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* bytes.h — explicit little-endian loads and stores. Never cast a struct onto a buffer. */
 #pragma once
 

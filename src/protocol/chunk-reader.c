@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* chunk-reader.c — incremental reassembly of the host's chunk stream (see chunk-reader.h).
  *
  * Two layers of state: the chunk framing of the whole stream (a chunk header being collected, or the

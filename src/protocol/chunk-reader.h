@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* chunk-reader.h — incremental reassembly of the host's chunk stream.
  *
  * Fed arbitrary slices of the byte stream (one byte at a time works as well as a megabyte), it keeps

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* chunk-writer.c — frames our messages into chunks for the host (see chunk-writer.h for the rule). */
 #include "chunk-writer.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* chunk-writer.h — framing our messages for the host.
  *
  * The rule both host implementations enforce: one message per chunk sequence, the whole 20-byte

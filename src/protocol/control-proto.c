@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* control-proto.c — encoding and strict decoding of the daemon <-> vdagent-ctl messages.
  *
  * Layouts in control-proto.h and docs/protocols.md. As in session-proto.c, an encoder checks its

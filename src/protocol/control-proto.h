@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* control-proto.h — the daemon <-> vdagent-ctl protocol (docs/protocols.md, "Control protocol").
  *
  * Over the root-only control socket, framed by ipc.h. Both sides start with HELLO (magic

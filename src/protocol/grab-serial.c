@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* grab-serial.c — the CLIPBOARD_GRAB serial rule (see grab-serial.h). */
 #include "grab-serial.h"
 

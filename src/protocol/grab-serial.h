@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* grab-serial.h — the CLIPBOARD_GRAB serial rule, per selection.
  *
  * Counters start at 0 for each new client (caps with request != 0). A side that grabs sends its

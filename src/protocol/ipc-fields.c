@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* ipc-fields.c — field groups shared by the session and control protocols. */
 #include "ipc-fields.h"
 

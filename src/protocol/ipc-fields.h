@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* ipc-fields.h — field groups shared by the session and control protocols (docs/protocols.md,
  * "Common fields"): a monitor configuration, long text, and the range checks of VDAgent enums.
  * Internal to src/protocol. */

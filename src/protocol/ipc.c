@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* ipc.c — framing, field encoding and the incremental frame decoder of our own protocols.
  *
  * Nothing here knows a message type beyond HELLO and ERROR: session-proto.c and control-proto.c

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* ipc.h — the framing and field encoding shared by our own two protocols (daemon <-> session agent,
  * daemon <-> vdagent-ctl). See docs/protocols.md for the tables.
  *

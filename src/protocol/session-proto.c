@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* session-proto.c — encoding and strict decoding of the daemon <-> session agent messages.
  *
  * The layouts are in session-proto.h and docs/protocols.md. An encoder checks its own output with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* session-proto.h — the daemon <-> session agent protocol (docs/protocols.md, "Session protocol").
  *
  * Over the session socket, framed by ipc.h. Both sides start with HELLO (magic VD_SESSION_MAGIC);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vd-limits.h — every limit on what a peer (the host, a session agent, a local user, a file) can make
  * us allocate or wait for. One place, so that each has a name, a reason and a test that hits it. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vd-messages.c — the session-level messages (REPLY, ANNOUNCE_CAPABILITIES, CLIENT_DISCONNECTED,
  * AUDIO_VOLUME_SYNC) and vd_message_summary(). The other types live in vd-msg-display.c,
  * vd-msg-clipboard.c and vd-msg-xfer.c. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vd-messages.h — one parser and one builder per VDAgent message type.
  *
  * Parsers take the payload exactly as received (buf, len), check every length against len before

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vd-msg-clipboard.c — the clipboard messages: CLIPBOARD (whole and streamed head), CLIPBOARD_GRAB,
  * CLIPBOARD_REQUEST, CLIPBOARD_RELEASE, MAX_CLIPBOARD, and the selection prefix they share. */
 #include <string.h>

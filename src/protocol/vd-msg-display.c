@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vd-msg-display.c — the pointer and display messages: MOUSE_STATE, MONITORS_CONFIG, DISPLAY_CONFIG,
  * GRAPHICS_DEVICE_INFO. */
 #include <string.h>

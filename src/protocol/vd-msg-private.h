@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vd-msg-private.h — helpers shared by the vd-msg-*.c parsers and builders. Not a public contract. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vd-msg-xfer.c — the file-transfer messages: FILE_XFER_START (id + key file), FILE_XFER_STATUS,
  * FILE_XFER_DATA's head. */
 #include <string.h>

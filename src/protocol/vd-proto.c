@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vd-proto.c — names of the VDAgent protocol's numbers, and capability-set helpers. */
 #include "vd-proto.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* vd-proto.h — the VDAgent wire protocol's constants.
  *
  * Numbers as spice-protocol 0.14.3's spice/vd_agent.h defines them (tests/protocol/test-spice-header.c

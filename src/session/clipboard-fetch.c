@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* clipboard-fetch.c — guest -> host: asking the X owner, and streaming its answer to the daemon.
  *
  * One conversion per selection at a time, on our own window's property for that selection: first

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* clipboard-incr.c — host -> guest INCR deliveries: a paste larger than one property goes to the
  * requestor chunk by chunk, each written when the requestor has deleted the last one (ICCCM 2.7.2).
  *

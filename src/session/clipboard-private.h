@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* clipboard-private.h — what the clipboard's files share: the per-selection state, the limits and
  * timeouts, and the entry points each file offers the others.
  *

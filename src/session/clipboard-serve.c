@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* clipboard-serve.c — host -> guest: answering the X clients that paste what the host owns.
  *
  * Each SelectionRequest becomes a VdXReq with one item (or several, for MULTIPLE). TARGETS and

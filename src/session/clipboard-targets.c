@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* clipboard-targets.c — the names things have on each side: X atoms and targets, VDAgent clipboard
  * types, and the two honest text conversions between UTF-8 (what the host speaks) and Latin-1 (X's
  * STRING). No state, no I/O beyond interning atoms. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* clipboard.c — the clipboard's lifecycle and who owns what.
  *
  * Tracks, per selection (CLIPBOARD, and PRIMARY when CLIPBOARD_SELECTION was negotiated), whether

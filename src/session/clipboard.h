@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* clipboard.h — the X11 side of the clipboard in the session agent (Xlib + XFixes, no toolkit).
  *
  * Owns CLIPBOARD and PRIMARY on behalf of the host when the host grabs, announces guest owners to the

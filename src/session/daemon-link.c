@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* daemon-link.c — connect, HELLO, strict framing, output queue and reconnect to vdagentd. */
 #include "daemon-link.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* daemon-link.h — the session agent's connection to vdagentd (the session socket).
  *
  * Owns the socket: connects (non-blocking), exchanges HELLO, decodes frames strictly (a malformed

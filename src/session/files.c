@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* files.c — receiving host -> guest files: safe names, temporaries, atomic no-replace renames. */
 #include "files.h"
 

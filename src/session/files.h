@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* files.h — host -> guest file transfers into the user's download directory.
  *
  * Receives VD_S_XFER_START / DATA / CANCEL and answers VD_S_XFER_STATUS through a callback. The name

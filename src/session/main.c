@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* main.c — vdagent, the per-session agent: options, the X connection in the main loop, and the wiring
  * between the daemon link and the clipboard, monitors and file modules.
  *

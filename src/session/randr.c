@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* randr.c — applying MONITORS_CONFIG with XRandR 1.3 and reporting the layout. */
 #include "randr.h"
 

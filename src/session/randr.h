@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* randr.h — monitors of the X screen through XRandR >= 1.3: apply the host's MONITORS_CONFIG, report
  * the layout (where each display id's pixels are) that places the mouse.
  *

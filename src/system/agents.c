@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* agents.c — accept, identify and talk to session agents (see agents.h).
  *
  * Defences against the spice-vdagentd flaws of 2020, each where it lives:

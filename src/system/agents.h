@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* agents.h — the session agents' socket: accepting, identifying and talking to session agents.
  *
  * A connection is identified before any of its bytes is read: peer credentials (SO_PEERCRED, and

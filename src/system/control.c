@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* control.c — the vdagent-ctl socket (see control.h).
  *
  * Each client goes HELLO -> READY, or to LINGER once it is refused: the ERROR is flushed, our side

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* control.h — the vdagent-ctl socket: status, the live trace and injection of host messages.
  *
  * A root-only Unix socket (mode 0600, and every peer's SO_PEERCRED uid must be 0: the socket's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* fd-watch.h — a GLib fd watch for the hot paths.
  *
  * Like g_unix_fd_add(), but the source may "recurse": GLib then skips blocking it around each

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* host.c — capability negotiation, reassembly and dispatch of the host's messages. */
 #include "host.h"
 

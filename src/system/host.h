@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* host.h — the link to the host over the port: capability negotiation, the chunk reader and
  * writer, and dispatch of what the host sends.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* layout.c — display layouts and the pixel -> axis mapping of the paravirtual pointer. */
 #include "layout.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* layout.h — where each host display lies on the guest desktop, and the mapping of a host pixel
  * onto the absolute axis of the paravirtual pointer.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* main.c — vdagentd: options, the main loop, and the wiring of the modules.
  *
  * vdagentd [--port PATH] [--socket PATH] [--control PATH] [--uinput PATH] [--fake-uinput]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* port.c — open, read, write and reopen the virtio port (or a Unix socket playing it). */
 #include "port.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* port.h — the virtio port to the host: opens it (a character device, or a Unix socket to connect
  * to, which is how tests and benchmarks play the host), moves bytes, and reopens it with an
  * exponential backoff when the host goes away or the stream is broken.

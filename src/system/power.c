@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* power.c — power off, reboot or halt through logind, else the init system's command. See power.h. */
 #include "power.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* power.h — powering the machine off, rebooting or halting it, for the root daemon.
  *
  * Through logind (org.freedesktop.login1.Manager PowerOff/Reboot/Halt, interactive=false) over the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qga-commands.c — one handler per QEMU guest agent verb, with qemu-ga's argument and reply shapes
  * (QEMU's qga/qapi-schema.json). See qga-commands.h. */
 #include "qga-commands.h"

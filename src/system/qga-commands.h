@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qga-commands.h — the verbs of the QEMU guest agent protocol, between qga.c (channel, framing,
  * policy, dispatch) and qga-commands.c (one handler per verb).
  *

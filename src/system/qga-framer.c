@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qga-framer.c — finds request object boundaries in the QEMU guest agent stream. See qga-framer.h. */
 #include "qga-framer.h"
 

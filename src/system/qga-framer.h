@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qga-framer.h — splits the QEMU guest agent byte stream into top-level JSON objects.
  *
  * Pure code (no I/O, no logging): a small brace- and string-aware scanner that only finds where each

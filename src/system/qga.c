@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qga.c — the QEMU guest agent channel: opens (and reopens) the port, splits the stream into
  * requests (qga-framer), parses them with json-glib, applies the allow/block policy, dispatches to
  * the verbs (qga-commands) one at a time, and writes the replies. See qga.h and docs/qga.md. */

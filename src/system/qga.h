@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qga.h — the QEMU guest agent protocol, served by the root daemon on org.qemu.guest_agent.0.
  *
  * qemu-ga compatible JSON requests/replies (json-glib), a policy of allowed and blocked verbs, and

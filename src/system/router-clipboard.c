@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* router-clipboard.c — the clipboard both ways (grabs with serials, requests, data streamed
  * through) and vdagent-ctl's clipboard set/get. Part of the router (router-private.h). */
 #include "router-private.h"

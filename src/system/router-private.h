@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* router-private.h — the router's state, shared by its parts: router.c (who gets what, the
  * active session, monitors, files, streams), router-clipboard.c (the clipboard both ways and
  * vdagent-ctl's), router-status.c (the status document). Not a public interface. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* router-status.c — the router's part of `vdagent-ctl status` (docs/vdagent-ctl.md). */
 #include "router-private.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* router.c — decides who gets each message (see router.h). */
 #include "router.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* router.h — who gets each message: the host link, the session agents, the pointer.
  *
  * Owns the host link (host.c), the session agents (agents.c) and the transfers table (xfers.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* sd-glue.c — readiness notification and socket activation without libsystemd. */
 #include "sd-glue.h"
 

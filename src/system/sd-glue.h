@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* sd-glue.h — the two pieces of the systemd service protocol the daemon speaks: readiness
  * notification ($NOTIFY_SOCKET) and socket activation ($LISTEN_PID/$LISTEN_FDS). Both are small
  * documented interfaces (sd_notify(3), sd_listen_fds(3)); speaking them here keeps libsystemd

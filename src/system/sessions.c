@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* sessions.c — follows systemd-logind over D-Bus: which sessions exist, who owns them, which one is
  * active on each seat, which are locked.
  *

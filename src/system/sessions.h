@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* sessions.h — who is logged in where, and which session is active on each seat.
  *
  * Backed by systemd-logind over D-Bus (GIO, asynchronous; works against the real logind and against

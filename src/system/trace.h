@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* trace.h — the message trace hook (for `vdagent-ctl monitor`).
  *
  * One function pointer per module, checked once per message: when nobody listens it costs a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* uinput.c — the one absolute pointer device (or its fake: raw records to a file). */
 #include "uinput.h"
 

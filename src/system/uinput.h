@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* uinput.h — the paravirtual pointer: one absolute uinput device, created once at start and kept
  * for the daemon's life (never recreated on a resize: that would be a hotplug every desktop sees).
  *

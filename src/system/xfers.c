@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* xfers.c — the table of file transfers in flight. */
 #include "xfers.h"
 

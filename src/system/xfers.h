@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* xfers.h — file transfers in flight: each id bound to the agent that was offered it.
  *
  * The host chooses ids; an id is accepted only if no transfer with it is in flight, and at most

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* clip-probe.c — a small X requestor for the clipboard tests: asks what xclip and xsel cannot
  * (TIMESTAMP, MULTIPLE, the exact refusal), and prints the answer in a form tests can parse.
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """cliplib — the clipboard tests' and benchmark's harness (/usr/bin/python3, stdlib only).
 
 Runs the real `vdagent` under a private Xvfb against a FakeDaemon (tests/lib/vdipc.py) and drives X

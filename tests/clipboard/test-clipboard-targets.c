@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-clipboard-targets.c — the clipboard's pure parts (src/session/clipboard-targets.c): which X
  * targets carry which VDAgent type, what we offer for the host's types, which target we ask an
  * owner for, and the two text conversions (UTF-8 <-> Latin-1), including every refusal. */

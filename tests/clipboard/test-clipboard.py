@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The session agent's clipboard, end to end: the real vdagent under Xvfb, a FakeDaemon playing a
 connected host, and real X clients (xclip, xsel, clip-probe). TAP; one group of cases per run:
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """vdagent-ctl with logind session tracking: the real vdagentd on a private bus where
 python3-dbusmock plays logind (the World of tests/lib/sessionworld.py: alice's
 session 1 active, bob's session 2 not), agents connecting as throw-away uids, and the real

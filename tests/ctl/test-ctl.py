@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """vdagent-ctl against the real vdagentd: a test host on the daemon's port, a fake session agent
 (--session-tracking none), --fake-uinput to a file, and the real vdagent-ctl binary.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* ipc-codec.c — the C codec as a filter, for cross-checking tests/lib/vdipc.py against it.
  *
  *   ipc-codec session|control < frames > answers

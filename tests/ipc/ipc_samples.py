@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Sample messages of every session and control type, at ordinary values and at their limits:
 shared by test-vdipc.py and fuzz/ipc/make-corpus.py (the fuzzers' seeds)."""
 

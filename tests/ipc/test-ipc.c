@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-ipc.c — unit tests of the framing (ipc.c) and of the session and control codecs.
  *
  * Table-driven: every message type of both protocols round-trips; every truncation and a trailing

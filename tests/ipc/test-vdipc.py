@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Cross-checks tests/lib/vdipc.py (written from docs/protocols.md) against the C codec.
 
 Every frame goes through `ipc-codec` (the C decoder and encoder): valid messages must come back

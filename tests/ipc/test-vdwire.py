@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Unit tests of tests/lib/vdwire.py, the VDAgent wire format for test hosts: constants checked
 against spice-protocol's header, exact byte layouts, the splitter and both reassemblers (and the
 framing rule the guest reassembler enforces), and TestHost over a real Unix socket. TAP output."""

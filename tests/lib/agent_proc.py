@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """agent_proc — connects to vdagentd's session socket as whoever runs it, and hands the connections
 to the test that started it.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """daemon — the real vdagentd for integration tests (/usr/bin/python3, stdlib only).
 
 vdagentd_argv() builds the usual command line: in the foreground with --debug, the agent port given

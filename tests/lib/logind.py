@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """logind — a private system bus with python3-dbusmock's logind template on it, for tests.
 
     bus = PrivateBus()                        # dbus-daemon with tests/sessions/system-bus.conf

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 '''python3-dbusmock's logind template, plus what our tests need from logind:
 
 - sessions present from the start (parameter "sessions": [[id, seat, uid, user, active], …]), as

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """sessionworld — vdagentd with logind session tracking and agents of several users, for tests.
 
 World: the real vdagentd (tests/lib/daemon.py) with --session-tracking logind against a private

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """unixsock — the Unix-socket plumbing under the tests' protocol libraries (vdipc.py, vdwire.py):
 a listening socket at a path, accepting with a timeout, and reading until a decoder has a whole
 message, each with a deadline. /usr/bin/python3, stdlib only.

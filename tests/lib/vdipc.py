@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """vdipc — our session and control protocols in Python (stdlib only, /usr/bin/python3).
 
 A second implementation written from docs/protocols.md alone, used by integration tests to play

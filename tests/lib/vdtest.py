@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """vdtest — the plumbing every Python integration test shares (/usr/bin/python3, stdlib only).
 
 - TAP reporting: Tap runs cases in order (or takes ok(cond, name) results) and prints `ok N - name`,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """vdwire — the VDAgent wire format for test hosts (stdlib only, /usr/bin/python3).
 
 A second, independent implementation of the VDAgent wire protocol (spice/vd_agent.h and the notes on

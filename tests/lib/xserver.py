@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """xserver — private X servers for tests (/usr/bin/python3, stdlib only): Xvfb, and Xorg with the
 dummy driver for several monitors, each on a free display it picks itself (-displayfd), stopped at
 exit even if the test dies first; plus parse_xrandr() for `xrandr --query` output.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-chunk-reader.c — the chunk reader: the same two-port stream fed at every split point, one
  * byte at a time and in random slices gives the same messages; each error kind; limits hit exactly;
  * a large streamed message passes without being copied. */

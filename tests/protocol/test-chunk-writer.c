@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-chunk-writer.c — the framing rule checked byte by byte at the chunk boundaries, streaming in
  * any piece sizes giving the same bytes, misuse refused, and writer output read back by the reader. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-spice-header.c — every constant and wire size of ours against spice-protocol's own
  * spice/vd_agent.h (Debian's libspice-protocol-dev), and our parsers reading bytes laid out by the
  * official packed structs. Built only when pkg-config finds spice-protocol. */

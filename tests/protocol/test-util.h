@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-util.h — small helpers shared by the protocol unit tests: hex literals, byte builders, and
  * exact-size copies (so that ASan catches a parser reading one byte too far). */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-vd-messages.c — every VDAgent message parser and builder: a table of good and bad payloads
  * (each good one rebuilt byte for byte, each fixed-size one truncated at every length), limits hit
  * exactly, and samples of what real hosts send. */

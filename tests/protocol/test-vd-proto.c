@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-vd-proto.c — names of every protocol number, the capability-set helpers, and the
  * CLIPBOARD_GRAB serial rule. */
 #include <glib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qga-driver.c — runs the root daemon's QEMU guest agent module (src/system/qga.c) alone, with the
  * same --qga-* options as vdagentd, so that its tests do not depend on the rest of the daemon.
  * SIGUSR1 prints vd_qga_status() as one JSON line on stdout; SIGTERM/SIGINT stop it. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-qga-framer.c — unit tests of the QEMU guest agent stream splitter (src/system/qga-framer.c). */
 #include <string.h>
 

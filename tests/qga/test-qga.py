@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The QEMU guest agent protocol of the root daemon, over a real Unix socket (issue 6).
 
 usage: test-qga.py driver PATH     -- tests/qga/qga-driver (src/system/qga.c alone)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """agentlib — running the real `vdagent` for tests: the agent process, its /proc figures, and the
 fake daemon's side of monitor configs and layouts. /usr/bin/python3, stdlib only. X servers are
 tests/lib/xserver.py's, TAP and waiting tests/lib/vdtest.py's.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """End to end: a test host (tests/lib/vdwire.py) on a socket port, the real vdagentd, the real vdagent
 under Xvfb. What spice-gtk 0.42 sends (16 sparse monitors with the physical-size tail, files in
 64 KiB messages cut into 2048-byte chunks) must come out right, also after vdagentd restarts."""

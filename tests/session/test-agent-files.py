@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Host -> guest file transfers through the real vdagent (under Xvfb) from a fake daemon: bytes
 compared, hostile names, clashes, a full disk, cancel, the daemon dying mid-way, stale temporaries,
 limits, and the XDG download directory."""

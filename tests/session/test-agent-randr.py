@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Monitors through the real vdagent on Xorg with the dummy driver (16 outputs DUMMY0..15), checked
 with `xrandr --query` and the agent's LAYOUT reports: 1, 2 and 4 monitors, USE_POS and left to
 right, disabling, spice-gtk's sparse config, CVT modes of ours, device info mapping."""

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The real vdagent under Xvfb against a fake daemon: HELLO and LAYOUT, the daemon link (restart,
 malformed frames, version mismatch), monitors on Xvfb's single output, X server loss, idle
 footprint, and the quiet exit on a machine without the agent."""

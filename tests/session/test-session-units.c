@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-session-units.c — the session agent's pure helpers: file name sanitising and clash names
  * (files.c), CVT timings (randr.c) against the reference `cvt` tool's modelines. */
 #include <errno.h>

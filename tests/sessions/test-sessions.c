@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-sessions.c — src/system/sessions.c against a private dbus-daemon and python3-dbusmock's logind
  * template: the initial list, sessions coming and going, switches of the active session, locking,
  * pid lookups, logind going away and coming back, forged signals, and the limits.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """test_daemon_sessions.py — vdagentd's session security, end to end (TAP, suite integration).
 
 The real vdagentd runs with --session-tracking logind against a private system bus where

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Shared by the vdagentd integration tests: start the real daemon on a test host's socket port,
 read what it writes to --fake-uinput, count TAP results, look at its /proc figures."""
 import os

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """vdagentd between a test host and fake session agents (--session-tracking none).
 
 Clipboard both ways with grab serials, monitors config and its REPLY, the agent's layout driving

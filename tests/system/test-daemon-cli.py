@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """vdagentd's command line and its systemd interfaces: --version, --help, bad options, READY=1 on
 $NOTIFY_SOCKET, the session socket passed by socket activation ($LISTEN_PID/$LISTEN_FDS)."""
 import os

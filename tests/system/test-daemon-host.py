@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """vdagentd and the host: the real daemon, a test host on a Unix-socket port, --fake-uinput.
 
 Caps both ways, the mouse record by record (ports 1 and 2, 1024- and 2048-byte chunks), layouts,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-layout.c — the pointer mapping lands every host pixel on exactly that guest pixel.
  *
  * For each layout, every pixel of every display is mapped to an axis value, and the value is put

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """systemd-analyze verify on the units we install (as configured by meson), with ExecStart
 pointed at the binaries just built (verify insists that they exist)."""
 import os

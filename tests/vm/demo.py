@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The README's demo (run through tools/demo): boots a guest with the freshly built agent and QEMU's own host
 side, and shows — step by step, with each result — that the agent works: text copied on the host side
 appears in the guest clipboard and back, the host's mouse moves the guest pointer, and the guest shuts down

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A small RFB (VNC) client for the VM tests, stdlib only: enough to play a VNC viewer against QEMU's
 qemu-vdagent host side — pointer events and the extended clipboard (pseudo-encoding 0xC0A1E5CE, zlib Provide).
 

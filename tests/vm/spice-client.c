@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* spice-client.c — a headless SPICE client for the VM tests, on spice-client-glib-2.0 (what virt-manager and
  * remote-viewer use). It plays the viewer against QEMU's SPICE server so the test can check what reaches the
  * agent in the guest. Driven by a line protocol: one command per line on stdin, one reply per command on

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Drives tests/vm/spice-client (a headless spice-client-glib-2.0 viewer) over its line protocol."""
 import subprocess
 import threading

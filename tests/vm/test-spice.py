@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Real-QEMU end-to-end test with QEMU's SPICE server and a client on spice-client-glib-2.0 (spice-client.c,
 the library virt-manager and remote-viewer use). The guest runs the agent under test (VD_VM_AGENT=ours|
 reference), Xorg with the dummy driver (16 RandR outputs) and the agent's uinput device as its pointer, and

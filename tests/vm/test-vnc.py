@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Real-QEMU end-to-end test with QEMU's own agent host side: -chardev qemu-vdagent + VNC, plus the QEMU
 guest agent channel. A small RFB client (rfb.py) plays the VNC viewer; the guest runs the agent under test
 (VD_VM_AGENT=ours|reference), Xorg (dummy driver) with the agent's uinput device as its pointer, xclip and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Host side of the real-QEMU tests (tests/vm): builds the test initramfs, boots a guest, and drives it.
 
 The guest runs the host's own root read-only over 9p, so it executes the binaries just built; commands reach it

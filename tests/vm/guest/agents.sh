@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Starts and stops what runs in the test guest (tests/vm): the system daemon, Xorg, the session agent and,
 # for the reference agent, qemu-ga. The agent is ours (VD_VM_AGENT=ours: BUILD/src/system/vdagentd and
 # BUILD/src/session/vdagent) or Debian's spice-vdagent 0.22 (VD_VM_AGENT=reference).

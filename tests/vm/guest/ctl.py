@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The test guest's command server (tests/vm): one JSON object per line on the virtio port vdtest.ctl.
 
 Request:  {"id": N, "argv": [...], "timeout": S, "env": {...}, "stdin": "text", "background": bool, "log": PATH}

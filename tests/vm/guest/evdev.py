@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """evdev helpers for the test guest (tests/vm), stdlib only.
 
   evdev.py record DEVICE SECONDS   prints "ready", then each input event of DEVICE as "type code value"

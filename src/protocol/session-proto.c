@@ -419,3 +419,108 @@ int vd_session_msg_encode(GByteArray *out, const VdSessionMsg *msg)
 {
     return vd_ipc_encode_checked(out, msg->type, put_body_any, accepts, msg);
 }
+
+/* --- one-line summaries (vdagent-ctl trace) --- */
+
+void vd_session_msg_summary(uint32_t type, const uint8_t *bytes, size_t len, char *out, size_t size)
+{
+    VdSessionMsg m = { 0 };
+    const char *reason = NULL;
+    if (!out || size == 0)
+        return;
+    if (type > UINT16_MAX) {
+        g_snprintf(out, size, "(undecodable: type %u)", type);
+        return;
+    }
+    if (vd_session_msg_decode((uint16_t)type, bytes, len, &m, &reason) < 0) {
+        g_snprintf(out, size, "(undecodable: %s)", reason ? reason : "?");
+        return;
+    }
+    switch (m.type) {
+    case VD_S_CLIPBOARD_GRAB: {
+        GString *s = g_string_new(vd_selection_to_string(m.u.grab.selection));
+        for (uint32_t i = 0; i < m.u.grab.n_types; i++)
+            g_string_append_printf(s, " %s", vd_clipboard_type_to_string(m.u.grab.types[i]));
+        g_strlcpy(out, s->str, size);
+        g_string_free(s, TRUE);
+        break;
+    }
+    case VD_S_CLIPBOARD_REQUEST:
+        g_snprintf(out, size, "%s %s", vd_selection_to_string(m.u.request.selection),
+                   vd_clipboard_type_to_string(m.u.request.type));
+        break;
+    case VD_S_CLIPBOARD_RELEASE:
+    case VD_S_CLIPBOARD_ABORT:
+        g_snprintf(out, size, "%s", vd_selection_to_string(m.u.release.selection));
+        break;
+    case VD_S_CLIPBOARD_BEGIN:
+        g_snprintf(out, size, "%s %s total=%" G_GUINT64_FORMAT, vd_selection_to_string(m.u.begin.selection),
+                   vd_clipboard_type_to_string(m.u.begin.type), m.u.begin.total);
+        break;
+    case VD_S_CLIPBOARD_DATA:
+        g_snprintf(out, size, "%s %zu bytes", vd_selection_to_string(m.u.data.selection), m.u.data.len);
+        break;
+    case VD_S_HOST_STATE: {
+        char caps[256];
+        g_snprintf(out, size, "connected=%d max_clipboard=%d caps=%s", m.u.host_state.connected,
+                   m.u.host_state.max_clipboard, vd_caps_to_string(&m.u.host_state.caps, caps, sizeof(caps)));
+        break;
+    }
+    case VD_S_SESSION_STATE:
+        g_snprintf(out, size, "active=%d locked=%d", m.u.session_state.active, m.u.session_state.locked);
+        break;
+    case VD_S_MONITORS_CONFIG: {
+        GString *s = g_string_new(NULL);
+        g_string_append_printf(s, "request=%u", m.u.monitors.request_id);
+        for (uint32_t i = 0; i < m.u.monitors.config.count; i++) {
+            const VdMonitor *mon = &m.u.monitors.config.monitors[i];
+            g_string_append_printf(s, " %ux%u%+d%+d", mon->width, mon->height, mon->x, mon->y);
+        }
+        g_strlcpy(out, s->str, size);
+        g_string_free(s, TRUE);
+        break;
+    }
+    case VD_S_MONITORS_RESULT:
+        g_snprintf(out, size, "request=%u %s", m.u.monitors_result.request_id,
+                   vd_reply_error_to_string(m.u.monitors_result.result));
+        break;
+    case VD_S_LAYOUT: {
+        GString *s = g_string_new(NULL);
+        g_string_append_printf(s, "screen=%ux%u", m.u.layout.screen_width, m.u.layout.screen_height);
+        for (uint32_t i = 0; i < m.u.layout.count; i++) {
+            const VdDisplayRect *d = &m.u.layout.displays[i];
+            g_string_append_printf(s, " %u:%ux%u%+d%+d", d->display_id, d->width, d->height, d->x, d->y);
+        }
+        g_strlcpy(out, s->str, size);
+        g_string_free(s, TRUE);
+        break;
+    }
+    case VD_S_DEVICE_INFO:
+        g_snprintf(out, size, "%u entries", m.u.device_info.count);
+        break;
+    case VD_S_XFER_START:
+        g_snprintf(out, size, "id=%u size=%" G_GUINT64_FORMAT " name=\"%s\"", m.u.xfer_start.id,
+                   m.u.xfer_start.size, m.u.xfer_start.name);
+        break;
+    case VD_S_XFER_DATA:
+        g_snprintf(out, size, "id=%u %zu bytes", m.u.xfer_data.id, m.u.xfer_data.len);
+        break;
+    case VD_S_XFER_CANCEL:
+        g_snprintf(out, size, "id=%u %s", m.u.xfer_cancel.id, vd_xfer_result_to_string(m.u.xfer_cancel.result));
+        break;
+    case VD_S_XFER_STATUS:
+        g_snprintf(out, size, "id=%u %s", m.u.xfer_status.id, vd_xfer_result_to_string(m.u.xfer_status.result));
+        break;
+    case VD_IPC_HELLO:
+        g_snprintf(out, size, "version %u.%u \"%s\"", m.u.hello.version_major, m.u.hello.version_minor,
+                   m.u.hello.software ? m.u.hello.software : "");
+        break;
+    case VD_IPC_ERROR:
+        g_snprintf(out, size, "%s \"%s\"", vd_ipc_error_code_to_string(m.u.error.code),
+                   m.u.error.message ? m.u.error.message : "");
+        break;
+    default:
+        out[0] = '\0';
+    }
+    vd_session_msg_clear(&m);
+}

@@ -98,3 +98,8 @@ int vd_session_msg_decode(uint16_t type, const uint8_t *payload, size_t len, VdS
 /* Appends one whole frame. Returns 0 or -EMSGSIZE. */
 int vd_session_msg_encode(GByteArray *out, const VdSessionMsg *msg);
 void vd_session_msg_clear(VdSessionMsg *msg);
+
+/* One line for vdagent-ctl's trace, the session-protocol counterpart of vd_message_summary(): the
+ * decoded fields of a frame's payload, "(undecodable: reason)" for a frame the decoder refuses, ""
+ * for a type without fields. Always NUL-terminates out (size >= 1); truncates to fit. */
+void vd_session_msg_summary(uint32_t type, const uint8_t *payload, size_t len, char *out, size_t size);

@@ -908,6 +908,53 @@ static void add_sample_tests(GPtrArray *samples)
     }
 }
 
+/* --- trace summaries (vd_session_msg_summary) --- */
+
+static void summarize(const VdSessionMsg *m, char *out, size_t size)
+{
+    g_autoptr(GByteArray) frame = g_byte_array_new();
+    g_assert_cmpint(vd_session_msg_encode(frame, m), ==, 0);
+    vd_session_msg_summary(m->type, frame->data + VD_IPC_HEADER_SIZE, frame->len - VD_IPC_HEADER_SIZE, out,
+                           size);
+}
+
+static void test_session_summary(void)
+{
+    char out[512];
+    VdSessionMsg m = { .type = VD_S_CLIPBOARD_BEGIN };
+    m.u.begin.selection = 1;
+    m.u.begin.type = VD_CLIPBOARD_UTF8_TEXT;
+    m.u.begin.total = 3000000;
+    summarize(&m, out, sizeof(out));
+    g_assert_cmpstr(out, ==, "PRIMARY UTF8_TEXT total=3000000");
+
+    m = (VdSessionMsg){ .type = VD_S_SESSION_STATE };
+    m.u.session_state.active = 1;
+    summarize(&m, out, sizeof(out));
+    g_assert_cmpstr(out, ==, "active=1 locked=0");
+
+    m = (VdSessionMsg){ .type = VD_S_XFER_START };
+    m.u.xfer_start.id = 7;
+    m.u.xfer_start.size = 12;
+    m.u.xfer_start.name = (char *)"a b.txt";
+    summarize(&m, out, sizeof(out));
+    g_assert_cmpstr(out, ==, "id=7 size=12 name=\"a b.txt\"");
+
+    /* truncated to the buffer, always terminated */
+    summarize(&m, out, 6);
+    g_assert_cmpstr(out, ==, "id=7 ");
+
+    /* a frame the decoder refuses says why; an unknown type has no fields */
+    static const uint8_t short_begin[] = { 0 };
+    vd_session_msg_summary(VD_S_CLIPBOARD_BEGIN, short_begin, sizeof(short_begin), out, sizeof(out));
+    g_assert_true(g_str_has_prefix(out, "(undecodable: "));
+    vd_session_msg_summary(0x7fff, short_begin, sizeof(short_begin), out, sizeof(out));
+    g_assert_true(g_str_has_prefix(out, "(undecodable: "));
+    vd_session_msg_summary(0x10000, NULL, 0, out, sizeof(out));
+    g_assert_cmpstr(out, ==, "(undecodable: type 65536)");
+    vd_session_msg_summary(VD_S_CLIPBOARD_BEGIN, NULL, 0, NULL, 0); /* no buffer: nothing written */
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -934,5 +981,6 @@ int main(int argc, char **argv)
     g_test_add_func("/ipc/decoder/bytewise", test_decoder_bytewise_and_big);
     g_test_add_func("/ipc/decoder/bad-headers", test_decoder_bad_headers);
     g_test_add_func("/ipc/decoder/cancel", test_decoder_cancel);
+    g_test_add_func("/ipc/session/summary", test_session_summary);
     return g_test_run();
 }

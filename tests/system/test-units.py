@@ -78,5 +78,94 @@ with tempfile.TemporaryDirectory() as tmp:
     check("the udev rule starts vdagentd for the agent port",
           'ATTR{name}=="com.redhat.spice.0"' in rules and 'SYSTEMD_WANTS}+="vdagentd.service"' in rules)
 
+
+# What `meson install` really installs, and where (DESTDIR into a temporary root).
+with tempfile.TemporaryDirectory() as root:
+    r = subprocess.run(["meson", "install", "-C", build_root, "--no-rebuild", "--quiet", "--destdir", root],
+                       capture_output=True, text=True)
+    check("meson install --destdir", r.returncode == 0, r.stdout + r.stderr)
+    installed = {}
+    for dirpath, _, files in os.walk(root):
+        for f in files:
+            installed.setdefault(f, []).append(os.path.join(dirpath, f)[len(root):])
+
+    def one(name):
+        paths = installed.get(name, [])
+        return paths[0] if len(paths) == 1 else None
+
+    desktop = one("vdagent.desktop")
+    # Desktops read /etc/xdg/autostart (XDG_CONFIG_DIRS); /usr/local/etc/xdg is read by nobody.
+    check("the autostart entry is installed in /etc/xdg/autostart",
+          desktop == "/etc/xdg/autostart/vdagent.desktop", repr(installed.get("vdagent.desktop")))
+    if desktop:
+        entry = open(root + desktop).read()
+        check("the autostart entry has no startup phase (systemd's generator skips those)",
+              re.search(r"^X-GNOME-Autostart-Phase=", entry, re.M) is None, entry)
+        check("the autostart entry is hidden where the user unit runs the agent",
+              re.search(r"^X-GNOME-HiddenUnderSystemd=true$", entry, re.M) is not None, entry)
+        exec_line = re.search(r"^Exec=(\S+)$", entry, re.M)
+        check("the autostart entry runs the installed vdagent, detached",
+              exec_line is not None and exec_line.group(1).endswith("/bin/vdagent")
+              and "--foreground" not in exec_line.group(0), entry)
+
+    hook = one("90vdagent")
+    check("the Xsession hook is installed in /etc/X11/Xsession.d",
+          hook == "/etc/X11/Xsession.d/90vdagent", repr(installed.get("90vdagent")))
+
+    # Presets, applied the way a package's postinst or a distribution's first boot applies them.
+    r = subprocess.run(["systemctl", "--root=" + root, "preset", "vdagentd.socket", "vdagentd.service"],
+                       capture_output=True, text=True)
+    wants = os.path.join(root, "etc/systemd/system")
+    links = [os.path.relpath(os.path.join(d, f), wants) for d, _, fs in os.walk(wants) for f in fs]
+    check("the system preset enables vdagentd.socket and leaves vdagentd.service to udev",
+          r.returncode == 0 and links == ["sockets.target.wants/vdagentd.socket"], r.stderr + repr(links))
+    r = subprocess.run(["systemctl", "--root=" + root, "--global", "preset", "vdagent.service"],
+                       capture_output=True, text=True)
+    check("the user preset enables vdagent.service for graphical-session.target",
+          r.returncode == 0 and os.path.islink(os.path.join(
+              root, "etc/systemd/user/graphical-session.target.wants/vdagent.service")), r.stderr)
+
+# The Xsession hook, sourced the way /etc/X11/Xsession sources it (sh, set -e), with a stand-in
+# vdagent that records how it was run.
+hook_text = open(os.path.join(os.environ["VD_SOURCE_ROOT"], "data", "xsession", "90vdagent.in")).read()
+with tempfile.TemporaryDirectory() as tmp:
+    record = os.path.join(tmp, "record")
+    stub = os.path.join(tmp, "vdagent")
+    hook_path = os.path.join(tmp, "90vdagent")
+    open(hook_path, "w").write(hook_text.replace("@bindir@", tmp))
+    session = ". %s; echo session-continues" % hook_path
+
+    def run_session(stub_status):
+        if os.path.exists(record):
+            os.unlink(record)
+        if stub_status is None:
+            if os.path.exists(stub):
+                os.unlink(stub)
+        else:
+            with open(stub, "w") as f:
+                f.write('#!/bin/sh\necho "$# $* DISPLAY=$DISPLAY" > %s\nexit %d\n' % (record, stub_status))
+            os.chmod(stub, 0o755)
+        env = {"PATH": "/usr/bin:/bin", "DISPLAY": ":42", "HOME": tmp}
+        return subprocess.run(["sh", "-e", "-c", session], capture_output=True, text=True, env=env)
+
+    r = run_session(0)
+    got = open(record).read().strip() if os.path.exists(record) else None
+    check("the Xsession hook starts vdagent, without options, in the session's environment",
+          r.returncode == 0 and got == "0  DISPLAY=:42" and "session-continues" in r.stdout, repr((got, r.stdout, r.stderr)))
+    r = run_session(1)
+    check("a failing vdagent does not end the X session (Xsession runs with set -e)",
+          r.returncode == 0 and "session-continues" in r.stdout and os.path.exists(record), r.stdout + r.stderr)
+    r = run_session(None)
+    check("without vdagent installed the hook does nothing and the session goes on",
+          r.returncode == 0 and r.stdout.strip() == "session-continues" and not r.stderr, r.stdout + r.stderr)
+
+# The udev rule: the kernel sets a port's name after its add event and announces it with a change
+# event, so each line must match both actions (the booted guest of tests/vm shows it for real).
+for port in ("com.redhat.spice.0", "org.qemu.guest_agent.0"):
+    line = [l for l in rules.splitlines() if 'ATTR{name}=="%s"' % port in l]
+    m = re.search(r'ACTION=="([^"]*)"', line[0]) if len(line) == 1 else None
+    actions = set(m.group(1).split("|")) if m else set()
+    check("the udev rule for %s matches add and change events" % port, actions == {"add", "change"}, repr(line))
+
 print("1..%d" % n)
 sys.exit(1 if failed else 0)

@@ -15,7 +15,6 @@ typedef enum {
     OWNER_GUEST, /* the active agent holds it; the host may request it */
 } Owner;
 
-
 typedef enum {
     OUT_IDLE = 0,
     OUT_FORWARD, /* agent data -> host stream */
@@ -93,7 +92,6 @@ struct VdRouter {
     uint64_t unknown_display;  /* MOUSE_STATE for a display the layout lacks */
     uint64_t over_max_clipboard; /* guest clipboard data over the host's MAX_CLIPBOARD */
 };
-
 
 static inline AgentData *agent_data(VdAgent *agent)
 {

@@ -34,9 +34,6 @@ static void host_xfer_result(VdRouter *r, uint32_t id, uint32_t result)
     host_xfer_status(r, &s);
 }
 
-
-
-
 static void send_host_state(VdRouter *r, VdAgent *agent)
 {
     VdSessionMsg m = { .type = VD_S_HOST_STATE };
@@ -432,9 +429,6 @@ static void host_monitors_config(VdRouter *r, const uint8_t *buf, size_t len)
     r->monitors_timer = g_timeout_add(VD_ROUTER_MONITORS_TIMEOUT_MS, on_monitors_timeout, r);
 }
 
-
-
-
 static void host_xfer_start(VdRouter *r, const uint8_t *buf, size_t len)
 {
     VdFileXferStart *st = g_new0(VdFileXferStart, 1);
@@ -683,13 +677,6 @@ static void on_host_drained(void *user_data)
 
 /* --- from the agents --- */
 
-
-
-
-
-
-
-
 static void agent_xfer_status(VdRouter *r, VdAgent *agent, const VdFileXferStatus *s)
 {
     /* CVE-2020-25651: only the agent the transfer was given to may speak for it. */
@@ -891,10 +878,4 @@ void vd_router_set_trace(VdRouter *r, VdTraceFunc func, void *user_data)
     vd_host_set_trace(r->host, func, user_data);
     vd_agents_set_trace(r->agents, func, user_data);
 }
-
-
-
-
-
-
 

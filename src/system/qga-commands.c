@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "power.h"
+#include "qga-verbs.h"
 
 #define LOGIND_BUS_NAME "org.freedesktop.login1"
 #define LOGIND_PATH "/org/freedesktop/login1"
@@ -355,7 +356,8 @@ static void on_list_users(GObject *source, GAsyncResult *result, gpointer user_d
 
     if (!reply) {
         g_dbus_error_strip_remote_error(error);
-        vd_qga_call_error(req->call, VD_QGA_ERROR_GENERIC, "cannot list users through logind: %s", error->message);
+        g_info("guest-get-users: logind cannot list users (%s): reading utmp", error->message);
+        vd_qga_cmd_users_from_utmp(req->call);
         req->failed = TRUE;
         users_request_finish(req);
         return;
@@ -406,7 +408,8 @@ static void on_users_bus(GObject *source, GAsyncResult *result, gpointer user_da
     g_autoptr(GError) error = NULL;
     req->bus = g_bus_get_finish(result, &error);
     if (!req->bus) {
-        vd_qga_call_error(req->call, VD_QGA_ERROR_GENERIC, "cannot list users: no system bus: %s", error->message);
+        g_info("guest-get-users: no system bus (%s): reading utmp", error->message);
+        vd_qga_cmd_users_from_utmp(req->call);
         req->failed = TRUE;
         users_request_finish(req);
         return;
@@ -448,6 +451,13 @@ static const VdQgaCommand commands[] = {
     {"guest-get-timezone", cmd_get_timezone, NULL, TRUE, FALSE},
     {"guest-get-users", cmd_get_users, NULL, TRUE, FALSE},
     {"guest-get-vcpus", cmd_get_vcpus, NULL, TRUE, FALSE},
+    /* qga-verbs.h */
+    {"guest-network-get-interfaces", vd_qga_cmd_network_get_interfaces, NULL, TRUE, FALSE},
+    {"guest-get-fsinfo", vd_qga_cmd_get_fsinfo, NULL, TRUE, FALSE},
+    {"guest-get-disks", vd_qga_cmd_get_disks, NULL, TRUE, FALSE},
+    {"guest-get-load", vd_qga_cmd_get_load, NULL, TRUE, FALSE},
+    {"guest-get-memory-blocks", vd_qga_cmd_get_memory_blocks, NULL, TRUE, FALSE},
+    {"guest-get-memory-block-info", vd_qga_cmd_get_memory_block_info, NULL, TRUE, FALSE},
 };
 
 const VdQgaCommand *vd_qga_commands(gsize *ret_n)

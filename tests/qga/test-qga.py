@@ -18,6 +18,7 @@ import select
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -30,7 +31,8 @@ from vdtest import Skip, Tap, diag, stop_process
 
 VERBS = ['guest-sync-delimited', 'guest-sync', 'guest-ping', 'guest-info', 'guest-shutdown',
          'guest-get-osinfo', 'guest-get-host-name', 'guest-get-time', 'guest-get-timezone',
-         'guest-get-users', 'guest-get-vcpus']
+         'guest-get-users', 'guest-get-vcpus', 'guest-network-get-interfaces', 'guest-get-fsinfo',
+         'guest-get-disks', 'guest-get-load', 'guest-get-memory-blocks', 'guest-get-memory-block-info']
 MAX_REQUEST = 64 * 1024
 MAX_NESTING = 32
 LOGIND_MANAGER = 'org.freedesktop.login1.Manager'
@@ -377,13 +379,32 @@ def t_users(h):
     check(got == [('alice', 42e-6), ('bob', 42e-6)], 'users %r' % got)
 
 
+def utmp_record(ut_type, user, sec, usec, line='pts/0'):
+    """One glibc struct utmp (x86-64 and the other 64-bit ABIs: 384 bytes)."""
+    return struct.pack('hxxi32s4s32s256shhiii16s20x', ut_type, 4242, line.encode(), b'ts/0', user.encode(),
+                       b'host', 0, 0, 0, sec, usec, b'')
+
+
 def t_users_no_logind(s):
+    # Without logind (nobody owns its name, or no bus at all), utmp answers, as in qemu-ga:
+    # USER_PROCESS records only, one entry per user with the earliest login.
+    utmp = os.path.join(s.tmp, 'utmp')
+    USER_PROCESS, DEAD_PROCESS, LOGIN_PROCESS = 7, 8, 6
+    with open(utmp, 'wb') as f:
+        f.write(utmp_record(USER_PROCESS, 'carol', 1700000100, 500000))
+        f.write(utmp_record(USER_PROCESS, 'dave', 1700000200, 0, 'tty1'))
+        f.write(utmp_record(USER_PROCESS, 'carol', 1700000050, 250000, 'pts/1'))
+        f.write(utmp_record(DEAD_PROCESS, 'erin', 1700000300, 0, 'pts/2'))
+        f.write(utmp_record(LOGIN_PROCESS, 'LOGIN', 1700000300, 0, 'tty2'))
     s.stop_logind()
     try:
-        agent, h = s.agent()
-        h.error('guest-get-users', 'GenericError', 'logind')
-        h.ping()
-        s.finish(agent, h)
+        for extra in ({}, {'DBUS_SYSTEM_BUS_ADDRESS': 'unix:path=' + os.path.join(s.tmp, 'no-bus')}):
+            agent, h = s.agent(env=dict(s.env, VDAGENT_QGA_UTMP=utmp, **extra))
+            users = h.ret('guest-get-users')
+            check(users == [{'user': 'carol', 'login-time': 1700000050.25},
+                            {'user': 'dave', 'login-time': 1700000200.0}], 'users from utmp %r' % users)
+            h.ping()
+            s.finish(agent, h)
     finally:
         s.start_logind()
 
@@ -745,7 +766,7 @@ def main():
         for name, fn, arg in tests:
             s.tap.run(name, fn, arg)
         s.tap.run('the first agent stops cleanly', s.finish, agent, h)
-        s.tap.run('guest-get-users without logind', t_users_no_logind, s)
+        s.tap.run('guest-get-users without logind: utmp', t_users_no_logind, s)
         s.tap.run('reconnects after the host goes away', t_reconnect, s)
         s.tap.run('waits for the port to appear', t_port_appears, s)
         s.tap.run('a port that is a regular file: one warning, then served once fixed', t_port_not_a_port, s)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qga-cpumem.c — guest-get-load (/proc/loadavg), guest-get-memory-blocks and
  * guest-get-memory-block-info (/sys/devices/system/memory), with qemu-ga's shapes. */
 #include "qga-verbs.h"

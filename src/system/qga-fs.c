@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qga-fs.c — guest-get-fsinfo and guest-get-disks, from /proc/self/mountinfo, statvfs(3) and
  * /sys/block, with qemu-ga 7.2's shapes: a filesystem's "name" is its kernel device name ("vda1",
  * "dm-0"), "disk" lists the real disks under it (device-mapper layers followed, a partition taken

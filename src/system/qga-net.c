@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qga-net.c — guest-network-get-interfaces: getifaddrs(3) for the names, link-layer addresses and
  * IP addresses (in its order, as qemu-ga), /sys/class/net/NAME/statistics for the counters. Like
  * qemu-ga 7.2, "ip-addresses" and "statistics" are present only for an interface that has an IP

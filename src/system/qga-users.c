@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qga-users.c — guest-get-users from utmp, as qemu-ga answers it: the USER_PROCESS records, one
  * entry per user name with its earliest login time (seconds since the epoch, a float). Used when
  * logind cannot answer (no system bus, or nobody owns org.freedesktop.login1). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qga-verbs.h — the QEMU guest agent verbs added after the first eleven, one file per family:
  * qga-net.c (interfaces), qga-fs.c (filesystems and disks), qga-cpumem.c (load, memory blocks),
  * qga-users.c (utmp). Their table entries are in qga-commands.c.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qga-worker.c — runs the verbs that only read the system in a worker thread (see qga-verbs.h),
  * and the small file helpers they share. */
 #include "qga-verbs.h"

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The QGA verbs beyond the first eleven (issue 13), side by side with qemu-ga 7.2.
 
 usage: test-qga-verbs.py driver PATH | vdagentd PATH   (as test-qga.py)

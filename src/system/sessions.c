@@ -47,6 +47,7 @@
 #define LOGIND_PATH "/org/freedesktop/login1"
 #define LOGIND_MANAGER LOGIND_NAME ".Manager"
 #define LOGIND_SESSION LOGIND_NAME ".Session"
+#define LOGIND_USER LOGIND_NAME ".User"
 #define DBUS_PROPERTIES "org.freedesktop.DBus.Properties"
 
 typedef struct {
@@ -679,6 +680,7 @@ struct LookupOp {
     char *owner;                /* the logind instance asked */
     char *waiting_id;           /* resolved, waiting for the tracker to load this session */
     char *refusal;              /* refused before asking */
+    char *no_session_why;       /* GetSessionByPID's answer, while asking for the user's display */
     bool done;
     VdSessionLookupFunc callback;
     void *user_data;
@@ -700,6 +702,7 @@ static void lookup_unref(LookupOp *op)
     g_free(op->owner);
     g_free(op->waiting_id);
     g_free(op->refusal);
+    g_free(op->no_session_why);
     g_free(op);
 }
 
@@ -818,7 +821,39 @@ static void on_session_id(GObject *source, GAsyncResult *result, gpointer data)
     lookup_unref(op);
 }
 
-static void on_session_by_pid(GObject *source, GAsyncResult *result, gpointer data)
+static void on_user_display(GObject *source, GAsyncResult *result, gpointer data)
+{
+    LookupOp *op = data;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GVariant) reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
+    if (!op->done) {
+        g_autoptr(GVariant) value = NULL;
+        const char *id = NULL;
+        if (reply) {
+            g_variant_get(reply, "(v)", &value);
+            if (g_variant_is_of_type(value, G_VARIANT_TYPE("(so)")))
+                g_variant_get(value, "(&s&o)", &id, NULL);
+        }
+        if (!reply) {
+            g_dbus_error_strip_remote_error(error);
+            lookup_fail(op, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no session for pid %d: %s; its user's: %s",
+                        (int)op->pid, op->no_session_why, error->message);
+        } else if (!id || !*id) {
+            lookup_fail(op, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                        "no session for pid %d: %s, and its user has no graphical session", (int)op->pid,
+                        op->no_session_why);
+        } else if (!session_id_valid(id)) {
+            lookup_fail(op, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "logind gave an invalid display session for pid %d",
+                        (int)op->pid);
+        } else {
+            g_debug("pid %d is in no session: serving its user's display session %s", (int)op->pid, id);
+            lookup_resolved(op, id);
+        }
+    }
+    lookup_unref(op);
+}
+
+static void on_user_by_pid(GObject *source, GAsyncResult *result, gpointer data)
 {
     LookupOp *op = data;
     g_autoptr(GError) error = NULL;
@@ -830,6 +865,44 @@ static void on_session_by_pid(GObject *source, GAsyncResult *result, gpointer da
     if (!reply) {
         g_dbus_error_strip_remote_error(error);
         bool timed_out = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+        lookup_fail(op, G_IO_ERROR, timed_out ? G_IO_ERROR_TIMED_OUT : G_IO_ERROR_NOT_FOUND,
+                    "no session for pid %d: %s; no user either: %s", (int)op->pid, op->no_session_why,
+                    error->message);
+        lookup_unref(op);
+        return;
+    }
+    const char *path;
+    g_variant_get(reply, "(&o)", &path);
+    g_dbus_connection_call(op->bus, op->owner, path, DBUS_PROPERTIES, "Get",
+                           g_variant_new("(ss)", LOGIND_USER, "Display"), G_VARIANT_TYPE("(v)"),
+                           G_DBUS_CALL_FLAGS_NO_AUTO_START, VD_SESSIONS_CALL_TIMEOUT_MS, op->cancellable,
+                           on_user_display, op); /* keeps our ref */
+}
+
+static void on_session_by_pid(GObject *source, GAsyncResult *result, gpointer data)
+{
+    LookupOp *op = data;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GVariant) reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
+    if (op->done) {
+        lookup_unref(op);
+        return;
+    }
+    if (!reply) {
+        bool timed_out = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+        if (!timed_out && !g_cancellable_is_cancelled(op->cancellable)) {
+            /* Not in a session scope: a process of the user's service manager (the vdagent.service
+             * user unit) is in none. Its user's graphical ("display") session is the one it serves. */
+            g_dbus_error_strip_remote_error(error);
+            g_free(op->no_session_why);
+            op->no_session_why = g_strdup(error->message);
+            g_dbus_connection_call(op->bus, op->owner, LOGIND_PATH, LOGIND_MANAGER, "GetUserByPID",
+                                   g_variant_new("(u)", (guint32)op->pid), G_VARIANT_TYPE("(o)"),
+                                   G_DBUS_CALL_FLAGS_NO_AUTO_START, VD_SESSIONS_CALL_TIMEOUT_MS, op->cancellable,
+                                   on_user_by_pid, op); /* keeps our ref */
+            return;
+        }
+        g_dbus_error_strip_remote_error(error);
         lookup_fail(op, G_IO_ERROR, timed_out ? G_IO_ERROR_TIMED_OUT : G_IO_ERROR_NOT_FOUND,
                     "no session for pid %d: %s", (int)op->pid, error->message);
         lookup_unref(op);

@@ -138,6 +138,17 @@ class LogindMock:
     def map_pid(self, pid, session_id):
         dbus.Interface(self.manager, "org.vdagent.Test").MapPid(dbus.UInt32(pid), session_id)
 
+    def map_user_pid(self, pid, uid):
+        """pid is in no session, but belongs to uid (a process of uid's service manager)."""
+        dbus.Interface(self.manager, "org.vdagent.Test").MapUserPid(dbus.UInt32(pid), dbus.UInt32(uid))
+
+    def set_user_display(self, uid, session_id):
+        """uid's graphical session, as logind's User.Display (None: none)."""
+        path = SESSION_PATH + session_id if session_id else "/"
+        self._obj("/org/freedesktop/login1/user/%d" % uid).Set(
+            LOGIND + ".User", "Display", dbus.Struct((session_id or "", dbus.ObjectPath(path)), signature="so",
+                                                     variant_level=1), dbus_interface=dbus.PROPERTIES_IFACE)
+
     def stop(self):
         self.proc.terminate()
         self.proc.wait(5)

@@ -4,7 +4,9 @@
 - sessions present from the start (parameter "sessions": [[id, seat, uid, user, active], …]), as
   a restarted logind has its sessions before it takes its bus name (the mock takes the name before
   loading the template, but answers no call before the template is loaded);
-- Manager.GetSessionByPID, answered from a pid map set with org.vdagent.Test.MapPid(pid, id).
+- Manager.GetSessionByPID, answered from a pid map set with org.vdagent.Test.MapPid(pid, id);
+- Manager.GetUserByPID, answered from a pid map set with org.vdagent.Test.MapUserPid(pid, uid), for
+  processes in no session (those of the user's service manager, such as the vdagent.service unit).
 
 Used as `/usr/bin/python3 -m dbusmock --system --template tests/lib/logind_template.py -p JSON`
 (tests/lib/logind.py's LogindMock).
@@ -40,3 +42,19 @@ def MapPid(self, pid, session_id):
     if not hasattr(self, 'vd_pids'):
         self.vd_pids = {}
     self.vd_pids[int(pid)] = str(session_id)
+
+
+@dbus.service.method(_stock.MAIN_IFACE, in_signature='u', out_signature='o')
+def GetUserByPID(self, pid):
+    uid = getattr(self, 'vd_user_pids', {}).get(int(pid))
+    if uid is None:
+        raise dbus.exceptions.DBusException(f'PID {pid} does not belong to any known or logged in user',
+                                            name='org.freedesktop.login1.NoUserForPID')
+    return dbus.ObjectPath(f'/org/freedesktop/login1/user/{uid}')
+
+
+@dbus.service.method(TEST_IFACE, in_signature='uu', out_signature='')
+def MapUserPid(self, pid, uid):
+    if not hasattr(self, 'vd_user_pids'):
+        self.vd_user_pids = {}
+    self.vd_user_pids[int(pid)] = int(uid)

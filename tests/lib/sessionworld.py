@@ -73,9 +73,10 @@ class World:
 
     # --- agents ---
 
-    def connect(self, uid, session_id, count=1):
+    def connect(self, uid, session_id, count=1, user_service=False):
         """count connections to the session socket from one new process running as uid, whose
-        pid logind (the mock) says is in session_id (None: in no session)."""
+        pid logind (the mock) says is in session_id (None: in no session). user_service: in no
+        session, but uid's (as a process of uid's service manager is)."""
         ours, theirs = socket.socketpair()
         argv = ["/usr/bin/python3", self.agent_proc, self.socket, str(count)]
         if uid != 0:
@@ -85,6 +86,8 @@ class World:
         self.children.append((child, ours))
         if session_id is not None:
             self.logind.map_pid(child.pid, session_id)
+        if user_service:
+            self.logind.map_user_pid(child.pid, uid)
         ours.settimeout(10)
         ours.sendall(b"go\n")
         _, anc, _, _ = ours.recvmsg(16, socket.CMSG_SPACE(4 * count))

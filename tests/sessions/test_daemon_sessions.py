@@ -16,6 +16,8 @@ Asserted on what each side sees:
   monitor config to the new session's agent;
 - a locked session gets no files: the host sees SESSION_LOCKED; unlocked, the same agent gets them;
 - an agent whose uid does not own its session is refused; a second agent for a session is refused;
+- an agent in no session but its user's (the vdagent.service user unit) serves that user's display
+  session, and is refused when the user has none;
 - an agent that sends garbage, or never says HELLO, is dropped;
 - connections per user are capped, and so are connections in all.
 Without a built vdagentd, or not as root, every case is reported as SKIP with the reason.
@@ -185,6 +187,22 @@ def case_second_agent_refused(w, state):
     wait_msg(a, vdipc.S_CLIPBOARD_GRAB)
 
 
+def case_user_service_agent(w, state):
+    # The vdagent.service user unit runs in the user's service manager, in no session: the daemon
+    # takes its user's graphical session (logind's User.Display), and still checks the owner.
+    w.logind.set_user_display(ALICE, "1")
+    a = w.connect(ALICE, None, user_service=True)[0]
+    a.hello(software="test-agent from user@.service")
+    m = wait_msg(a, vdipc.S_SESSION_STATE)
+    assert m["active"], m
+    w.host_grab()
+    wait_msg(a, vdipc.S_CLIPBOARD_GRAB)
+    # bob's manager while bob has no graphical session: refused, and told why.
+    conn = w.connect(BOB, None, user_service=True)[0]
+    code, message = error_code(conn)
+    assert code == vdipc.ERR_PERMISSION and "no graphical session" in w.daemon_log_text(), (code, message)
+
+
 def case_garbage_dropped(w, state):
     # Garbage instead of HELLO.
     conn = w.connect(ALICE, "1")[0]
@@ -293,6 +311,7 @@ CASES = [
     ("a locked session gets no files (host sees SESSION_LOCKED); unlocked it does", case_locked_gets_no_files, "new"),
     ("an agent whose uid does not own its session is refused", case_not_owner_refused, "new"),
     ("a second agent for the same session is refused", case_second_agent_refused, "new"),
+    ("an agent of the user's service manager serves the user's display session", case_user_service_agent, "new"),
     ("an agent that sends garbage is dropped", case_garbage_dropped, "new"),
     ("an agent that never says HELLO is dropped after the deadline", case_no_hello_dropped, "new"),
     ("an agent whose session ends is dropped", case_session_end_drops_agent, "new"),

@@ -33,6 +33,9 @@ const char *vd_session_msg_type_to_string(uint32_t type)
     case VD_S_MONITORS_RESULT: return "MONITORS_RESULT";
     case VD_S_LAYOUT: return "LAYOUT";
     case VD_S_XFER_STATUS: return "XFER_STATUS";
+    case VD_S_VOLUME: return "VOLUME";
+    case VD_S_VOLUME_APPLIED: return "VOLUME_APPLIED";
+    case VD_S_DEVICE_MAP: return "DEVICE_MAP";
     default: return "UNKNOWN";
     }
 }
@@ -44,6 +47,7 @@ const char *vd_session_feature_to_string(uint32_t bit)
     case VD_SESSION_FEATURE_MONITORS: return "monitors";
     case VD_SESSION_FEATURE_FILES: return "files";
     case VD_SESSION_FEATURE_LAYOUT: return "layout";
+    case VD_SESSION_FEATURE_AUDIO: return "audio";
     default: return NULL;
     }
 }
@@ -143,6 +147,36 @@ static void get_xfer_status(VdIpcCursor *c, VdFileXferStatus *s)
         vd_ipc_cursor_fail(c, "file transfer detail fields set without has_detail");
 }
 
+static void get_volume(VdIpcCursor *c, VdVolume *v)
+{
+    v->playback = vd_ipc_get_bool(c);
+    v->mute = vd_ipc_get_bool(c);
+    v->count = vd_ipc_get_u32(c);
+    if (!c->failed && (v->count == 0 || v->count > VD_LIMIT_AUDIO_CHANNELS)) {
+        vd_ipc_cursor_fail(c, "volume channel count not in 1..VD_LIMIT_AUDIO_CHANNELS");
+        return;
+    }
+    for (uint32_t i = 0; i < v->count && !c->failed; i++)
+        v->volume[i] = vd_ipc_get_u16(c);
+}
+
+static void get_device_map(VdIpcCursor *c, VdDeviceMapReport *m)
+{
+    m->count = vd_ipc_get_u32(c);
+    if (!c->failed && m->count > VD_IPC_MAX_DISPLAYS) {
+        vd_ipc_cursor_fail(c, "too many displays in a device map");
+        return;
+    }
+    for (uint32_t i = 0; i < m->count && !c->failed; i++) {
+        VdDeviceMapEntry *e = &m->entries[i];
+        e->display_id = vd_ipc_get_u32(c);
+        g_autofree char *name = vd_ipc_get_string(c, VD_IPC_MAX_OUTPUT_NAME);
+        if (name)
+            memcpy(e->output, name, strlen(name) + 1);
+        e->from_device_info = vd_ipc_get_bool(c);
+    }
+}
+
 static void get_body(VdIpcCursor *c, VdSessionMsg *m)
 {
     switch (m->type) {
@@ -229,6 +263,17 @@ static void get_body(VdIpcCursor *c, VdSessionMsg *m)
     case VD_S_XFER_STATUS:
         get_xfer_status(c, &m->u.xfer_status);
         break;
+    case VD_S_VOLUME:
+        get_volume(c, &m->u.volume);
+        break;
+    case VD_S_VOLUME_APPLIED:
+        get_volume(c, &m->u.volume_applied.volume);
+        m->u.volume_applied.backend = vd_ipc_get_string(c, VD_IPC_MAX_AUDIO_BACKEND);
+        m->u.volume_applied.error = vd_ipc_get_string(c, VD_IPC_MAX_AUDIO_ERROR);
+        break;
+    case VD_S_DEVICE_MAP:
+        get_device_map(c, &m->u.device_map);
+        break;
     default:
         g_assert_not_reached();
     }
@@ -274,6 +319,10 @@ void vd_session_msg_clear(VdSessionMsg *msg)
     case VD_S_XFER_START:
         g_free(msg->u.xfer_start.name);
         break;
+    case VD_S_VOLUME_APPLIED:
+        g_free(msg->u.volume_applied.backend);
+        g_free(msg->u.volume_applied.error);
+        break;
     default:
         break;
     }
@@ -281,6 +330,18 @@ void vd_session_msg_clear(VdSessionMsg *msg)
 }
 
 /* --- encoding --- */
+
+static int put_volume(GByteArray *out, const VdVolume *v)
+{
+    if (v->count > VD_LIMIT_AUDIO_CHANNELS)
+        return -EINVAL;
+    vd_ipc_put_u8(out, v->playback);
+    vd_ipc_put_u8(out, v->mute);
+    vd_ipc_put_u32(out, v->count);
+    for (uint32_t i = 0; i < v->count; i++)
+        vd_ipc_put_u16(out, v->volume[i]);
+    return 0;
+}
 
 /* Writes the payload of msg; -EINVAL if a count would read past its array, -EOPNOTSUPP for an
  * unknown type. */
@@ -396,6 +457,29 @@ static int put_body(GByteArray *out, const VdSessionMsg *m)
         vd_ipc_put_u64(out, s->free_space);
         return 0;
     }
+    case VD_S_VOLUME:
+        return put_volume(out, &m->u.volume);
+    case VD_S_VOLUME_APPLIED: {
+        int r = put_volume(out, &m->u.volume_applied.volume);
+        if (r < 0)
+            return r;
+        vd_ipc_put_string(out, m->u.volume_applied.backend ? m->u.volume_applied.backend : "");
+        vd_ipc_put_string(out, m->u.volume_applied.error ? m->u.volume_applied.error : "");
+        return 0;
+    }
+    case VD_S_DEVICE_MAP:
+        if (m->u.device_map.count > VD_IPC_MAX_DISPLAYS)
+            return -EINVAL;
+        vd_ipc_put_u32(out, m->u.device_map.count);
+        for (uint32_t i = 0; i < m->u.device_map.count; i++) {
+            const VdDeviceMapEntry *e = &m->u.device_map.entries[i];
+            if (!memchr(e->output, '\0', sizeof(e->output)))
+                return -EINVAL;
+            vd_ipc_put_u32(out, e->display_id);
+            vd_ipc_put_string(out, e->output);
+            vd_ipc_put_u8(out, e->from_device_info);
+        }
+        return 0;
     default:
         return -EOPNOTSUPP;
     }

@@ -14,7 +14,7 @@
 
 #define VD_SESSION_MAGIC 0x53474456u /* "VDGS" */
 #define VD_SESSION_VERSION_MAJOR 1
-#define VD_SESSION_VERSION_MINOR 1
+#define VD_SESSION_VERSION_MINOR 2
 
 /* HELLO feature bits (since 1.1): what the agent can do. The daemon announces every bit it can
  * route; the bits in use are the intersection. An agent that sends 0 (built before 1.1) is taken to
@@ -23,7 +23,10 @@
 #define VD_SESSION_FEATURE_MONITORS (1u << 1)  /* applies MONITORS_CONFIG (RandR >= 1.3) */
 #define VD_SESSION_FEATURE_FILES (1u << 2)     /* receives file transfers */
 #define VD_SESSION_FEATURE_LAYOUT (1u << 3)    /* reports LAYOUT (RandR) */
-#define VD_SESSION_FEATURES_ALL 0xfu
+#define VD_SESSION_FEATURE_AUDIO (1u << 4)     /* applies VOLUME (since 1.2) */
+#define VD_SESSION_FEATURES_ALL 0x1fu
+/* What an agent that sends 0 (built before 1.1) is taken to do: everything 1.0 had. */
+#define VD_SESSION_FEATURES_1_0 0xfu
 
 /* "clipboard", "monitors", "files", "layout" for one bit; NULL for an unknown one. */
 const char *vd_session_feature_to_string(uint32_t bit);
@@ -44,10 +47,13 @@ typedef enum {
     VD_S_XFER_START = 36,           /* id u32, size u64, nr u32, total u32, name string */
     VD_S_XFER_DATA = 37,            /* id u32, bytes (rest of frame, <= VD_IPC_MAX_PIECE) */
     VD_S_XFER_CANCEL = 38,          /* id u32, result u32 (why: CANCELLED, ERROR, VDAGENT_NOT_CONNECTED) */
+    VD_S_VOLUME = 39,               /* since 1.2: playback bool, mute bool, n u32 (1..32), volume u16[n] */
     /* agent -> daemon */
     VD_S_MONITORS_RESULT = 48,      /* request_id u32, result u32 (VD_REPLY_SUCCESS / VD_REPLY_ERROR) */
     VD_S_LAYOUT = 49,               /* screen_w u32, screen_h u32, n u32, n x display */
     VD_S_XFER_STATUS = 50,          /* id u32, result u32, has_detail u8, error_type u8, error_code u32, free u64 */
+    VD_S_VOLUME_APPLIED = 51,       /* since 1.2: playback, mute, n, volume[n] as VOLUME; backend string, error string */
+    VD_S_DEVICE_MAP = 52,           /* since 1.2: n u32, n x (display_id u32, output string, from_device_info bool) */
 } VdSessionMsgType;
 
 const char *vd_session_msg_type_to_string(uint32_t type);
@@ -64,6 +70,33 @@ typedef struct {
     uint32_t count;
     VdDisplayRect displays[VD_IPC_MAX_DISPLAYS];
 } VdLayout;
+
+/* The host's volume for one direction, as the agent is asked to apply it (VD_S_VOLUME). */
+typedef struct {
+    bool playback; /* false: record */
+    bool mute;
+    uint32_t count;
+    uint16_t volume[VD_LIMIT_AUDIO_CHANNELS];
+} VdVolume;
+
+/* What the agent did with the last VOLUME of one direction. */
+typedef struct {
+    VdVolume volume;
+    char *backend; /* "pulse", "alsa", or "" when none could be used */
+    char *error;   /* "" when applied */
+} VdVolumeApplied;
+
+/* One display id and the output it is sent to (VD_S_DEVICE_MAP). */
+typedef struct {
+    uint32_t display_id;
+    char output[VD_IPC_MAX_OUTPUT_NAME + 1];
+    bool from_device_info; /* false: by output order */
+} VdDeviceMapEntry;
+
+typedef struct {
+    uint32_t count;
+    VdDeviceMapEntry entries[VD_IPC_MAX_DISPLAYS];
+} VdDeviceMapReport;
 
 /* One decoded frame. Pointers (data) point into the payload it was decoded from; strings are
  * owned (vd_session_msg_clear frees them). */
@@ -87,6 +120,9 @@ typedef struct {
         struct { uint32_t request_id; uint32_t result; } monitors_result;
         VdLayout layout;
         VdFileXferStatus xfer_status;
+        VdVolume volume;
+        VdVolumeApplied volume_applied;
+        VdDeviceMapReport device_map;
     } u;
 } VdSessionMsg;
 

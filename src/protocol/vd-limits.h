@@ -26,6 +26,9 @@
 /* The key file of FILE_XFER_START, and the file name in it (bytes, before sanitising). */
 #define VD_LIMIT_XFER_START_TEXT (8u * VD_KiB)
 #define VD_LIMIT_XFER_NAME 1024u
+/* Channels of one AUDIO_VOLUME_SYNC the agent applies: PulseAudio's PA_CHANNELS_MAX (spice-gtk
+ * sends 2). The wire format allows 255; more than this is refused as out of range. */
+#define VD_LIMIT_AUDIO_CHANNELS 32u
 
 /* --- our own framed protocols (src/protocol/ipc) --- */
 
@@ -37,3 +40,8 @@
 #define VD_IPC_MAX_STRING 4096u
 /* Entries of a layout report from a session agent. */
 #define VD_IPC_MAX_DISPLAYS 32u
+/* An output name in a DEVICE_MAP report (XRandR and DRM connector names are short), and the
+ * sound backend's name and error text in VOLUME_APPLIED. */
+#define VD_IPC_MAX_OUTPUT_NAME 64u
+#define VD_IPC_MAX_AUDIO_BACKEND 32u
+#define VD_IPC_MAX_AUDIO_ERROR 256u

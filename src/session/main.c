@@ -27,6 +27,7 @@
 #include "files.h"
 #include "log.h"
 #include "randr.h"
+#include "volume.h"
 
 #define VD_SESSION_SOCKET_DEFAULT "/run/vdagentd/session.sock"
 #define VD_AGENT_PORT_PATH "/dev/virtio-ports/com.redhat.spice.0"
@@ -50,6 +51,7 @@ typedef struct {
     VdXClipboard *clipboard;
     VdRandr *randr;
     VdFiles *files;
+    VdVolumeSync *volume;
 
     bool layout_dirty;     /* a RandR event came: compare and report after this batch of events */
     bool layout_sent;      /* last_layout is what the daemon has */
@@ -84,6 +86,15 @@ static void send_files_status(const VdFileXferStatus *status, void *user_data)
     VdSessionMsg msg = { .type = VD_S_XFER_STATUS };
 
     msg.u.xfer_status = *status;
+    (void)vd_daemon_link_send(app->link, &msg);
+}
+
+static void send_volume_applied(const VdVolumeApplied *applied, void *user_data)
+{
+    App *app = user_data;
+    VdSessionMsg msg = { .type = VD_S_VOLUME_APPLIED };
+
+    msg.u.volume_applied = *applied;
     (void)vd_daemon_link_send(app->link, &msg);
 }
 
@@ -190,9 +201,14 @@ static void on_link_message(const VdSessionMsg *msg, void *user_data)
     case VD_S_XFER_CANCEL:
         vd_files_handle_msg(app->files, msg);
         break;
+    case VD_S_VOLUME:
+        vd_volume_sync_set(app->volume, &msg->u.volume);
+        break;
     case VD_S_MONITORS_RESULT:
     case VD_S_LAYOUT:
     case VD_S_XFER_STATUS:
+    case VD_S_VOLUME_APPLIED:
+    case VD_S_DEVICE_MAP:
         g_warning("daemon sent %s, a message only agents send: ignored", vd_session_msg_type_to_string(msg->type));
         break;
     }
@@ -373,6 +389,7 @@ int main(int argc, char **argv)
     g_autofree char *socket_path = NULL;
     g_autofree char *display_name = NULL;
     g_autofree char *file_dir = NULL;
+    g_autofree char *audio = NULL;
     gboolean foreground = FALSE, version = FALSE;
     /* -x and -d mean what they mean to spice-vdagent. GOption stores callbacks in a gpointer; a union avoids the function-to-object pointer cast. */
     union { GOptionArgFunc fn; gpointer ptr; } debug_cb = { .fn = on_debug_option };
@@ -382,6 +399,9 @@ int main(int argc, char **argv)
         { "display", 0, 0, G_OPTION_ARG_STRING, &display_name, "The X display (default $DISPLAY)", "DISPLAY" },
         { "file-dir", 0, 0, G_OPTION_ARG_FILENAME, &file_dir,
           "Where received files go (default: the XDG download directory)", "DIR" },
+        { "audio", 0, 0, G_OPTION_ARG_STRING, &audio,
+          "How to apply the host's volume: auto (PulseAudio or PipeWire, else the ALSA mixer), pulse, alsa "
+          "or off (default auto)", "MODE" },
         { "foreground", 'x', 0, G_OPTION_ARG_NONE, &foreground, "Do not detach", NULL },
         { "debug", 'd', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, debug_cb.ptr,
           "More logging (repeat for more)", NULL },
@@ -406,6 +426,11 @@ int main(int argc, char **argv)
     if (version) {
         printf("vdagent %s\n", VDAGENT_VERSION);
         return VD_EXIT_OK;
+    }
+    VdAudioMode audio_mode = VD_AUDIO_AUTO;
+    if (audio && vd_audio_mode_from_string(audio, &audio_mode) < 0) {
+        fprintf(stderr, "vdagent: --audio must be auto, pulse, alsa or off, not \"%s\"\n", audio);
+        return VD_EXIT_FAILURE;
     }
     vd_log_init("vdagent", debug_level);
 
@@ -466,12 +491,15 @@ int main(int argc, char **argv)
         g_clear_error(&error);
     }
     app.files = vd_files_new(file_dir, send_files_status, &app);
+    app.volume = vd_volume_sync_new(audio_mode, send_volume_applied, &app);
     /* Tell the daemon what works on this display, so that it offers the host only that. */
     uint32_t features = VD_SESSION_FEATURE_FILES;
     if (app.clipboard)
         features |= VD_SESSION_FEATURE_CLIPBOARD;
     if (app.randr)
         features |= VD_SESSION_FEATURE_MONITORS | VD_SESSION_FEATURE_LAYOUT; /* vd_randr_new wants RandR 1.3 */
+    if (audio_mode != VD_AUDIO_OFF)
+        features |= VD_SESSION_FEATURE_AUDIO;
     vd_daemon_link_set_features(app.link, features);
 
     app.x_source = x_source_new(&app);
@@ -488,6 +516,7 @@ int main(int argc, char **argv)
 
     vd_daemon_link_free(app.link);
     vd_files_free(app.files);
+    vd_volume_sync_free(app.volume);
     vd_xclipboard_free(app.clipboard);
     vd_randr_free(app.randr);
     g_source_destroy(app.x_source);

@@ -515,7 +515,7 @@ static void handle_hello(VdAgent *agent, const VdSessionMsg *msg)
     agent->software = g_strdup(hello->software);
     /* Features in use: the intersection; 0 is an agent from before they existed (1.0), which
      * did everything. */
-    agent->features = hello->features ? hello->features & VD_SESSION_FEATURES_ALL : VD_SESSION_FEATURES_ALL;
+    agent->features = hello->features ? hello->features & VD_SESSION_FEATURES_ALL : VD_SESSION_FEATURES_1_0;
     /* One agent per session (without tracking: one at all), checked as it becomes routable. An
      * earlier agent whose process is gone is replaced; a live one keeps its place. */
     VdAgent *other = agent_for_session(agents, agent->session, agent);

@@ -54,6 +54,12 @@ typedef struct {
     bool have_layout;
     VdLayoutMap layout;
     int sent_active, sent_locked; /* last SESSION_STATE sent, -1 = none yet */
+    /* what the agent reported (VOLUME_APPLIED per direction: [0] record, [1] playback; DEVICE_MAP) */
+    bool have_applied[2];
+    VdVolumeApplied applied[2]; /* strings owned */
+    gint64 applied_at[2];       /* CLOCK_REALTIME, us */
+    bool have_device_map;
+    VdDeviceMapReport device_map;
 } AgentData;
 
 struct VdRouter {
@@ -77,6 +83,8 @@ struct VdRouter {
     VdMonitorsConfig monitors;
     bool have_device_info;
     VdGraphicsDeviceInfo device_info;
+    bool have_volume[2]; /* the host's last AUDIO_VOLUME_SYNC per direction: [0] record, [1] playback */
+    VdVolume volume[2];
     uint32_t monitors_request_id;
     uint32_t monitors_reply_for; /* request id a host REPLY is owed for, 0 = none */
     guint monitors_timer;

@@ -12,6 +12,80 @@ const char *router_owner_to_string(Owner o)
     return "unknown";
 }
 
+static void volume_members(JsonBuilder *b, const VdVolume *v)
+{
+    json_builder_set_member_name(b, "volume");
+    json_builder_begin_array(b);
+    for (uint32_t i = 0; i < v->count; i++)
+        json_builder_add_int_value(b, v->volume[i]);
+    json_builder_end_array(b);
+    json_builder_set_member_name(b, "percent");
+    json_builder_begin_array(b);
+    for (uint32_t i = 0; i < v->count; i++)
+        json_builder_add_int_value(b, (v->volume[i] * 100 + 32767) / 65535);
+    json_builder_end_array(b);
+    json_builder_set_member_name(b, "mute");
+    json_builder_add_boolean_value(b, v->mute);
+}
+
+/* The host's last volumes and what the active agent did with them; the active agent's device map. */
+static void agent_reports(VdRouter *r, JsonBuilder *b)
+{
+    AgentData *d = r->active ? agent_data(r->active) : NULL;
+
+    json_builder_set_member_name(b, "audio");
+    json_builder_begin_object(b);
+    for (int dir = 1; dir >= 0; dir--) {
+        json_builder_set_member_name(b, dir ? "playback" : "record");
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "host");
+        if (r->have_volume[dir]) {
+            json_builder_begin_object(b);
+            volume_members(b, &r->volume[dir]);
+            json_builder_end_object(b);
+        } else {
+            json_builder_add_null_value(b);
+        }
+        json_builder_set_member_name(b, "applied");
+        if (d && d->have_applied[dir]) {
+            const VdVolumeApplied *a = &d->applied[dir];
+            json_builder_begin_object(b);
+            volume_members(b, &a->volume);
+            json_builder_set_member_name(b, "backend");
+            json_builder_add_string_value(b, a->backend);
+            json_builder_set_member_name(b, "error");
+            if (a->error && a->error[0])
+                json_builder_add_string_value(b, a->error);
+            else
+                json_builder_add_null_value(b);
+            json_builder_set_member_name(b, "at");
+            g_autoptr(GDateTime) t = g_date_time_new_from_unix_utc(d->applied_at[dir] / G_USEC_PER_SEC);
+            g_autofree char *iso = t ? g_date_time_format_iso8601(t) : NULL;
+            json_builder_add_string_value(b, iso ? iso : "");
+            json_builder_end_object(b);
+        } else {
+            json_builder_add_null_value(b);
+        }
+        json_builder_end_object(b);
+    }
+    json_builder_end_object(b);
+
+    json_builder_set_member_name(b, "device_map");
+    json_builder_begin_array(b);
+    for (uint32_t i = 0; d && d->have_device_map && i < d->device_map.count; i++) {
+        const VdDeviceMapEntry *e = &d->device_map.entries[i];
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "display_id");
+        json_builder_add_int_value(b, e->display_id);
+        json_builder_set_member_name(b, "output");
+        json_builder_add_string_value(b, e->output);
+        json_builder_set_member_name(b, "by");
+        json_builder_add_string_value(b, e->from_device_info ? "device-info" : "order");
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+}
+
 void vd_router_status(VdRouter *r, JsonBuilder *b)
 {
     vd_host_status(r->host, b);
@@ -99,6 +173,7 @@ void vd_router_status(VdRouter *r, JsonBuilder *b)
 
     vd_agents_status(r->agents, r->active, b);
     vd_xfers_status(r->xfers, b);
+    agent_reports(r, b);
 
     json_builder_set_member_name(b, "counters");
     json_builder_begin_object(b);

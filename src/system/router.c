@@ -175,6 +175,8 @@ static void update_caps(VdRouter *r)
             vd_caps_set(&c, with_clipboard[i]);
     if (active_can(r, VD_SESSION_FEATURE_FILES))
         vd_caps_set(&c, VD_CAP_FILE_XFER_DETAILED_ERRORS);
+    if (active_can(r, VD_SESSION_FEATURE_AUDIO))
+        vd_caps_set(&c, VD_CAP_AUDIO_VOLUME_SYNC);
     uint32_t refusal;
     if (!files_allowed(r, &refusal))
         vd_caps_set(&c, VD_CAP_FILE_XFER_DISABLED);
@@ -271,8 +273,20 @@ static void send_device_info(VdRouter *r, VdAgent *agent)
     send_agent(agent, &m);
 }
 
+static void send_volume(VdRouter *r, VdAgent *agent, unsigned dir)
+{
+    if (!agent || !(vd_agent_features(agent) & VD_SESSION_FEATURE_AUDIO))
+        return;
+    VdSessionMsg m = { .type = VD_S_VOLUME };
+    m.u.volume = r->volume[dir];
+    send_agent(agent, &m);
+}
+
 static void send_cached(VdRouter *r, VdAgent *now)
 {
+    for (unsigned dir = 0; dir < 2; dir++)
+        if (r->have_volume[dir])
+            send_volume(r, now, dir);
     if (r->have_monitors && (vd_agent_features(now) & VD_SESSION_FEATURE_MONITORS))
         send_monitors(r, now, false);
     if (r->have_device_info)
@@ -467,6 +481,36 @@ static void host_xfer_start(VdRouter *r, const uint8_t *buf, size_t len)
     g_free(st);
 }
 
+/* Checked here, so that the agent gets only what it can apply (docs/protocols.md, VOLUME). */
+static void host_volume(VdRouter *r, const uint8_t *buf, size_t len)
+{
+    g_autofree VdAudioVolumeSync *a = g_new0(VdAudioVolumeSync, 1);
+    const char *reason = NULL;
+    if (vd_parse_audio_volume_sync(buf, len, a, &reason) == 0) {
+        if (a->nchannels == 0)
+            reason = "no channels";
+        else if (a->nchannels > VD_LIMIT_AUDIO_CHANNELS)
+            reason = "more channels than VD_LIMIT_AUDIO_CHANNELS (32)";
+        else if (a->is_playback > 1 || a->mute > 1)
+            reason = "is_playback or mute is neither 0 nor 1";
+    }
+    if (reason) {
+        r->bad_messages++;
+        g_warning("host: ignoring an AUDIO_VOLUME_SYNC: %s", reason);
+        return;
+    }
+    unsigned dir = a->is_playback;
+    VdVolume *v = &r->volume[dir];
+    *v = (VdVolume){ .playback = a->is_playback, .mute = a->mute, .count = a->nchannels };
+    memcpy(v->volume, a->volume, sizeof(uint16_t) * a->nchannels);
+    r->have_volume[dir] = true;
+    if (!active_can(r, VD_SESSION_FEATURE_AUDIO)) {
+        r->dropped_no_agent++;
+        return;
+    }
+    send_volume(r, r->active, dir);
+}
+
 static void host_xfer_status_msg(VdRouter *r, const uint8_t *buf, size_t len)
 {
     VdFileXferStatus s;
@@ -542,6 +586,9 @@ static void on_host_message(uint32_t type, const uint8_t *buf, size_t len, void 
         broadcast_host_state(r);
         break;
     }
+    case VD_MSG_AUDIO_VOLUME_SYNC:
+        host_volume(r, buf, len);
+        break;
     case VD_MSG_GRAPHICS_DEVICE_INFO: {
         VdGraphicsDeviceInfo *g = g_new0(VdGraphicsDeviceInfo, 1);
         if (vd_parse_graphics_device_info(buf, len, g, &reason) < 0) {
@@ -747,6 +794,24 @@ static void on_agent_message(VdAgent *agent, const VdSessionMsg *msg, void *user
     case VD_S_XFER_STATUS:
         agent_xfer_status(r, agent, &msg->u.xfer_status);
         break;
+    case VD_S_VOLUME_APPLIED: {
+        AgentData *d = agent_data(agent);
+        const VdVolumeApplied *a = &msg->u.volume_applied;
+        unsigned dir = a->volume.playback;
+        g_free(d->applied[dir].backend);
+        g_free(d->applied[dir].error);
+        d->applied[dir] = (VdVolumeApplied){ .volume = a->volume, .backend = g_strdup(a->backend),
+                                             .error = g_strdup(a->error) };
+        d->applied_at[dir] = g_get_real_time();
+        d->have_applied[dir] = true;
+        break;
+    }
+    case VD_S_DEVICE_MAP: {
+        AgentData *d = agent_data(agent);
+        d->device_map = msg->u.device_map;
+        d->have_device_map = true;
+        break;
+    }
     default:
         g_debug("agent %s: ignoring %s", vd_agent_name(agent), vd_session_msg_type_to_string(msg->type));
         break;
@@ -772,7 +837,12 @@ static void on_agent_gone(VdAgent *agent, void *user_data)
             router_abort_out(r, (uint8_t)s, "the agent left in the middle of its clipboard data");
     cancel_xfers(r, agent, VD_XFER_END, VD_XFER_VDAGENT_NOT_CONNECTED);
     detach_agent(r, agent, false);
-    g_free(agent_data(agent));
+    AgentData *d = agent_data(agent);
+    for (unsigned dir = 0; d && dir < 2; dir++) {
+        g_free(d->applied[dir].backend);
+        g_free(d->applied[dir].error);
+    }
+    g_free(d);
     vd_agent_set_data(agent, NULL);
     if (agent == r->active) {
         r->active = NULL;

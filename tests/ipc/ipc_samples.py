@@ -58,6 +58,15 @@ def session_samples():
         yield P.S_XFER_STATUS, dict(st, result=r)
     yield P.S_XFER_STATUS, dict(st, result=2, has_detail=True, error_code=14)
     yield P.S_XFER_STATUS, dict(st, result=4, has_detail=True, free=2**64 - 1)
+    yield P.S_VOLUME, dict(playback=True, mute=False, volume=[0x8000, 0xffff])
+    yield P.S_VOLUME, dict(playback=False, mute=True, volume=[0] * P.LIMIT_AUDIO_CHANNELS)
+    yield P.S_VOLUME_APPLIED, dict(playback=True, mute=True, volume=[1], backend="pulse", error="")
+    yield P.S_VOLUME_APPLIED, dict(playback=False, mute=False, volume=[0xffff] * P.LIMIT_AUDIO_CHANNELS,
+                                   backend="a" * P.MAX_AUDIO_BACKEND, error="é" * (P.MAX_AUDIO_ERROR // 2))
+    yield P.S_DEVICE_MAP, dict(entries=[])
+    yield P.S_DEVICE_MAP, dict(entries=[dict(display_id=0, output="Virtual-1", from_device_info=True)])
+    yield P.S_DEVICE_MAP, dict(entries=[dict(display_id=i, output="o" * P.MAX_OUTPUT_NAME, from_device_info=False)
+                                        for i in range(P.MAX_DISPLAYS)])
 
 
 def control_samples():

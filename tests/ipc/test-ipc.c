@@ -721,7 +721,7 @@ static void test_encode_refuses(void)
 
 static void test_unknown_types(void)
 {
-    static const uint16_t session_unknown[] = { 0, 3, 15, 22, 31, 39, 47, 51, UINT16_MAX };
+    static const uint16_t session_unknown[] = { 0, 3, 15, 22, 31, 40, 47, 53, UINT16_MAX };
     static const uint16_t control_unknown[] = { 0, 3, 15, 22, 31, 36, UINT16_MAX };
     const char *reason = NULL;
     VdSessionMsg s;

@@ -81,6 +81,16 @@ def invalid_session():
     yield "status code with SPACE", P.S_XFER_STATUS, R(P.S_XFER_STATUS, **dict(st, result=4, has_detail=1,
                                                                                 error_code=1))
     yield "status detail w/o flag", P.S_XFER_STATUS, R(P.S_XFER_STATUS, **dict(st, result=2, error_code=1))
+    yield "volume 0 channels", P.S_VOLUME, R(P.S_VOLUME, playback=1, mute=0, volume=[])
+    yield "volume 33 channels", P.S_VOLUME, R(P.S_VOLUME, playback=1, mute=0, volume=[1] * 33)
+    yield "volume mute 2", P.S_VOLUME, b"\1\2" + R(P.S_VOLUME, playback=1, mute=0, volume=[1])[2:]
+    yield "volume short data", P.S_VOLUME, R(P.S_VOLUME, playback=1, mute=0, volume=[1, 2])[:-1]
+    va = dict(playback=1, mute=0, volume=[1], error="")
+    yield "applied backend 33", P.S_VOLUME_APPLIED, R(P.S_VOLUME_APPLIED, backend="b" * 33, **va)
+    yield "device map 33", P.S_DEVICE_MAP, R(P.S_DEVICE_MAP, entries=[
+        dict(display_id=0, output="a", from_device_info=0)] * 33)
+    yield "device map name 65", P.S_DEVICE_MAP, R(P.S_DEVICE_MAP, entries=[
+        dict(display_id=0, output="a" * 65, from_device_info=0)])
 
 
 def invalid_control():
@@ -196,7 +206,7 @@ for proto_name, proto, samples in (("session", P.SESSION, list(session_samples()
     check("%s: %d values just past a limit or out of range refused by both" % (proto_name, len(invalid)),
           len(answers) == len(invalid) and not wrong, "accepted by one side: %s" % wrong)
 
-    unknown = [0, 3, 15, 22, 31, 39, 47, 51, 0xFFFD]
+    unknown = [0, 3, 15, 22, 31, 40, 47, 53, 0xFFFD]
     answers = run_codec(proto_name, [P.frame(t, b"abc") for t in unknown])
     check("%s: unknown types are refused as unsupported by both" % proto_name,
           [c_verdict(a) for a in answers] == [("reject", 2)] * len(unknown) and

@@ -37,6 +37,10 @@ LIMIT_DEVICE_INFO = 32
 LIMIT_DEVICE_ADDRESS = 256
 LIMIT_XFER_NAME = 1024
 MAX_DISPLAYS = 32
+LIMIT_AUDIO_CHANNELS = 32
+MAX_OUTPUT_NAME = 64
+MAX_AUDIO_BACKEND = 32
+MAX_AUDIO_ERROR = 256
 LIMIT_STREAMED_MESSAGE = 1024 * 1024 * 1024
 CAPS_MAX_WORDS = 8
 
@@ -73,9 +77,12 @@ S_DEVICE_INFO = 35
 S_XFER_START = 36
 S_XFER_DATA = 37
 S_XFER_CANCEL = 38
+S_VOLUME = 39
 S_MONITORS_RESULT = 48
 S_LAYOUT = 49
 S_XFER_STATUS = 50
+S_VOLUME_APPLIED = 51
+S_DEVICE_MAP = 52
 
 C_STATUS = 16
 C_MONITOR = 17
@@ -324,6 +331,10 @@ ERROR_FIELDS = [("code", Int("<I", lambda v: 1 <= v < ERR_END, "error code")),
                 ("message", String(MAX_STRING))]
 
 
+VOLUME_FIELDS = [("playback", Bool()), ("mute", Bool()),
+                 ("volume", Array(U16, LIMIT_AUDIO_CHANNELS, 1, "volume channel"))]
+
+
 def _check_xfer_status(m):
     if m["result"] >= XFER_END:
         raise BadMessage("unknown file transfer result")
@@ -383,6 +394,12 @@ SESSION_MESSAGES = {
     S_XFER_STATUS: ("XFER_STATUS", [("id", U32), ("result", U32), ("has_detail", Bool()),
                                     ("error_type", U8), ("error_code", U32), ("free", U64)],
                     _check_xfer_status),
+    S_VOLUME: ("VOLUME", VOLUME_FIELDS, None),
+    S_VOLUME_APPLIED: ("VOLUME_APPLIED", VOLUME_FIELDS + [("backend", String(MAX_AUDIO_BACKEND)),
+                                                          ("error", String(MAX_AUDIO_ERROR))], None),
+    S_DEVICE_MAP: ("DEVICE_MAP", [("entries", Array(
+        Struct(("display_id", U32), ("output", String(MAX_OUTPUT_NAME)), ("from_device_info", Bool())),
+        MAX_DISPLAYS, 0, "display"))], None),
 }
 
 CONTROL_MESSAGES = {

@@ -595,6 +595,31 @@ void vd_session_msg_summary(uint32_t type, const uint8_t *bytes, size_t len, cha
     case VD_S_XFER_STATUS:
         g_snprintf(out, size, "id=%u %s", m.u.xfer_status.id, vd_xfer_result_to_string(m.u.xfer_status.result));
         break;
+    case VD_S_VOLUME:
+    case VD_S_VOLUME_APPLIED: {
+        const VdVolume *v = m.type == VD_S_VOLUME ? &m.u.volume : &m.u.volume_applied.volume;
+        GString *s = g_string_new(v->playback ? "playback" : "record");
+        for (uint32_t i = 0; i < v->count; i++)
+            g_string_append_printf(s, "%s%u", i ? "," : " volume=", v->volume[i]);
+        g_string_append_printf(s, " mute=%d", v->mute);
+        if (m.type == VD_S_VOLUME_APPLIED)
+            g_string_append_printf(s, " backend=%s%s%s", m.u.volume_applied.backend,
+                                   m.u.volume_applied.error[0] ? " error=" : "", m.u.volume_applied.error);
+        g_strlcpy(out, s->str, size);
+        g_string_free(s, TRUE);
+        break;
+    }
+    case VD_S_DEVICE_MAP: {
+        GString *s = g_string_new(NULL);
+        for (uint32_t i = 0; i < m.u.device_map.count; i++) {
+            const VdDeviceMapEntry *e = &m.u.device_map.entries[i];
+            g_string_append_printf(s, "%s%u:%s(%s)", i ? " " : "", e->display_id, e->output,
+                                   e->from_device_info ? "device-info" : "order");
+        }
+        g_strlcpy(out, s->str, size);
+        g_string_free(s, TRUE);
+        break;
+    }
     case VD_IPC_HELLO:
         g_snprintf(out, size, "version %u.%u \"%s\"", m.u.hello.version_major, m.u.hello.version_minor,
                    m.u.hello.software ? m.u.hello.software : "");

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* audio-alsa.c — the host's volume applied to the ALSA mixer, where no sound server runs. */
 #include "audio.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* audio-pulse.c — the host's volume applied through libpulse (PulseAudio or pipewire-pulse). */
 #include "audio.h"
 

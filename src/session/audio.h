@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* audio.h — the sound backends that apply the host's volume (volume.c decides when and which).
  *
  * audio-pulse.c talks to the session's sound server through libpulse on the GLib main loop:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* volume.c — coalescing the host's volumes and choosing the sound backend (see volume.h). */
 #include "volume.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
 /* volume.h — the host's playback and record volume (VD_S_VOLUME), applied to the session's sound.
  *
  * Owns when and through what a volume is applied. The last volume of each direction wins: a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """pulse — a real PulseAudio user daemon for tests (/usr/bin/python3, stdlib only).
 
 PulseServer starts `pulseaudio` in the foreground with its own XDG_RUNTIME_DIR and HOME in a

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The host's volume (AUDIO_VOLUME_SYNC) end to end: a test host (tests/lib/vdwire.py) on the real
 vdagentd's port, the real vdagent under Xvfb, and a real PulseAudio user daemon (tests/lib/pulse.py)
 whose default sink and source are read back with pactl. Also: the daemon announces the capability

@@ -4,11 +4,13 @@
 #include "log.h"
 
 #include <stdio.h>
+#include <syslog.h>
 #include <unistd.h>
 
 static const char *log_program = "vdagent";
 static int log_debug_level;
 static gboolean log_to_journal;
+static gboolean log_to_syslog;
 
 gboolean vd_log_debug_enabled(void)
 {
@@ -45,6 +47,16 @@ static GLogWriterOutput log_writer(GLogLevelFlags level, const GLogField *fields
             break;
         }
     }
+    if (log_to_syslog) {
+        int priority = (level & G_LOG_LEVEL_ERROR)      ? LOG_ERR
+                       : (level & G_LOG_LEVEL_CRITICAL) ? LOG_CRIT
+                       : (level & G_LOG_LEVEL_WARNING)  ? LOG_WARNING
+                       : (level & G_LOG_LEVEL_MESSAGE)  ? LOG_NOTICE
+                       : (level & G_LOG_LEVEL_INFO)     ? LOG_INFO
+                                                        : LOG_DEBUG;
+        syslog(priority, "%s", message ? message : "(no message)");
+        return G_LOG_WRITER_HANDLED;
+    }
     const char *name = level_name(level);
     /* One fprintf per record so that lines of concurrent writers do not interleave. */
     if (name)
@@ -63,4 +75,14 @@ void vd_log_init(const char *program, int debug_level)
     if (log_debug_level > 0)
         g_log_set_debug_enabled(TRUE);
     g_log_set_writer_func(log_writer, NULL, NULL);
+}
+
+void vd_log_detached(void)
+{
+    /* g_log_writer_journald() sends to this socket whatever stderr is. */
+    log_to_journal = access("/run/systemd/journal/socket", W_OK) == 0;
+    if (!log_to_journal) {
+        openlog(log_program, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+        log_to_syslog = TRUE;
+    }
 }

@@ -11,10 +11,14 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "control.h"
 #include "log.h"
+#include "qga-coexist.h"
 #include "qga.h"
 #include "router.h"
 #include "sd-glue.h"
@@ -92,6 +96,62 @@ static void on_sessions_changed(VdSessions *sessions, void *user_data)
         vd_router_sessions_changed(d->router);
 }
 
+/* What --port may name: a character device (the virtio port) or a Unix socket (tests, QEMU's
+ * chardev seen from outside); a missing path is waited for. */
+static bool check_port_path(const char *option, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return true;
+    if (S_ISCHR(st.st_mode) || S_ISSOCK(st.st_mode))
+        return true;
+    fprintf(stderr, "vdagentd: %s \"%s\" is a %s, not a virtio port (a character device) or a Unix socket\n",
+            option, path, S_ISDIR(st.st_mode) ? "directory" : S_ISREG(st.st_mode) ? "regular file" : "special file");
+    return false;
+}
+
+/* Sockets we create: the directory must be there already (we never create a path's parents:
+ * a typo must not leave directories behind), except our own default /run/vdagentd, made here
+ * when systemd has not made it (run by hand). */
+static bool check_socket_path(const char *option, const char *path, const char *default_path)
+{
+    g_autofree char *dir = g_path_get_dirname(path);
+    struct stat st;
+
+    if (strlen(path) >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
+        fprintf(stderr, "vdagentd: %s \"%s\" is too long for a Unix socket\n", option, path);
+        return false;
+    }
+    if (stat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+        fprintf(stderr, "vdagentd: %s \"%s\" exists and is not a socket; not replacing it\n", option, path);
+        return false;
+    }
+    if (strcmp(path, default_path) == 0 && mkdir(dir, 0755) < 0 && errno != EEXIST) {
+        fprintf(stderr, "vdagentd: cannot create \"%s\": %s\n", dir, g_strerror(errno));
+        return false;
+    }
+    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "vdagentd: %s \"%s\": the directory \"%s\" does not exist\n", option, path, dir);
+        return false;
+    }
+    return true;
+}
+
+/* The QEMU guest agent port: given, never, or by default ours unless qemu-guest-agent is
+ * installed (qga-coexist.h). */
+static const char *choose_qga_port(void)
+{
+    if (opts.qga_port)
+        return opts.qga_port;
+    g_autofree char *other = NULL;
+    if (vd_qga_other_agent_installed("/", &other)) {
+        g_message("the QEMU guest agent port is left to qemu-guest-agent (%s is installed); "
+                  "--qga-port %s serves it here", other, DEFAULT_QGA_PORT);
+        return "none";
+    }
+    return DEFAULT_QGA_PORT;
+}
+
 int main(int argc, char **argv)
 {
     /* No setlocale(): nothing here is translated, logs are UTF-8 as received, and the locale
@@ -102,7 +162,7 @@ int main(int argc, char **argv)
     g_option_context_add_main_entries(ctx, entries, NULL);
     g_autoptr(GError) error = NULL;
     if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
-        fprintf(stderr, "vdagentd: %s (see --help)\n", error->message);
+        fprintf(stderr, "vdagentd: %s\nTry 'vdagentd --help' for more information.\n", error->message);
         return 2;
     }
     if (opts.version) {
@@ -110,20 +170,63 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc > 1) {
-        fprintf(stderr, "vdagentd: unexpected argument \"%s\" (see --help)\n", argv[1]);
+        fprintf(stderr, "vdagentd: unexpected argument \"%s\"\nTry 'vdagentd --help' for more information.\n",
+                argv[1]);
         return 2;
     }
     const char *tracking = opts.tracking ? opts.tracking : "logind";
     if (g_strcmp0(tracking, "logind") != 0 && g_strcmp0(tracking, "none") != 0) {
-        fprintf(stderr, "vdagentd: --session-tracking must be logind or none, not \"%s\"\n", tracking);
+        fprintf(stderr, "vdagentd: --session-tracking must be logind or none, not \"%s\"\n"
+                        "Try 'vdagentd --help' for more information.\n", tracking);
         return 2;
     }
     vd_log_init("vdagentd", opts.debug);
-    /* Detach before any thread exists (GDBus starts one). Under systemd (Type=notify) we are
-     * started with --foreground. */
-    if (!opts.foreground && daemon(0, 0) < 0) {
-        g_critical("cannot detach: %s", g_strerror(errno));
+
+    /* Everything that can be wrong with the configuration is found here, on the terminal (or in
+     * the unit's journal), before detaching and before any socket is opened: a detached child
+     * that fails leaves nothing behind but a zero exit status. */
+    const char *socket_path = opts.socket ? opts.socket : DEFAULT_SOCKET;
+    const char *control_path = opts.control ? opts.control : DEFAULT_CONTROL;
+    if (geteuid() != 0 && (!opts.socket || !opts.control)) {
+        fprintf(stderr, "vdagentd: must run as root (the default sockets are in /run/vdagentd; "
+                        "--socket and --control choose others)\n");
         return 1;
+    }
+    if (!check_port_path("--port", opts.port ? opts.port : DEFAULT_PORT))
+        return 1;
+    /* With socket activation the session socket is systemd's: nothing to check. */
+    bool activated = g_getenv("LISTEN_FDS") != NULL;
+    if (!activated && !check_socket_path("--socket", socket_path, DEFAULT_SOCKET))
+        return 1;
+    if (!check_socket_path("--control", control_path, DEFAULT_CONTROL))
+        return 1;
+    /* A --qga-port that is not a port yet is qga.c's to report and retry (docs/qga.md). */
+    const char *qga_port = choose_qga_port();
+    VdQgaConfig qc = {
+        .port_path = qga_port,
+        .allow_rpcs = opts.allow_rpcs,
+        .block_rpcs = opts.block_rpcs,
+        .config_path = opts.qga_config,
+    };
+    /* The policy is read even with the port off: a broken file is an error either way. */
+    VdQga *qga = vd_qga_new(&qc, &error);
+    if (!qga) {
+        fprintf(stderr, "vdagentd: guest agent configuration: %s\n", error->message);
+        return 1;
+    }
+    if (g_strcmp0(qga_port, "none") == 0)
+        g_clear_pointer(&qga, vd_qga_free);
+
+    /* Detach before any thread exists (GDBus starts one). Under systemd (Type=notify) we are
+     * started with --foreground. From here on stderr is /dev/null: logs go to the journal, or
+     * to syslog without one. */
+    if (!opts.foreground) {
+        if (daemon(0, 0) < 0) {
+            fprintf(stderr, "vdagentd: cannot detach: %s\n", g_strerror(errno));
+            vd_qga_free(qga);
+            return 1;
+        }
+        vd_log_detached();
     }
     signal(SIGPIPE, SIG_IGN);
 
@@ -139,6 +242,7 @@ int main(int argc, char **argv)
         bus = g_bus_get_sync(G_BUS_TYPE_SYSTEM, NULL, &error);
         if (!bus) {
             g_critical("cannot connect to the system bus for logind: %s", error->message);
+            vd_qga_free(qga);
             return 1;
         }
         sessions = vd_sessions_new_logind(bus, on_sessions_changed, &d);
@@ -162,31 +266,17 @@ int main(int argc, char **argv)
         .uinput = uinput,
     };
     d.router = vd_router_new(&rc);
-    if (!vd_router_start(d.router, opts.socket ? opts.socket : DEFAULT_SOCKET, &error)) {
+    if (!vd_router_start(d.router, socket_path, &error)) {
         g_critical("%s", error->message);
+        vd_qga_free(qga);
         vd_router_free(d.router);
         vd_uinput_free(uinput);
         vd_sessions_free(sessions);
         return 1;
     }
-    VdQga *qga = NULL;
-    const char *qga_port = opts.qga_port ? opts.qga_port : DEFAULT_QGA_PORT;
-    if (g_strcmp0(qga_port, "none") != 0) {
-        VdQgaConfig qc = {
-            .port_path = qga_port,
-            .allow_rpcs = opts.allow_rpcs,
-            .block_rpcs = opts.block_rpcs,
-            .config_path = opts.qga_config,
-            .system_bus = bus,
-        };
-        qga = vd_qga_new(&qc, &error);
-        if (!qga) {
-            g_critical("guest agent: %s", error->message);
-            vd_router_free(d.router);
-            vd_uinput_free(uinput);
-            vd_sessions_free(sessions);
-            return 1;
-        }
+    if (qga) {
+        /* Shutdown and users go through logind on this connection (or one made when needed). */
+        vd_qga_set_system_bus(qga, bus);
         vd_qga_start(qga);
     }
 
@@ -195,7 +285,7 @@ int main(int argc, char **argv)
     VdControlConfig cc = { .router = d.router, .sessions = sessions, .qga = qga, .uinput = uinput };
     VdControl *control = vd_control_new(&cc);
     g_clear_error(&error);
-    if (!vd_control_listen(control, opts.control ? opts.control : DEFAULT_CONTROL, &error)) {
+    if (!vd_control_listen(control, control_path, &error)) {
         g_warning("no control socket: %s", error->message);
         vd_control_free(control);
         control = NULL;

@@ -136,8 +136,11 @@ static void try_open(VdPort *p)
     if (fd < 0) {
         /* Say it once per kind of failure, not on every retry. */
         if (-fd != p->last_open_errno) {
-            g_message("port \"%s\": cannot open: %s; retrying", p->path, g_strerror(-fd));
-            g_autofree char *why = g_strdup_printf("cannot open: %s", g_strerror(-fd));
+            /* ENOTSUP is ours: the path is there but is neither a device nor a socket. */
+            g_autofree char *why = fd == -ENOTSUP
+                ? g_strdup("not a virtio port (a character device) or a Unix socket")
+                : g_strdup_printf("cannot open: %s", g_strerror(-fd));
+            g_message("port \"%s\": %s; retrying", p->path, why);
             set_error(p, why);
         }
         p->last_open_errno = -fd;

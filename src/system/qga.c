@@ -702,6 +702,12 @@ fail:
     return NULL;
 }
 
+void vd_qga_set_system_bus(VdQga *qga, GDBusConnection *bus)
+{
+    if (bus && !qga->system_bus)
+        qga->system_bus = g_object_ref(bus);
+}
+
 void vd_qga_start(VdQga *qga)
 {
     if (qga->state == VD_QGA_STATE_DISABLED)

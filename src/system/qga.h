@@ -23,6 +23,8 @@ typedef struct {
 /* Returns NULL with error for a bad policy/config; a missing port is not an error (retried later). */
 VdQga *vd_qga_new(const VdQgaConfig *config, GError **error);
 void vd_qga_free(VdQga *qga);
+/* The system bus for logind (shutdown, users), once the daemon has one; ignored if one is set. */
+void vd_qga_set_system_bus(VdQga *qga, GDBusConnection *bus);
 /* Opens the port (a character device, or a Unix socket to connect to) and starts serving. */
 void vd_qga_start(VdQga *qga);
 /* The "qga" member of `vdagent-ctl status`: {path, state, requests, errors, blocked: […], …}. */

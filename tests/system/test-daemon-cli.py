@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """vdagentd's command line and its systemd interfaces: --version, --help, bad options, READY=1 on
-$NOTIFY_SOCKET, the session socket passed by socket activation ($LISTEN_PID/$LISTEN_FDS)."""
+$NOTIFY_SOCKET, the session socket passed by socket activation ($LISTEN_PID/$LISTEN_FDS); bad
+configuration found before detaching and before any socket is opened; who serves the QEMU guest
+agent port when qemu-guest-agent is installed."""
 import os
 import socket
 import subprocess
@@ -42,6 +44,135 @@ def test_bad_options():
     assert r.returncode == 2, r
     r = run("extra-argument")
     assert r.returncode == 2, r
+    # One line saying what is wrong, one pointing at --help.
+    for r in (run("--session-tracking", "consolekit"), run("--no-such-option"), run("extra-argument")):
+        lines = r.stderr.splitlines()
+        assert len(lines) == 2 and lines[1] == "Try 'vdagentd --help' for more information.", r.stderr
+
+
+def paths(name):
+    """A fresh directory and the --socket/--control options into it."""
+    d = os.path.join(tmp, name)
+    os.makedirs(d)
+    return d, ["--socket", os.path.join(d, "session.sock"), "--control", os.path.join(d, "control.sock")]
+
+
+def test_bad_config_before_detaching():
+    # Without --foreground: the failure must reach the caller (it used to be the detached child's,
+    # with exit status 0 and nothing said), and no socket may have been created.
+    d, sockets = paths("badconfig")
+    r = run("--qga-config", os.path.join(d, "nonexistent.conf"), "--qga-port", "none", *sockets)
+    assert r.returncode == 1 and "nonexistent.conf" in r.stderr, r
+    assert os.listdir(d) == [], os.listdir(d)
+    bad = os.path.join(d, "bad.conf")
+    with open(bad, "w") as f:
+        f.write("this is not a key file\n")
+    r = run("--qga-config", bad, *sockets)
+    assert r.returncode == 1 and "bad.conf" in r.stderr, r
+    assert os.listdir(d) == ["bad.conf"], os.listdir(d)
+
+
+def test_port_regular_file():
+    d, sockets = paths("regularport")
+    r = run("--port", "/etc/hostname", *sockets)
+    assert r.returncode == 1 and r.stderr.strip() == (
+        'vdagentd: --port "/etc/hostname" is a regular file, not a virtio port (a character device) or a Unix '
+        'socket'), r
+    r = run("--port", d, *sockets)
+    assert r.returncode == 1 and "is a directory" in r.stderr, r
+    assert os.listdir(d) == [], os.listdir(d)
+
+
+def test_socket_parents_not_created():
+    d, sockets = paths("parents")
+    missing = os.path.join(d, "no", "such")
+    r = run("--socket", os.path.join(missing, "session.sock"), sockets[2], sockets[3])
+    assert r.returncode == 1 and 'the directory "%s" does not exist' % missing in r.stderr, r
+    r = run(sockets[0], sockets[1], "--control", os.path.join(missing, "control.sock"))
+    assert r.returncode == 1 and 'the directory "%s" does not exist' % missing in r.stderr, r
+    assert os.listdir(d) == [], os.listdir(d)
+    # Something that is not a socket is never replaced.
+    keep = os.path.join(d, "precious")
+    open(keep, "w").write("data")
+    r = run("--socket", keep, sockets[2], sockets[3])
+    assert r.returncode == 1 and "is not a socket" in r.stderr and open(keep).read() == "data", r
+
+
+def test_not_root():
+    if os.geteuid() != 0:
+        r = run()
+    else:
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", VDAGENTD],
+                           capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1 and "must run as root" in r.stderr, r
+
+
+def test_detached_start():
+    # The good path without --foreground: the caller gets 0 once the daemon is configured, and
+    # the detached daemon serves (its log goes to the journal or syslog, not to our pipe).
+    d, argv = daemon_argv("detached")
+    argv.remove("--foreground")
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0 and r.stderr == "", r
+    control = os.path.join(d, "control.sock")
+    deadline = time.monotonic() + 5
+    while not os.path.exists(control) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.connect(control)
+    cred = c.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+    pid = int.from_bytes(cred[:4], "little")
+    c.close()
+    try:
+        cmdline = open("/proc/%d/cmdline" % pid, "rb").read().split(b"\0")
+        assert cmdline[0].decode() == VDAGENTD and os.getsid(pid) == pid, (cmdline, os.getsid(pid))
+    finally:
+        os.kill(pid, 15)
+
+
+QGA_UNIT_INSTALLED = any(os.path.exists(os.path.join(d, "qemu-guest-agent.service")) for d in (
+    "/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system", "/usr/lib/systemd/system",
+    "/lib/systemd/system"))
+
+
+def test_qga_left_to_qemu_ga():
+    # This machine's qemu-guest-agent (tools/deps installs it) decides the default; the rule
+    # itself, masked and all, is test-qga-coexist.c's on fake roots.
+    d, argv = daemon_argv("qgadefault")
+    i = argv.index("--qga-port")
+    del argv[i:i + 2]
+    p = subprocess.Popen(argv + ["--debug"], stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1)
+    finally:
+        p.terminate()
+        err = p.communicate(timeout=5)[1]
+    left = "left to qemu-guest-agent" in err
+    assert left == QGA_UNIT_INSTALLED, (QGA_UNIT_INSTALLED, err)
+    if left:
+        assert "org.qemu.guest_agent.0" not in err.replace("--qga-port /dev/virtio-ports/org.qemu.guest_agent.0", ""), err
+
+
+def test_qga_explicit_port_served():
+    # Given explicitly, the port is ours even with qemu-guest-agent installed.
+    d, argv = daemon_argv("qgaexplicit")
+    qga = os.path.join(d, "qga.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(qga)
+    listener.listen(1)
+    listener.settimeout(10)
+    argv[argv.index("--qga-port") + 1] = qga
+    p = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+    try:
+        conn, _ = listener.accept()
+        conn.settimeout(10)
+        conn.sendall(b'{"execute": "guest-ping"}\n')
+        assert conn.recv(4096).startswith(b'{"return"'), "no reply to guest-ping"
+        conn.close()
+    finally:
+        p.terminate()
+        err = p.communicate(timeout=5)[1]
+    assert "left to qemu-guest-agent" not in err, err
 
 
 def daemon_argv(name):
@@ -162,6 +293,13 @@ def test_fake_uinput_fifo():
 tap.run("--version", test_version)
 tap.run("--help lists the contract's options", test_help)
 tap.run("bad options exit with status 2", test_bad_options)
+tap.run("bad configuration fails before detaching, with no socket created", test_bad_config_before_detaching)
+tap.run("--port naming a regular file or a directory says what is wrong", test_port_regular_file)
+tap.run("missing parent directories of --socket/--control are an error, never created", test_socket_parents_not_created)
+tap.run("not root: \"must run as root\"", test_not_root)
+tap.run("without --foreground: exit 0 once configured, the detached daemon serves", test_detached_start)
+tap.run("by default the guest agent port is left to an installed qemu-guest-agent", test_qga_left_to_qemu_ga)
+tap.run("--qga-port given: vdagentd serves it", test_qga_explicit_port_served)
 tap.run("READY=1 and STOPPING=1 on $NOTIFY_SOCKET", test_notify_ready)
 tap.run("socket activation: the passed socket serves agents", test_socket_activation)
 tap.run("without a uinput device: runs, MOUSE_STATE not announced", test_no_uinput)

@@ -48,6 +48,7 @@ const char *vd_session_feature_to_string(uint32_t bit)
     case VD_SESSION_FEATURE_FILES: return "files";
     case VD_SESSION_FEATURE_LAYOUT: return "layout";
     case VD_SESSION_FEATURE_AUDIO: return "audio";
+    case VD_SESSION_FEATURE_REPORTS: return "reports";
     default: return NULL;
     }
 }

@@ -24,7 +24,8 @@
 #define VD_SESSION_FEATURE_FILES (1u << 2)     /* receives file transfers */
 #define VD_SESSION_FEATURE_LAYOUT (1u << 3)    /* reports LAYOUT (RandR) */
 #define VD_SESSION_FEATURE_AUDIO (1u << 4)     /* applies VOLUME (since 1.2) */
-#define VD_SESSION_FEATURES_ALL 0x1fu
+#define VD_SESSION_FEATURE_REPORTS (1u << 5)   /* VOLUME_APPLIED, DEVICE_MAP: sent / wanted (since 1.2) */
+#define VD_SESSION_FEATURES_ALL 0x3fu
 /* What an agent that sends 0 (built before 1.1) is taken to do: everything 1.0 had. */
 #define VD_SESSION_FEATURES_1_0 0xfu
 

@@ -38,6 +38,7 @@ struct VdDaemonLink {
     unsigned backoff_ms;
     bool announced_absent; /* "daemon not there" logged once per outage */
     uint32_t features;     /* VD_SESSION_FEATURE_* announced in HELLO */
+    uint32_t peer_features; /* the daemon's HELLO features, 0 until it came */
 
     VdIpcDecoder *decoder;
     uint8_t *rbuf;
@@ -240,6 +241,7 @@ static int handle_hello(VdDaemonLink *link, const VdSessionMsg *msg)
     }
     g_clear_handle_id(&link->hello_timer, g_source_remove);
     link->state = LINK_UP;
+    link->peer_features = h->features;
     link->backoff_ms = VD_LINK_BACKOFF_MIN_MS;
     link->announced_absent = false;
     g_message("daemon link: connected to \"%s\" (protocol %u.%u)", h->software ? h->software : "",
@@ -460,6 +462,11 @@ void vd_daemon_link_free(VdDaemonLink *link)
     g_free(link->rbuf);
     g_free(link->path);
     g_free(link);
+}
+
+uint32_t vd_daemon_link_peer_features(const VdDaemonLink *link)
+{
+    return link->state == LINK_UP ? link->peer_features : 0;
 }
 
 void vd_daemon_link_set_features(VdDaemonLink *link, uint32_t features)

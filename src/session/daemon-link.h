@@ -54,6 +54,8 @@ void vd_daemon_link_free(VdDaemonLink *link);
 /* What this agent can do (VD_SESSION_FEATURE_* bits), sent in every HELLO from now on. Set it
  * before vd_daemon_link_start(); never 0 (0 means "a 1.0 agent: everything"). */
 void vd_daemon_link_set_features(VdDaemonLink *link, uint32_t features);
+/* The features the daemon announced in its HELLO (0 while the link is not up). */
+uint32_t vd_daemon_link_peer_features(const VdDaemonLink *link);
 /* Tries to connect now (and later again, with backoff, until it works). */
 void vd_daemon_link_start(VdDaemonLink *link);
 

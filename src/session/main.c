@@ -24,6 +24,7 @@
 
 #include "clipboard.h"
 #include "daemon-link.h"
+#include "device-map.h"
 #include "files.h"
 #include "log.h"
 #include "randr.h"
@@ -52,6 +53,9 @@ typedef struct {
     VdRandr *randr;
     VdFiles *files;
     VdVolumeSync *volume;
+    VdDeviceMap *devmap;    /* display id -> output, for every backend */
+    bool map_sent;          /* last_map is what the daemon has */
+    VdDeviceMapReport last_map;
 
     bool layout_dirty;     /* a RandR event came: compare and report after this batch of events */
     bool layout_sent;      /* last_layout is what the daemon has */
@@ -80,6 +84,22 @@ static void report_layout(App *app, bool force)
     }
 }
 
+static void report_device_map(App *app, bool force)
+{
+    VdSessionMsg msg = { .type = VD_S_DEVICE_MAP };
+
+    if (!app->randr || app->x_dead || !vd_daemon_link_is_up(app->link) ||
+        !(vd_daemon_link_peer_features(app->link) & VD_SESSION_FEATURE_REPORTS))
+        return;
+    vd_randr_get_device_map(app->randr, &msg.u.device_map);
+    if (!force && app->map_sent && memcmp(&msg.u.device_map, &app->last_map, sizeof(msg.u.device_map)) == 0)
+        return;
+    if (vd_daemon_link_send(app->link, &msg) == 0) {
+        app->last_map = msg.u.device_map;
+        app->map_sent = true;
+    }
+}
+
 static void send_files_status(const VdFileXferStatus *status, void *user_data)
 {
     App *app = user_data;
@@ -94,6 +114,8 @@ static void send_volume_applied(const VdVolumeApplied *applied, void *user_data)
     App *app = user_data;
     VdSessionMsg msg = { .type = VD_S_VOLUME_APPLIED };
 
+    if (!(vd_daemon_link_peer_features(app->link) & VD_SESSION_FEATURE_REPORTS))
+        return;
     msg.u.volume_applied = *applied;
     (void)vd_daemon_link_send(app->link, &msg);
 }
@@ -145,11 +167,13 @@ static void on_link_up(void *user_data)
     App *app = user_data;
 
     app->layout_sent = false;
+    app->map_sent = false;
     if (app->x_dead)
         return;
     if (app->clipboard)
         vd_xclipboard_link_up(app->clipboard);
     report_layout(app, true);
+    report_device_map(app, true);
 }
 
 static void on_link_down(void *user_data)
@@ -191,9 +215,9 @@ static void on_link_message(const VdSessionMsg *msg, void *user_data)
         apply_monitors(app, msg);
         break;
     case VD_S_DEVICE_INFO:
-        if (app->randr) {
-            vd_randr_set_device_info(app->randr, &msg->u.device_info);
+        if (vd_device_map_set_info(app->devmap, &msg->u.device_info) && app->randr) {
             report_layout(app, false);
+            report_device_map(app, false);
         }
         break;
     case VD_S_XFER_START:
@@ -288,6 +312,7 @@ static gboolean x_source_dispatch(GSource *source, GSourceFunc callback, gpointe
     if (app->layout_dirty && !app->x_dead) {
         app->layout_dirty = false;
         report_layout(app, false);
+        report_device_map(app, false);
     }
     return G_SOURCE_CONTINUE;
 }
@@ -390,6 +415,7 @@ int main(int argc, char **argv)
     g_autofree char *display_name = NULL;
     g_autofree char *file_dir = NULL;
     g_autofree char *audio = NULL;
+    g_autofree char *sysfs_root = NULL;
     gboolean foreground = FALSE, version = FALSE;
     /* -x and -d mean what they mean to spice-vdagent. GOption stores callbacks in a gpointer; a union avoids the function-to-object pointer cast. */
     union { GOptionArgFunc fn; gpointer ptr; } debug_cb = { .fn = on_debug_option };
@@ -402,6 +428,8 @@ int main(int argc, char **argv)
         { "audio", 0, 0, G_OPTION_ARG_STRING, &audio,
           "How to apply the host's volume: auto (PulseAudio or PipeWire, else the ALSA mixer), pulse, alsa "
           "or off (default auto)", "MODE" },
+        { "sysfs-root", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &sysfs_root,
+          "Where sysfs is, for the device map (tests)", "DIR" },
         { "foreground", 'x', 0, G_OPTION_ARG_NONE, &foreground, "Do not detach", NULL },
         { "debug", 'd', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, debug_cb.ptr,
           "More logging (repeat for more)", NULL },
@@ -471,10 +499,13 @@ int main(int argc, char **argv)
     }
 
     app.loop = g_main_loop_new(NULL, FALSE);
+    app.devmap = vd_device_map_new(sysfs_root);
     app.randr = vd_randr_new(app.dpy, &error);
     if (!app.randr) {
         g_warning("monitors configuration disabled: %s", error->message);
         g_clear_error(&error);
+    } else {
+        vd_randr_set_device_map(app.randr, app.devmap);
     }
     app.link = vd_daemon_link_new(socket_path,
                                   &(VdDaemonLinkCallbacks){
@@ -493,7 +524,7 @@ int main(int argc, char **argv)
     app.files = vd_files_new(file_dir, send_files_status, &app);
     app.volume = vd_volume_sync_new(audio_mode, send_volume_applied, &app);
     /* Tell the daemon what works on this display, so that it offers the host only that. */
-    uint32_t features = VD_SESSION_FEATURE_FILES;
+    uint32_t features = VD_SESSION_FEATURE_FILES | VD_SESSION_FEATURE_REPORTS;
     if (app.clipboard)
         features |= VD_SESSION_FEATURE_CLIPBOARD;
     if (app.randr)
@@ -519,6 +550,7 @@ int main(int argc, char **argv)
     vd_volume_sync_free(app.volume);
     vd_xclipboard_free(app.clipboard);
     vd_randr_free(app.randr);
+    vd_device_map_free(app.devmap);
     g_source_destroy(app.x_source);
     g_source_unref(app.x_source);
     XCloseDisplay(app.dpy);

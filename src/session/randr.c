@@ -19,9 +19,7 @@ struct VdRandr {
     Display *dpy;
     Window root;
     int event_base, error_base;
-    /* display id -> output index from GRAPHICS_DEVICE_INFO, -1 where it said nothing */
-    bool has_map;
-    int map[VD_LIMIT_MONITORS];
+    const VdDeviceMap *devmap; /* display id -> output (the agent's, shared by backends), or NULL */
 };
 
 static GQuark vd_randr_error_quark(void)
@@ -122,44 +120,40 @@ void vd_cvt_timings(unsigned width, unsigned height, double refresh_hz, VdCvtTim
 
 /* --- display ids and outputs --- */
 
-static int output_for_display(const VdRandr *r, unsigned display_id, int n_outputs)
+/* The outputs' names, in the server's order (g_strfreev). */
+static char **output_names(VdRandr *r, XRRScreenResources *res)
 {
-    int idx = -1;
+    char **names = g_new0(char *, (gsize)res->noutput + 1);
 
-    if (display_id >= VD_LIMIT_MONITORS)
-        return -1;
-    if (r->has_map && r->map[display_id] >= 0)
-        idx = r->map[display_id];
-    else if (r->has_map) {
-        /* Unmapped ids keep their order position unless the map gave that output to another id. */
-        for (unsigned d = 0; d < VD_LIMIT_MONITORS; d++)
-            if (r->map[d] == (int)display_id)
-                return -1;
-        idx = (int)display_id;
-    } else
-        idx = (int)display_id;
-    return idx < n_outputs ? idx : -1;
+    for (int o = 0; o < res->noutput; o++) {
+        XRROutputInfo *oi = XRRGetOutputInfo(r->dpy, res, res->outputs[o]);
+        names[o] = g_strdup(oi && oi->name ? oi->name : "");
+        if (oi)
+            XRRFreeOutputInfo(oi);
+    }
+    return names;
 }
 
-void vd_randr_set_device_info(VdRandr *r, const VdGraphicsDeviceInfo *info)
+static int output_for_display(const VdRandr *r, unsigned display_id, char **names, int n_outputs)
 {
-    r->has_map = false;
-    for (unsigned d = 0; d < VD_LIMIT_MONITORS; d++)
-        r->map[d] = -1;
-    for (uint32_t i = 0; i < info->count && i < VD_LIMIT_DEVICE_INFO; i++) {
-        const VdDeviceDisplayInfo *e = &info->entries[i];
-        uint64_t display_id = (uint64_t)e->channel_id + e->monitor_id;
-        if (display_id >= VD_LIMIT_MONITORS || e->device_display_id >= VD_LIMIT_MONITORS) {
-            g_message("randr: device info entry %u (channel %u monitor %u -> device display %u at \"%s\") "
-                      "out of range: ignored",
-                      i, e->channel_id, e->monitor_id, e->device_display_id, e->address);
-            continue;
-        }
-        r->map[display_id] = (int)e->device_display_id;
-        r->has_map = true;
-        g_debug("randr: display %u -> output #%u (device \"%s\")", (unsigned)display_id, e->device_display_id,
-                e->address);
-    }
+    return vd_device_map_lookup(r->devmap, display_id, (const char *const *)names, (unsigned)n_outputs, NULL);
+}
+
+void vd_randr_set_device_map(VdRandr *r, const VdDeviceMap *map)
+{
+    r->devmap = map;
+}
+
+void vd_randr_get_device_map(VdRandr *r, VdDeviceMapReport *ret)
+{
+    XRRScreenResources *res = XRRGetScreenResourcesCurrent(r->dpy, r->root);
+
+    memset(ret, 0, sizeof(*ret));
+    if (!res)
+        return;
+    g_auto(GStrv) names = output_names(r, res);
+    vd_device_map_report(r->devmap, (const char *const *)names, (unsigned)res->noutput, ret);
+    XRRFreeScreenResources(res);
 }
 
 /* --- layout --- */
@@ -195,8 +189,9 @@ void vd_randr_get_layout(VdRandr *r, VdLayout *ret)
     ret->screen_height = h;
     if (!res)
         return;
+    g_auto(GStrv) names = output_names(r, res);
     for (unsigned d = 0; d < VD_LIMIT_MONITORS && ret->count < VD_IPC_MAX_DISPLAYS; d++) {
-        int idx = output_for_display(r, d, res->noutput);
+        int idx = output_for_display(r, d, names, res->noutput);
         if (idx < 0)
             continue;
         XRROutputInfo *oi = XRRGetOutputInfo(r->dpy, res, res->outputs[idx]);
@@ -449,6 +444,7 @@ int vd_randr_apply(VdRandr *r, const VdMonitorsConfig *c)
     if (!res)
         return -EIO;
     int n = res->noutput;
+    g_auto(GStrv) names = output_names(r, res);
     Target *targets = g_new0(Target, MAX(n, 1));
     for (int o = 0; o < n; o++) {
         targets[o].output = res->outputs[o];
@@ -461,7 +457,7 @@ int vd_randr_apply(VdRandr *r, const VdMonitorsConfig *c)
         const VdMonitor *m = &c->monitors[i];
         if (!vd_monitor_enabled(m))
             continue;
-        int o = output_for_display(r, i, n);
+        int o = output_for_display(r, i, names, n);
         if (o < 0 || !targets[o].info || targets[o].enabled) {
             g_message("randr: display %u (%ux%u) has no output to show it on: ignored", i, m->width, m->height);
             ret = -ENXIO;
@@ -604,8 +600,6 @@ VdRandr *vd_randr_new(Display *dpy, GError **error)
     r->root = DefaultRootWindow(dpy);
     r->event_base = event_base;
     r->error_base = error_base;
-    for (unsigned d = 0; d < VD_LIMIT_MONITORS; d++)
-        r->map[d] = -1;
     XRRSelectInput(dpy, r->root, RRScreenChangeNotifyMask | RRCrtcChangeNotifyMask | RROutputChangeNotifyMask);
     /* One full probe at start so the resources are current; later reads use the cheap variant. */
     XRRScreenResources *res = XRRGetScreenResources(dpy, r->root);

@@ -2,9 +2,9 @@
 /* randr.h — monitors of the X screen through XRandR >= 1.3: apply the host's MONITORS_CONFIG, report
  * the layout (where each display id's pixels are) that places the mouse.
  *
- * Display ids are the indices of the host's MONITORS_CONFIG entries. They map to RandR outputs in the
- * order XRandR lists them (display 0 -> first output…), unless GRAPHICS_DEVICE_INFO said otherwise:
- * an entry (channel c, monitor m, device display d) maps display id c + m to the d-th output.
+ * Display ids are the indices of the host's MONITORS_CONFIG entries. Which RandR output each goes to
+ * is the device map's decision (device-map.h: GRAPHICS_DEVICE_INFO, else the order XRandR lists
+ * the outputs in).
  * The module touches only CRTCs, the screen size, and modes it created itself (named
  * "vdagent-WxH"): never the user's desktop configuration files.
  */
@@ -14,6 +14,7 @@
 #include <glib.h>
 #include <stdbool.h>
 
+#include "device-map.h"
 #include "session-proto.h"
 
 /* Prefix of the modes we create; modes named so are ours to remove when unused. */
@@ -37,8 +38,10 @@ bool vd_randr_handle_event(VdRandr *randr, XEvent *event);
  * and -EIO (the X server refused part of it). */
 int vd_randr_apply(VdRandr *randr, const VdMonitorsConfig *config);
 
-/* Replaces the display id -> output map (count 0: back to output order). */
-void vd_randr_set_device_info(VdRandr *randr, const VdGraphicsDeviceInfo *info);
+/* The display id -> output map to consult (borrowed; NULL: output order). */
+void vd_randr_set_device_map(VdRandr *randr, const VdDeviceMap *map);
+/* Where each display id goes now, by output name (VD_S_DEVICE_MAP). */
+void vd_randr_get_device_map(VdRandr *randr, VdDeviceMapReport *ret);
 
 /* The current layout: enabled outputs that map to a display id, by display id. */
 void vd_randr_get_layout(VdRandr *randr, VdLayout *ret);

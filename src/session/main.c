@@ -26,6 +26,7 @@
 #include "daemon-link.h"
 #include "device-map.h"
 #include "files.h"
+#include "launch.h"
 #include "log.h"
 #include "randr.h"
 #include "volume.h"
@@ -461,6 +462,18 @@ int main(int argc, char **argv)
         return VD_EXIT_FAILURE;
     }
     vd_log_init("vdagent", debug_level);
+
+    /* Started detached (XDG autostart, the Xsession hook, by hand) for the default daemon: where
+     * the user has a systemd manager, the vdagent.service unit runs the agent instead, so that a
+     * session has one agent whichever ways started it, and systemd restarts it (launch.h). Before
+     * the check below, which the unit's agent makes again. */
+    if (!foreground && !socket_path && !g_getenv("INVOCATION_ID")) {
+        VdLaunchResult launched = vd_launch_via_user_manager(display_name ? display_name : g_getenv("DISPLAY"));
+        if (launched != VD_LAUNCH_RUN_HERE) {
+            g_debug("start handed over: %s", vd_launch_result_to_string(launched));
+            return VD_EXIT_OK;
+        }
+    }
 
     if (!socket_path) {
         if (!path_exists(VD_AGENT_PORT_PATH) && !path_exists(VD_SESSION_SOCKET_DEFAULT)) {

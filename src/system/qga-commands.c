@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "power.h"
+#include "qga-helper.h"
 #include "qga-verbs.h"
 
 #define LOGIND_BUS_NAME "org.freedesktop.login1"
@@ -438,6 +439,8 @@ static void cmd_get_users(VdQgaCall *call, JsonObject *args)
 
 static const VdQgaArg sync_args[] = {{"id", VD_QGA_ARG_INT, FALSE}, {NULL}};
 static const VdQgaArg shutdown_args[] = {{"mode", VD_QGA_ARG_STRING, TRUE}, {NULL}};
+static const VdQgaArg freeze_list_args[] = {{"mountpoints", VD_QGA_ARG_ARRAY, TRUE}, {NULL}};
+static const VdQgaArg fstrim_args[] = {{"minimum", VD_QGA_ARG_INT, TRUE}, {NULL}};
 
 static const VdQgaCommand commands[] = {
     {"guest-sync-delimited", cmd_sync_delimited, sync_args, TRUE, FALSE},
@@ -458,6 +461,12 @@ static const VdQgaCommand commands[] = {
     {"guest-get-load", vd_qga_cmd_get_load, NULL, TRUE, FALSE},
     {"guest-get-memory-blocks", vd_qga_cmd_get_memory_blocks, NULL, TRUE, FALSE},
     {"guest-get-memory-block-info", vd_qga_cmd_get_memory_block_info, NULL, TRUE, FALSE},
+    /* qga-helper.h: the fs helper */
+    {"guest-fsfreeze-status", vd_qga_cmd_fs_status, NULL, TRUE, FALSE},
+    {"guest-fsfreeze-freeze", vd_qga_cmd_fs_helper, NULL, TRUE, TRUE},
+    {"guest-fsfreeze-freeze-list", vd_qga_cmd_fs_helper, freeze_list_args, TRUE, TRUE},
+    {"guest-fsfreeze-thaw", vd_qga_cmd_fs_helper, NULL, TRUE, TRUE},
+    {"guest-fstrim", vd_qga_cmd_fs_helper_slow, fstrim_args, TRUE, TRUE},
 };
 
 const VdQgaCommand *vd_qga_commands(gsize *ret_n)

@@ -26,6 +26,8 @@ typedef struct VdQgaCall VdQgaCall;
 typedef enum {
     VD_QGA_ARG_INT,
     VD_QGA_ARG_STRING,
+    VD_QGA_ARG_BOOL,
+    VD_QGA_ARG_ARRAY, /* any array: the handler checks its elements */
 } VdQgaArgType;
 
 typedef struct {

@@ -1,12 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* qga-worker.c — runs the verbs that only read the system in a worker thread (see qga-verbs.h),
- * and the small file helpers they share. */
+/* qga-worker.c — runs the verbs that only read the system in a worker thread (see qga-verbs.h). */
 #include "qga-verbs.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <string.h>
-#include <unistd.h>
 
 typedef struct {
     VdQgaCall *call;
@@ -59,46 +54,6 @@ void vd_qga_call_run_in_thread(VdQgaCall *call, JsonObject *args, VdQgaSyncFunc 
     g_autoptr(GTask) task = g_task_new(NULL, NULL, worker_done, NULL);
     g_task_set_task_data(task, job, worker_job_free);
     g_task_run_in_thread(task, worker_run);
-}
-
-char *vd_qga_read_file(const char *path, gsize max, GError **error)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        int e = errno;
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e), "cannot open %s: %s", path, g_strerror(e));
-        return NULL;
-    }
-    g_autoptr(GByteArray) buf = g_byte_array_new();
-    guint8 chunk[4096];
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof(chunk));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int e = errno;
-            close(fd);
-            g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e), "cannot read %s: %s", path, g_strerror(e));
-            return NULL;
-        }
-        if (n == 0)
-            break;
-        if (buf->len + (gsize) n > max) {
-            close(fd);
-            g_set_error(error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "%s is larger than %zu bytes", path, max);
-            return NULL;
-        }
-        g_byte_array_append(buf, chunk, (guint) n);
-    }
-    close(fd);
-    g_byte_array_append(buf, (const guint8 *) "", 1);
-    return (char *) g_byte_array_free(g_steal_pointer(&buf), FALSE);
-}
-
-char *vd_qga_read_attr(const char *path)
-{
-    char *text = vd_qga_read_file(path, VD_QGA_MAX_SYSFS_FILE, NULL);
-    return text ? g_strchomp(text) : NULL;
 }
 
 /* The table's handlers for the verbs that run in a worker (see qga-commands.c). */

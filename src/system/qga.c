@@ -335,10 +335,17 @@ static gboolean check_args(const VdQgaCommand *command, JsonObject *args, char *
             *ret_desc = g_strdup_printf("Parameter '%s' is missing", a->name);
             return FALSE;
         }
-        GType want = a->type == VD_QGA_ARG_INT ? G_TYPE_INT64 : G_TYPE_STRING;
-        if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != want) {
-            *ret_desc = g_strdup_printf("Invalid parameter type for '%s', expected: %s", a->name,
-                                        a->type == VD_QGA_ARG_INT ? "integer" : "string");
+        static const char *const expected[] = {"integer", "string", "boolean", "array"};
+        gboolean ok;
+        if (a->type == VD_QGA_ARG_ARRAY) {
+            ok = JSON_NODE_HOLDS_ARRAY(node);
+        } else {
+            GType want = a->type == VD_QGA_ARG_INT ? G_TYPE_INT64
+                         : a->type == VD_QGA_ARG_BOOL ? G_TYPE_BOOLEAN : G_TYPE_STRING;
+            ok = JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == want;
+        }
+        if (!ok) {
+            *ret_desc = g_strdup_printf("Invalid parameter type for '%s', expected: %s", a->name, expected[a->type]);
             return FALSE;
         }
     }

@@ -32,7 +32,9 @@ from vdtest import Skip, Tap, diag, stop_process
 VERBS = ['guest-sync-delimited', 'guest-sync', 'guest-ping', 'guest-info', 'guest-shutdown',
          'guest-get-osinfo', 'guest-get-host-name', 'guest-get-time', 'guest-get-timezone',
          'guest-get-users', 'guest-get-vcpus', 'guest-network-get-interfaces', 'guest-get-fsinfo',
-         'guest-get-disks', 'guest-get-load', 'guest-get-memory-blocks', 'guest-get-memory-block-info']
+         'guest-get-disks', 'guest-get-load', 'guest-get-memory-blocks', 'guest-get-memory-block-info',
+         'guest-fsfreeze-status', 'guest-fsfreeze-freeze', 'guest-fsfreeze-freeze-list', 'guest-fsfreeze-thaw',
+         'guest-fstrim']
 MAX_REQUEST = 64 * 1024
 MAX_NESTING = 32
 LOGIND_MANAGER = 'org.freedesktop.login1.Manager'

@@ -10,6 +10,7 @@ the same requests; the replies must have the same shape (members, types) and, wh
 does not change between the two calls, the same values. A loop-mounted ext4 filesystem gives
 guest-get-fsinfo and guest-get-disks a known mount and disk (skipped when we cannot mount: not root).
 """
+import fcntl
 import importlib.util
 import json
 import os
@@ -18,6 +19,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 from vdtest import Skip
@@ -429,6 +431,11 @@ def main():
     if len(sys.argv) != 3 or sys.argv[1] not in ('driver', 'vdagentd'):
         print(__doc__, file=sys.stderr)
         return 2
+    # Freezing is machine-wide in one respect: qemu-ga's guest-fsfreeze-thaw thaws every filesystem,
+    # including another run's frozen loop mount. Runs of this file (driver and vdagentd, other
+    # worktrees) take turns on this lock; nothing else on the machine freezes filesystems.
+    lock = open(os.path.join(tempfile.gettempdir(), 'vdagent-qga-fsfreeze.lock'), 'a')
+    fcntl.flock(lock, fcntl.LOCK_EX)
     s = base.Suite(sys.argv[1], sys.argv[2])
     ref = loop = helper = None
     try:

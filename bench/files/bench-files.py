@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Host -> guest file transfer through the real vdagent: a fake daemon (tests/lib/vdipc.py) feeds
 XFER_DATA frames of 64 KiB (what spice-gtk sends, re-framed by vdagentd) as fast as the agent takes
-them; prints throughput and the agent's peak RSS. Then the idle footprint: RSS and wakeups
-(voluntary + involuntary context switches) of a connected agent over 10 s.
+them; prints throughput and the agent's peak RSS. Then the idle footprint: Private_Dirty and PSS
+(bench/footprint.py) and wakeups (voluntary + involuntary context switches) of a connected agent over 10 s.
 
     bench-files.py [--size MiB] [--dir DIR] [--idle SECONDS] [--e2e]
 
@@ -22,6 +22,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../tests/session"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../tests/lib"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import subprocess  # noqa: E402
 
@@ -29,6 +30,7 @@ import vdipc  # noqa: E402
 import vdwire  # noqa: E402
 from agentlib import BUILD_ROOT, wait_for  # noqa: E402
 from agentlib import Agent, Xvfb, proc_status, settle_layout, threads, wakeups  # noqa: E402
+from footprint import MEASURE_ENV, describe, footprint  # noqa: E402
 
 PIECE = 64 * 1024
 
@@ -158,6 +160,7 @@ def main():
     ap.add_argument("--idle", type=float, default=10.0, help="seconds of idle measurement")
     ap.add_argument("--e2e", action="store_true", help="through the real vdagentd and a test host")
     args = ap.parse_args()
+    os.environ.update(MEASURE_ENV)  # footprint of what a user runs, not of meson's perturbed malloc
     if args.e2e:
         return main_e2e(args)
 
@@ -179,8 +182,8 @@ def main():
         sw0 = wakeups(pid)
         time.sleep(args.idle)
         sw1 = wakeups(pid)
-        print("idle agent: RSS %.1f MiB, %d wakeups in %.0f s (%d threads)" % (
-            proc_status(pid, "VmRSS") / 1024.0, sw1 - sw0, args.idle, threads(pid)))
+        print("idle agent: %s, %d wakeups in %.0f s (%d threads)" % (
+            describe(footprint(pid)), sw1 - sw0, args.idle, threads(pid)))
 
         size = args.size * 1024 * 1024
         elapsed, hwm_kib, cpu, data = transfer(conn, agent, size, "big.bin")

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """bench-mouse — CPU time per MOUSE_STATE in vdagentd, and in Debian's spice-vdagentd 0.22 in the
-same harness; idle wakeups and RSS with a connected host.
+same harness; idle wakeups and footprint (Private_Dirty, PSS: bench/footprint.py) with a connected host.
 
 Each daemon connects to a test host on a Unix socket (its "virtio port") and writes its input
 events to a fake uinput file. 100 000 MOUSE_STATE messages (spice-server style: port 2, one chunk
@@ -25,6 +25,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "lib"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from footprint import MEASURE_ENV, footprint  # noqa: E402
 from vdwire import (MSG_MOUSE_STATE, PORT_SERVER, SPICE_GTK_CAPS, TestHost, build_mouse_state,  # noqa: E402
                     split_message)
 
@@ -135,7 +137,10 @@ def run(name, argv, host, uinput, n, tmp, session_socket=None):
         w0 = wakeups(proc.pid)
         time.sleep(5.0)
         result["idle_wakeups_per_s"] = (wakeups(proc.pid) - w0) / 5.0
-        result["idle_rss_kib"] = status_kib(proc.pid, "VmRSS")
+        fp = footprint(proc.pid)
+        result["idle_private_dirty_kib"] = fp["private_dirty_kib"]
+        result["idle_pss_kib"] = fp["pss_kib"]
+        result["idle_rss_kib"] = fp["rss_kib"]
 
         # burst: batches of 100 messages per send
         settle(proc.pid, uinput)
@@ -179,6 +184,7 @@ def main():
     ap.add_argument("--messages", type=int, default=100000)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    os.environ.update(MEASURE_ENV)  # footprint of what a user runs, not of meson's perturbed malloc
 
     tmp = tempfile.mkdtemp(prefix="bench-mouse-")
     results = []
@@ -204,12 +210,13 @@ def main():
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    cols = ["daemon", "burst_us_per_event", "paced_us_per_event", "idle_wakeups_per_s", "idle_rss_kib",
-            "events_bytes"]
-    print("%-16s %12s %12s %14s %10s %12s" % ("daemon", "burst µs/ev", "paced µs/ev", "idle wakeups/s",
-                                              "idle RSS", "event bytes"))
+    cols = ["daemon", "burst_us_per_event", "paced_us_per_event", "idle_wakeups_per_s", "idle_private_dirty_kib",
+            "idle_pss_kib", "idle_rss_kib", "events_bytes"]
+    print("%-16s %12s %12s %14s %17s %10s %10s %12s" % (
+        "daemon", "burst µs/ev", "paced µs/ev", "idle wakeups/s", "idle Priv_Dirty", "idle PSS", "idle RSS",
+        "event bytes"))
     for r in results:
-        print("%-16s %12.3f %12.3f %14.2f %7d KiB %12d" % tuple(r[c] for c in cols))
+        print("%-16s %12.3f %12.3f %14.2f %13d KiB %6d KiB %6d KiB %12d" % tuple(r[c] for c in cols))
     if len(results) == 2:
         for mode in ("burst", "paced"):
             a, b = results[0][mode + "_us_per_event"], results[1][mode + "_us_per_event"]

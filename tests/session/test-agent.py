@@ -12,7 +12,8 @@ import time
 
 import vdipc
 from agentlib import Agent, apply_config, layout_rects, monitor, settle_layout, threads, wakeups, VDAGENT
-from vdtest import Skip, Tap, proc_status
+from footprint import MEASURE_ENV, VDAGENT_IDLE_PRIVATE_DIRTY_KIB, describe, footprint
+from vdtest import Skip, Tap, sanitized
 from xserver import Xvfb, parse_xrandr
 
 tap = Tap()
@@ -125,17 +126,28 @@ def t_external_change_reported():
 
 
 def t_idle_footprint():
-    """Connected and idle: no wakeups at all, and a small RSS."""
-    pid = agent.pid
-    time.sleep(0.5)
-    before = wakeups(pid)
-    time.sleep(3.0)
-    after = wakeups(pid)
-    rss_kib = proc_status(pid, "VmRSS")
-    print("# idle: %d context switches in 3 s (%d threads), RSS %d KiB" % (after - before, threads(pid), rss_kib))
-    assert after == before, "the idle agent woke up %d times" % (after - before)
-    if "ASAN_OPTIONS" not in os.environ and not os.environ.get("VD_SANITIZED"):
-        assert rss_kib <= 12 * 1024, rss_kib
+    """Connected and idle: no wakeups at all, and Private_Dirty <= 2 MiB (bench/footprint.py).
+    An agent of its own, without meson's MALLOC_PERTURB_ (MEASURE_ENV)."""
+    fp_sock = os.path.join(tmp, "footprint.sock")
+    fp_daemon = vdipc.FakeDaemon(fp_sock)
+    fp_agent = Agent(x.display, fp_sock, file_dir=tmp, env=MEASURE_ENV, debug=False)
+    try:
+        conn = fp_daemon.accept(10.0)
+        settle_layout(conn, conn.expect(vdipc.S_LAYOUT, 5.0))
+        pid = fp_agent.pid
+        time.sleep(0.5)
+        before = wakeups(pid)
+        time.sleep(3.0)
+        after = wakeups(pid)
+        fp = footprint(pid)
+        print("# idle: %d context switches in 3 s (%d threads), %s" % (after - before, threads(pid), describe(fp)))
+        assert after == before, "the idle agent woke up %d times" % (after - before)
+        if not sanitized(VDAGENT):
+            assert fp["private_dirty_kib"] <= VDAGENT_IDLE_PRIVATE_DIRTY_KIB, fp
+        conn.close()
+    finally:
+        fp_agent.cleanup()
+        fp_daemon.close()
 
 
 def t_daemon_restart():
@@ -291,7 +303,7 @@ try:
         ("a config with nothing enabled is refused", t_nothing_enabled),
         ("absurd sizes and positions are refused", t_limits_refused),
         ("a RandR change by someone else is reported", t_external_change_reported),
-        ("idle: zero wakeups, small RSS", t_idle_footprint),
+        ("idle: zero wakeups, Private_Dirty <= 2 MiB", t_idle_footprint),
         ("daemon restart: reconnect, HELLO, LAYOUT", t_daemon_restart),
         ("malformed frame: ERROR, close, reconnect", t_malformed_frame),
         ("bad frame header: close, reconnect", t_bad_header),

@@ -145,13 +145,6 @@ class Daemon:
         with open("/proc/%d/maps" % self.pid) as f:
             return "libasan" in f.read()
 
-    def pss_kib(self):
-        with open("/proc/%d/smaps_rollup" % self.pid) as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-        return 0
-
     def cleanup(self):
         self.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)

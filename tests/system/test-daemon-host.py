@@ -14,6 +14,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from daemonlib import *  # noqa: E402,F401
 from vdwire import *  # noqa: E402,F401
+from footprint import MEASURE_ENV, VDAGENTD_IDLE_PRIVATE_DIRTY_KIB, describe, footprint  # noqa: E402
 
 tap = Tap()
 tmp = tempfile.mkdtemp(prefix="vd-host-test-")
@@ -269,18 +270,27 @@ def test_idle_no_wakeups():
     assert after - before <= 1, "%d wakeups in 2 s while idle" % (after - before)
 
 
-def test_idle_rss():
+def test_idle_footprint():
+    # A daemon of its own, idle with a connected host, without meson's MALLOC_PERTURB_ (MEASURE_ENV).
     if daemon.sanitized():
-        print("# sanitizer build: RSS not meaningful")
+        print("# sanitizer build: memory figures not meaningful")
         return
-    rss, anon, pss = daemon.status("VmRSS"), daemon.status("RssAnon"), daemon.pss_kib()
-    print("# idle RSS %d KiB (anonymous %d KiB, PSS %d KiB)" % (rss, anon, pss))
-    # VmRSS is mostly shared library pages the kernel maps around each fault (libc alone is
-    # ~1.5 MiB of it); it measures 4.8-5.3 MiB from run to run against a 5 MiB target. What the
-    # daemon itself holds is bounded tightly; the total only against gross regressions.
-    assert anon <= 1024, anon
-    assert pss <= 3 * 1024, pss
-    assert rss <= 6 * 1024, rss
+    fp_host = TestHost(os.path.join(tmp, "footprint-port.sock"))
+    d = Daemon(fp_host.path, env=MEASURE_ENV)
+    try:
+        fp_host.accept(timeout=10)
+        fp_host.expect(MSG_ANNOUNCE_CAPABILITIES)
+        fp_host.negotiate()
+        time.sleep(1.0)
+        fp = footprint(d.pid)
+        print("# idle: %s" % describe(fp))
+        # Private_Dirty is what only this process holds (bench/footprint.py); shared library pages and
+        # clean file pages, most of VmRSS and part of PSS, are not ours to count.
+        assert fp["private_dirty_kib"] <= VDAGENTD_IDLE_PRIVATE_DIRTY_KIB, fp
+        assert d.alive()
+    finally:
+        d.cleanup()
+        fp_host.shutdown()
 
 
 tests = [
@@ -303,6 +313,6 @@ tests = [
     ("reopen backs off exponentially", test_backoff),
     ("stale burst after reopen is harmless", test_stale_burst_after_reopen),
     ("idle with a connected host: no wakeups", test_idle_no_wakeups),
-    ("idle RSS", test_idle_rss),
+    ("idle footprint: Private_Dirty <= 1 MiB", test_idle_footprint),
 ]
 run_cases(tap, tests, daemon, host)

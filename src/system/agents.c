@@ -29,11 +29,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "control-proto.h"
 #include "fd-watch.h"
-#include "sd-glue.h"
 
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77
@@ -777,7 +777,10 @@ void vd_agents_free(VdAgents *agents)
 
 bool vd_agents_listen(VdAgents *agents, const char *path, GError **error)
 {
-    int n = vd_sd_listen_socket();
+    /* Socket activation: sd_listen_fds() unsets $LISTEN_* and marks the fds O_CLOEXEC. */
+    int n = sd_listen_fds(1);
+    if (n > 0)
+        n = n == 1 && sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) > 0 ? SD_LISTEN_FDS_START : -1;
     if (n < 0) {
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                     "systemd passed sockets, but not exactly one listening Unix stream socket");

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "control.h"
@@ -21,7 +22,6 @@
 #include "qga-coexist.h"
 #include "qga.h"
 #include "router.h"
-#include "sd-glue.h"
 #include "sessions.h"
 #include "uinput.h"
 
@@ -291,10 +291,10 @@ int main(int argc, char **argv)
         control = NULL;
     }
 
-    vd_sd_notify("READY=1");
+    (void)sd_notify(0, "READY=1"); /* no-op without $NOTIFY_SOCKET */
     g_message("vdagentd %s running", VDAGENT_VERSION);
     g_main_loop_run(d.loop);
-    vd_sd_notify("STOPPING=1");
+    (void)sd_notify(0, "STOPPING=1");
 
     vd_control_free(control);
     vd_qga_free(qga);

@@ -56,7 +56,7 @@ static const char usage_text[] =
     "  --display N               mouse: the display X and Y are on (default 0)\n"
     "  --buttons LIST            mouse: the buttons held (all others are released)\n"
     "  --selection NAME          clipboard: clipboard (default) or primary\n"
-    "  --help, --version\n"
+    "  -h, --help, -V, --version\n"
     "\n"
     "The control socket is for root only. Exit status: 0 success, 1 the daemon refused or failed,\n"
     "2 usage, 3 daemon not running, 4 permission denied, 5 protocol version mismatch,\n"
@@ -75,7 +75,7 @@ G_GNUC_PRINTF(1, 2) static int usage_error(const char *fmt, ...)
     fputs("vdagent-ctl: ", stderr);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fputs("\nTry 'vdagent-ctl --help'.\n", stderr);
+    fputs("\nTry 'vdagent-ctl --help' for more information.\n", stderr);
     return VD_CTL_ERROR_USAGE;
 }
 
@@ -309,7 +309,7 @@ static int parse_args(int argc, char **argv, Options *o)
         if (g_str_equal(a, "--help") || g_str_equal(a, "-h")) {
             fputs(usage_text, stdout);
             exit(0);
-        } else if (g_str_equal(a, "--version")) {
+        } else if (g_str_equal(a, "--version") || g_str_equal(a, "-V")) {
             printf("vdagent-ctl %s\n", VDAGENT_VERSION);
             exit(0);
         } else if (g_str_equal(a, "--json")) {

@@ -34,11 +34,14 @@
 #define VD_SESSION_SOCKET_DEFAULT "/run/vdagentd/session.sock"
 #define VD_AGENT_PORT_PATH "/dev/virtio-ports/com.redhat.spice.0"
 
+#define USAGE_HINT "Try 'vdagent --help' for more information.\n"
+
 /* Exit statuses. */
 enum {
     VD_EXIT_OK = 0,           /* asked to stop, X server gone, or nothing to do on this machine */
-    VD_EXIT_FAILURE = 1,      /* cannot start: bad options, no X display */
-    VD_EXIT_INCOMPATIBLE = 2, /* the daemon speaks another major protocol version */
+    VD_EXIT_FAILURE = 1,      /* cannot start: no X display, bad socket path */
+    VD_EXIT_USAGE = 2,        /* bad options: one line, a hint to --help */
+    VD_EXIT_INCOMPATIBLE = 3, /* the daemon speaks another major protocol version */
 };
 
 typedef struct {
@@ -445,12 +448,12 @@ int main(int argc, char **argv)
     g_option_context_set_summary(ctx, "Bridges the clipboard, monitors and file transfers of this X session "
                                       "to the host, through vdagentd.");
     if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
-        fprintf(stderr, "vdagent: %s\n", error->message);
-        return VD_EXIT_FAILURE;
+        fprintf(stderr, "vdagent: %s\n" USAGE_HINT, error->message);
+        return VD_EXIT_USAGE;
     }
     if (argc > 1) {
-        fprintf(stderr, "vdagent: unexpected argument \"%s\" (see --help)\n", argv[1]);
-        return VD_EXIT_FAILURE;
+        fprintf(stderr, "vdagent: unexpected argument \"%s\"\n" USAGE_HINT, argv[1]);
+        return VD_EXIT_USAGE;
     }
     if (version) {
         printf("vdagent %s\n", VDAGENT_VERSION);
@@ -458,8 +461,8 @@ int main(int argc, char **argv)
     }
     VdAudioMode audio_mode = VD_AUDIO_AUTO;
     if (audio && vd_audio_mode_from_string(audio, &audio_mode) < 0) {
-        fprintf(stderr, "vdagent: --audio must be auto, pulse, alsa or off, not \"%s\"\n", audio);
-        return VD_EXIT_FAILURE;
+        fprintf(stderr, "vdagent: --audio must be auto, pulse, alsa or off, not \"%s\"\n" USAGE_HINT, audio);
+        return VD_EXIT_USAGE;
     }
     vd_log_init("vdagent", debug_level);
 

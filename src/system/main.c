@@ -73,10 +73,10 @@ static const GOptionEntry entries[] = {
     { "block-rpcs", 0, 0, G_OPTION_ARG_STRING, &opts.block_rpcs, "Guest agent verbs blocked (comma-separated)",
       "LIST" },
     { "qga-config", 0, 0, G_OPTION_ARG_FILENAME, &opts.qga_config, "Guest agent policy file", "PATH" },
-    { "foreground", 0, 0, G_OPTION_ARG_NONE, &opts.foreground, "Do not detach from the terminal", NULL },
-    { "debug", 0, G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, (gpointer)on_debug,
+    { "foreground", 'x', 0, G_OPTION_ARG_NONE, &opts.foreground, "Do not detach from the terminal", NULL },
+    { "debug", 'd', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, (gpointer)on_debug,
       "Log details (repeat for more)", NULL },
-    { "version", 0, 0, G_OPTION_ARG_NONE, &opts.version, "Print the version and exit", NULL },
+    { "version", 'V', 0, G_OPTION_ARG_NONE, &opts.version, "Print the version and exit", NULL },
     { NULL },
 };
 #pragma GCC diagnostic pop

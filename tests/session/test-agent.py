@@ -241,7 +241,7 @@ def t_version_mismatch():
             conn.send(vdipc.HELLO, **vdipc.hello_fields(vdipc.SESSION, version=(2, 0)))
             frames = conn.wait_closed(5.0)
             status = a.wait(10.0)
-            assert status == 2, "exit status %d" % status
+            assert status == 3, "exit status %d" % status
             assert any(t == vdipc.ERROR and vdipc.decode(vdipc.SESSION, t, p)["code"] == vdipc.ERR_VERSION
                        for t, p in frames), frames
             assert "incompatible" in a.log(), a.log()
@@ -282,7 +282,7 @@ def t_command_line():
     p = subprocess.run([VDAGENT, "--help"], capture_output=True, text=True, timeout=10)
     assert p.returncode == 0 and "--file-dir" in p.stdout and "--socket" in p.stdout, p
     p = subprocess.run([VDAGENT, "--no-such-option"], capture_output=True, text=True, timeout=10)
-    assert p.returncode == 1 and "no-such-option" in p.stderr, p
+    assert p.returncode == 2 and "no-such-option" in p.stderr, p
     p = subprocess.run([VDAGENT, "--foreground", "--socket", "/nonexistent", "--display", ":4243"],
                        capture_output=True, text=True, timeout=10)
     assert p.returncode == 1 and "cannot open the X display" in p.stderr, p

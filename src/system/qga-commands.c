@@ -461,6 +461,9 @@ static const VdQgaCommand commands[] = {
     {"guest-get-load", vd_qga_cmd_get_load, NULL, TRUE, FALSE},
     {"guest-get-memory-blocks", vd_qga_cmd_get_memory_blocks, NULL, TRUE, FALSE},
     {"guest-get-memory-block-info", vd_qga_cmd_get_memory_block_info, NULL, TRUE, FALSE},
+    {"guest-suspend-ram", vd_qga_cmd_suspend_ram, NULL, FALSE, TRUE},
+    {"guest-suspend-disk", vd_qga_cmd_suspend_disk, NULL, FALSE, TRUE},
+    {"guest-suspend-hybrid", vd_qga_cmd_suspend_hybrid, NULL, FALSE, TRUE},
     /* qga-helper.h: the fs helper */
     {"guest-fsfreeze-status", vd_qga_cmd_fs_status, NULL, TRUE, FALSE},
     {"guest-fsfreeze-freeze", vd_qga_cmd_fs_helper, NULL, TRUE, TRUE},

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* qga-verbs.h — the QEMU guest agent verbs added after the first eleven, one file per family:
  * qga-net.c (interfaces), qga-fs.c (filesystems and disks), qga-cpumem.c (load, memory blocks),
- * qga-users.c (utmp). Their table entries are in qga-commands.c.
+ * qga-users.c (utmp), qga-suspend.c (logind). Their table entries are in qga-commands.c.
  *
  * Most of them only read /proc and /sys: they are plain functions (VdQgaSyncFunc) that run in a
  * worker thread through vd_qga_call_run_in_thread(), so that a slow filesystem (statvfs on a hung
@@ -49,6 +49,10 @@ void vd_qga_cmd_get_disks(VdQgaCall *call, JsonObject *args);
 void vd_qga_cmd_get_load(VdQgaCall *call, JsonObject *args);
 void vd_qga_cmd_get_memory_blocks(VdQgaCall *call, JsonObject *args);
 void vd_qga_cmd_get_memory_block_info(VdQgaCall *call, JsonObject *args);
+/* qga-suspend.c: through logind, like guest-shutdown (no reply on success). */
+void vd_qga_cmd_suspend_ram(VdQgaCall *call, JsonObject *args);
+void vd_qga_cmd_suspend_disk(VdQgaCall *call, JsonObject *args);
+void vd_qga_cmd_suspend_hybrid(VdQgaCall *call, JsonObject *args);
 /* guest-get-users when logind cannot answer: completes call from utmp (VDAGENT_QGA_UTMP: a test
  * hook naming another utmp file). */
 void vd_qga_cmd_users_from_utmp(VdQgaCall *call);

@@ -34,7 +34,8 @@ VERBS = ['guest-sync-delimited', 'guest-sync', 'guest-ping', 'guest-info', 'gues
          'guest-get-users', 'guest-get-vcpus', 'guest-network-get-interfaces', 'guest-get-fsinfo',
          'guest-get-disks', 'guest-get-load', 'guest-get-memory-blocks', 'guest-get-memory-block-info',
          'guest-fsfreeze-status', 'guest-fsfreeze-freeze', 'guest-fsfreeze-freeze-list', 'guest-fsfreeze-thaw',
-         'guest-fstrim']
+         'guest-fstrim', 'guest-suspend-ram', 'guest-suspend-disk', 'guest-suspend-hybrid']
+NO_SUCCESS_RESPONSE = {'guest-shutdown', 'guest-suspend-ram', 'guest-suspend-disk', 'guest-suspend-hybrid'}
 MAX_REQUEST = 64 * 1024
 MAX_NESTING = 32
 LOGIND_MANAGER = 'org.freedesktop.login1.Manager'
@@ -299,7 +300,7 @@ def t_info(h):
         check(set(c) == {'name', 'enabled', 'success-response'}, 'command info %r' % c)
         check(isinstance(c['enabled'], bool) and isinstance(c['success-response'], bool), 'types %r' % c)
         check(c['enabled'], '%s is disabled without a policy' % c['name'])
-        check(c['success-response'] == (c['name'] != 'guest-shutdown'), 'success-response of %r' % c)
+        check(c['success-response'] == (c['name'] not in NO_SUCCESS_RESPONSE), 'success-response of %r' % c)
         names.append(c['name'])
     check(sorted(names) == sorted(VERBS), 'verbs %r' % names)
 
@@ -706,6 +707,39 @@ def t_shutdown_logind_refuses(s):
         s.mock.AddMethod(LOGIND_MANAGER, 'Reboot', 'b', '', '')
 
 
+def t_suspend_logind(s):
+    agent, h = s.agent()
+    for verb, can, method in (('guest-suspend-ram', 'CanSuspend', 'Suspend'),
+                              ('guest-suspend-disk', 'CanHibernate', 'Hibernate'),
+                              ('guest-suspend-hybrid', 'CanHybridSleep', 'HybridSleep')):
+        s.mock.ClearCalls()
+        h.send({'execute': verb, 'id': 'sleep'})
+        # No reply on success, like qemu-ga: the next reply is the ping's.
+        h.send({'execute': 'guest-ping', 'id': 'after'})
+        r = h.reply()[1]
+        check(r == {'return': {}, 'id': 'after'}, 'after %s: %r' % (verb, r))
+        calls = [(name, [bool(a) for a in args]) for _, name, args in s.mock.GetCalls()]
+        check(calls == [(can, []), (method, [False])], '%s: logind calls %r' % (verb, calls))
+        check(re.search(r'qga audit: %s mode=%s: requested through logind' % (verb, method), agent.stderr()),
+              'no audit line for %s' % verb)
+    # A guest that cannot hibernate: qemu-ga's error, and logind's Hibernate is never called.
+    s.mock.AddMethod(LOGIND_MANAGER, 'CanHibernate', '', 's', 'ret = "na"')
+    try:
+        s.mock.ClearCalls()
+        h.error('guest-suspend-disk', 'GenericError', 'suspend mode is not supported.*"na"')
+        check([name for _, name, _ in s.mock.GetCalls()] == ['CanHibernate'], 'calls %r' % s.mock.GetCalls())
+        check(re.search(r'qga audit: guest-suspend-disk mode=Hibernate: failed', agent.stderr()), 'no audit line')
+    finally:
+        s.mock.AddMethod(LOGIND_MANAGER, 'CanHibernate', '', 's', 'ret = "yes"')
+    s.mock.AddMethod(LOGIND_MANAGER, 'Suspend', 'b', '',
+                     'raise dbus.exceptions.DBusException("inhibited", name="org.freedesktop.DBus.Error.AccessDenied")')
+    try:
+        h.error('guest-suspend-ram', 'GenericError', 'logind Suspend failed: inhibited')
+    finally:
+        s.mock.AddMethod(LOGIND_MANAGER, 'Suspend', 'b', '', '')
+    s.finish(agent, h)
+
+
 def fallback_script(s, status):
     out = os.path.join(s.tmp, 'fallback-%d.out' % time.monotonic_ns())
     script = os.path.join(s.tmp, 'fallback-%d.sh' % time.monotonic_ns())
@@ -764,7 +798,7 @@ def main():
             ('several requests per write, split requests', t_stream, h),
             ('request size and nesting limits', t_limits, h),
         ]
-        s.tap.plan(len(tests) + 14)
+        s.tap.plan(len(tests) + 15)
         for name, fn, arg in tests:
             s.tap.run(name, fn, arg)
         s.tap.run('the first agent stops cleanly', s.finish, agent, h)
@@ -781,6 +815,7 @@ def main():
         s.tap.run('guest-shutdown through logind (PowerOff/Reboot/Halt), audited', t_shutdown_logind, s)
         s.tap.run('guest-shutdown when logind refuses', t_shutdown_logind_refuses, s)
         s.tap.run('guest-shutdown fallback without logind (test hook)', t_shutdown_fallback, s)
+        s.tap.run('guest-suspend-ram/-disk/-hybrid through logind, audited', t_suspend_logind, s)
     finally:
         s.cleanup()
     return s.tap.status()

@@ -108,6 +108,34 @@ with tempfile.TemporaryDirectory() as root:
               exec_line is not None and exec_line.group(1).endswith("/bin/vdagent")
               and "--foreground" not in exec_line.group(0), entry)
 
+    # Every Documentation= of every installed unit names something installed: a file:// path in
+    # the installed tree, or a man page.
+    units = [p for ps in installed.values() for p in ps
+             if re.search(r"/systemd/(system|user)/[^/]+\.(service|socket)$", p)]
+    missing = []
+    for unit in units:
+        for m in re.finditer(r"^Documentation=(.*)$", open(root + unit).read(), re.M):
+            for uri in m.group(1).split():
+                if uri.startswith("file://"):
+                    ok = os.path.isfile(root + uri[len("file://"):])
+                else:
+                    page = re.fullmatch(r"man:([\w.-]+)\((\d)\)", uri)
+                    ok = page is not None and any(
+                        p.endswith("/man/man%s/%s.%s" % (page.group(2), page.group(1), page.group(2)))
+                        for p in installed.get("%s.%s" % (page.group(1), page.group(2)), []))
+                if not ok:
+                    missing.append("%s: %s" % (unit, uri))
+    check("every unit's Documentation= is installed (%d units)" % len(units), units and not missing,
+          "\n".join(missing))
+    for page in ("vdagentd.8", "vdagent.1", "vdagent-ctl.1"):
+        check("the man page %s is installed" % page, one(page) is not None, repr(installed.get(page)))
+    r = subprocess.run(["groff", "-man", "-ww", "-z", os.path.join(os.environ["VD_SOURCE_ROOT"], "docs", "vdagentd.8"),
+                        os.path.join(os.environ["VD_SOURCE_ROOT"], "docs", "vdagent.1")],
+                       capture_output=True, text=True)
+    check("the man pages format without a groff warning", r.returncode == 0 and not r.stderr, r.stderr)
+    check("LICENSE and NEWS are installed with the docs", one("LICENSE") and one("NEWS"),
+          repr((installed.get("LICENSE"), installed.get("NEWS"))))
+
     hook = one("90vdagent")
     check("the Xsession hook is installed in /etc/X11/Xsession.d",
           hook == "/etc/X11/Xsession.d/90vdagent", repr(installed.get("90vdagent")))

@@ -3,8 +3,10 @@
 #include "randr.h"
 
 #include <errno.h>
+#include <libxcvt/libxcvt.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <X11/extensions/Xrandr.h>
@@ -59,63 +61,42 @@ static int trap_pop(Display *dpy, XErrorHandlerFn old)
 
 /* --- CVT --- */
 
-void vd_cvt_timings(unsigned width, unsigned height, double refresh_hz, VdCvtTimings *ret)
+int vd_cvt_timings(unsigned width, unsigned height, double refresh_hz, VdCvtTimings *ret)
 {
-    /* VESA CVT 1.1 with normal blanking: the blanking formula's constants C' = 30, M' = 300
-     * (from C = 40, M = 600, K = 128, J = 20), 8-pixel character cells, 550 us minimum vertical
-     * sync + back porch, 3-line front porch, 0.25 MHz clock steps. */
-    const double cell = 8.0, min_vsync_bp_us = 550.0, c_prime = 30.0, m_prime = 300.0, clock_step = 0.25;
-    const unsigned min_v_porch = 3, min_v_bporch = 6;
-    unsigned h_rnd = (width + 7u) / 8u * 8u;
-    unsigned vsync;
-
-    /* The vertical sync width encodes the aspect ratio. */
-    if (height * 4u == h_rnd * 3u)
-        vsync = 4;
-    else if (height * 16u == h_rnd * 9u)
-        vsync = 5;
-    else if (height * 16u == h_rnd * 10u)
-        vsync = 6;
-    else if (height * 5u == h_rnd * 4u || height * 15u == h_rnd * 9u)
-        vsync = 7;
-    else
-        vsync = 10;
-
-    double h_period = (1000000.0 / refresh_hz - min_vsync_bp_us) / (height + min_v_porch);
-    unsigned v_sync_bp = (unsigned)floor(min_vsync_bp_us / h_period) + 1u;
-    if (v_sync_bp < vsync + min_v_bporch)
-        v_sync_bp = vsync + min_v_bporch;
-    unsigned vtotal = height + v_sync_bp + min_v_porch;
-
-    double duty = c_prime - m_prime * h_period / 1000.0;
-    if (duty < 20.0)
-        duty = 20.0;
-    unsigned h_blank = (unsigned)floor(h_rnd * duty / (100.0 - duty) / (2.0 * cell)) * (unsigned)(2.0 * cell);
-    /* Tiny modes get no blanking from the formula: keep room for a sync pulse. */
-    h_blank = MAX(h_blank, 4u * (unsigned)cell);
-    unsigned htotal = h_rnd + h_blank;
-    double clock_mhz = clock_step * floor(htotal / h_period / clock_step);
-    unsigned h_sync_end = htotal - h_blank / 2u;
-    /* 8 % of the line for the sync, its start moved to the next cell boundary: as the X server's
-     * cvt does (it moves an already aligned start by a whole cell), so our modes match its. */
-    unsigned h_sync_start = h_sync_end - htotal * 8u / 100u;
-    h_sync_start += 8u - h_sync_start % 8u;
-    if (h_sync_start >= h_sync_end)
-        h_sync_start = h_sync_end - (unsigned)cell;
-
-    *ret = (VdCvtTimings){
-        .dot_clock = (unsigned long)llround(clock_mhz * 1000000.0),
+    g_return_val_if_fail(ret, -EINVAL);
+    if (width == 0 || height == 0 || width > VD_RANDR_MAX_MONITOR_SIDE || height > VD_RANDR_MAX_MONITOR_SIDE)
+        return -EINVAL;
+    /* libxcvt rounds a width down to a whole 8-pixel cell; the X server's cvt rounded it up, which
+     * keeps the sync after the visible part: ask for the rounded-up width. Below 640x480 libxcvt's
+     * clock rounds to 0 or its blanking collapses (measured over every size), so a smaller monitor
+     * gets a 640x480 signal. The mode keeps the exact size the host asked for either way. */
+    unsigned cvt_width = MAX((width + 7u) / 8u * 8u, VD_RANDR_CVT_MIN_WIDTH);
+    unsigned cvt_height = MAX(height, VD_RANDR_CVT_MIN_HEIGHT);
+    struct libxcvt_mode_info *m = libxcvt_gen_mode_info((int)cvt_width, (int)cvt_height, (float)refresh_hz,
+                                                        false, false);
+    if (!m)
+        return -ENOMEM;
+    VdCvtTimings t = {
+        .dot_clock = (unsigned long)m->dot_clock * 1000ul, /* kHz */
         .hdisplay = width,
-        .hsync_start = h_sync_start,
-        .hsync_end = h_sync_end,
-        .htotal = htotal,
+        .hsync_start = m->hsync_start,
+        .hsync_end = m->hsync_end,
+        .htotal = m->htotal,
         .vdisplay = height,
-        .vsync_start = height + min_v_porch,
-        .vsync_end = height + min_v_porch + vsync,
-        .vtotal = vtotal,
-        .hsync_negative = true,
-        .vsync_positive = true,
+        .vsync_start = m->vsync_start,
+        .vsync_end = m->vsync_end,
+        .vtotal = m->vtotal,
+        .hsync_negative = (m->mode_flags & LIBXCVT_MODE_FLAG_HSYNC_NEGATIVE) != 0,
+        .vsync_positive = (m->mode_flags & LIBXCVT_MODE_FLAG_VSYNC_POSITIVE) != 0,
     };
+    free(m);
+    if (t.dot_clock == 0 || t.hsync_start < width || t.hsync_end <= t.hsync_start || t.htotal <= t.hsync_end ||
+        t.vsync_start <= height || t.vsync_end <= t.vsync_start || t.vtotal <= t.vsync_end) {
+        g_debug("randr: libxcvt gave no usable timings for %ux%u", width, height);
+        return -EINVAL;
+    }
+    *ret = t;
+    return 0;
 }
 
 /* --- display ids and outputs --- */
@@ -262,7 +243,10 @@ static RRMode mode_for(VdRandr *r, XRRScreenResources *res, RROutput output, con
             mode = created[i].mode;
     if (mode == None) {
         VdCvtTimings t;
-        vd_cvt_timings(width, height, VD_RANDR_REFRESH_HZ, &t);
+        if (vd_cvt_timings(width, height, VD_RANDR_REFRESH_HZ, &t) < 0) {
+            g_warning("randr: no CVT mode for %ux%u; not applied", width, height);
+            return None;
+        }
         XRRModeInfo mi = {
             .width = width,
             .height = height,

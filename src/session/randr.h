@@ -21,6 +21,9 @@
 #define VD_RANDR_MODE_PREFIX "vdagent-"
 /* Largest width/height of one monitor we accept from the host (before the screen's own limits). */
 #define VD_RANDR_MAX_MONITOR_SIDE 16384u
+/* The smallest signal we ask libxcvt for: below it its clock rounds to 0 (vd_cvt_timings()). */
+#define VD_RANDR_CVT_MIN_WIDTH 640u
+#define VD_RANDR_CVT_MIN_HEIGHT 480u
 
 typedef struct VdRandr VdRandr;
 
@@ -48,12 +51,15 @@ void vd_randr_get_layout(VdRandr *randr, VdLayout *ret);
 
 /* --- pure helpers, exposed for tests --- */
 
-/* A CVT (VESA Coordinated Video Timings 1.1, normal blanking) mode for width x height at refresh_hz.
- * Sets XRRModeInfo's timings and dotClock (name not set). */
+/* A CVT (VESA Coordinated Video Timings 1.1, normal blanking) mode for width x height at refresh_hz,
+ * from libxcvt: the timings of the width rounded up to 8 pixels (as the X server's `cvt` tool does)
+ * and at least VD_RANDR_CVT_MIN_WIDTH x VD_RANDR_CVT_MIN_HEIGHT, with the exact visible size. Returns
+ * 0, -EINVAL for a side of 0 or above VD_RANDR_MAX_MONITOR_SIDE (or timings libxcvt got wrong), or
+ * -ENOMEM; *ret is written only on success. */
 typedef struct {
     unsigned long dot_clock;
     unsigned int hdisplay, hsync_start, hsync_end, htotal;
     unsigned int vdisplay, vsync_start, vsync_end, vtotal;
     bool hsync_negative, vsync_positive;
 } VdCvtTimings;
-void vd_cvt_timings(unsigned width, unsigned height, double refresh_hz, VdCvtTimings *ret);
+int vd_cvt_timings(unsigned width, unsigned height, double refresh_hz, VdCvtTimings *ret);

@@ -116,8 +116,8 @@ typedef struct {
 
 static void test_cvt(void)
 {
-    /* `cvt W H` (xserver-xorg-core 21.1) modelines. cvt rounds 1366 up to 1368; we keep the exact
-     * width and the same blanking. */
+    /* `cvt W H` (xserver-xorg-core 21.1) modelines, which libxcvt must reproduce. cvt rounds 1366 up
+     * to 1368; we keep the exact width and the same blanking. */
     static const CvtRef refs[] = {
         { 1920, 1080, 173.00, 2048, 2248, 2576, 1083, 1088, 1120 },
         { 1024, 768, 63.50, 1072, 1176, 1328, 771, 775, 798 },
@@ -131,7 +131,7 @@ static void test_cvt(void)
     for (size_t i = 0; i < G_N_ELEMENTS(refs); i++) {
         const CvtRef *r = &refs[i];
         VdCvtTimings t;
-        vd_cvt_timings(r->w, r->h, 60.0, &t);
+        g_assert_cmpint(vd_cvt_timings(r->w, r->h, 60.0, &t), ==, 0);
         g_assert_cmpuint(t.hdisplay, ==, r->w);
         g_assert_cmpuint(t.vdisplay, ==, r->h);
         g_assert_cmpuint(t.dot_clock, ==, (unsigned long)(r->mhz * 1000000.0 + 0.5));
@@ -149,13 +149,37 @@ static void test_cvt_extremes(void)
 {
     VdCvtTimings t;
 
-    vd_cvt_timings(1, 1, 60.0, &t);
+    g_assert_cmpint(vd_cvt_timings(1, 1, 60.0, &t), ==, 0);
     g_assert_cmpuint(t.hsync_start, >=, t.hdisplay);
     g_assert_cmpuint(t.htotal, >, t.hsync_end);
-    vd_cvt_timings(VD_RANDR_MAX_MONITOR_SIDE, VD_RANDR_MAX_MONITOR_SIDE, 60.0, &t);
+    g_assert_cmpint(vd_cvt_timings(VD_RANDR_MAX_MONITOR_SIDE, VD_RANDR_MAX_MONITOR_SIDE, 60.0, &t), ==, 0);
     g_assert_cmpuint(t.hsync_start, >=, t.hdisplay);
     g_assert_cmpuint(t.vsync_start, >, t.vdisplay);
     g_assert_cmpuint(t.dot_clock, >, 0);
+    g_assert_cmpuint(t.htotal, >, t.hsync_end);
+    g_assert_cmpuint(t.vtotal, >, t.vsync_end);
+
+    /* every size we accept gets usable timings (a sparse grid over the whole range, dense at the
+     * small end where libxcvt alone would give a zero clock) */
+    for (unsigned w = 1; w <= VD_RANDR_MAX_MONITOR_SIDE; w += w < 1024 ? 1 : 61)
+        for (unsigned h = 1; h <= VD_RANDR_MAX_MONITOR_SIDE; h += h < 32 ? 1 : 257) {
+            g_assert_cmpint(vd_cvt_timings(w, h, 60.0, &t), ==, 0);
+            g_assert_cmpuint(t.hdisplay, ==, w);
+            g_assert_cmpuint(t.vdisplay, ==, h);
+            g_assert_cmpuint(t.dot_clock, >, 0);
+            g_assert_cmpuint(t.hsync_start, >=, w);
+            g_assert_cmpuint(t.hsync_end, >, t.hsync_start);
+            g_assert_cmpuint(t.htotal, >, t.hsync_end);
+            g_assert_cmpuint(t.vsync_start, >, h);
+            g_assert_cmpuint(t.vsync_end, >, t.vsync_start);
+            g_assert_cmpuint(t.vtotal, >, t.vsync_end);
+        }
+
+    /* outside our limit: refused, *ret untouched */
+    VdCvtTimings before = t;
+    g_assert_cmpint(vd_cvt_timings(0, 768, 60.0, &t), ==, -EINVAL);
+    g_assert_cmpint(vd_cvt_timings(1024, VD_RANDR_MAX_MONITOR_SIDE + 1, 60.0, &t), ==, -EINVAL);
+    g_assert_cmpmem(&t, sizeof(t), &before, sizeof(before));
 }
 
 int main(int argc, char **argv)

@@ -125,54 +125,24 @@ static void cmd_shutdown(VdQgaCall *call, JsonObject *args)
 
 /* --- guest-get-osinfo --- */
 
-static char *read_small_file(const char *path, gsize max, GError **error)
-{
-    g_autoptr(GMappedFile) file = g_mapped_file_new(path, FALSE, error);
-    if (!file)
-        return NULL;
-    gsize len = g_mapped_file_get_length(file);
-    if (len > max) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "%s is larger than %zu bytes", path, max);
-        return NULL;
-    }
-    return g_strndup(len ? g_mapped_file_get_contents(file) : "", len);
-}
-
-/* os-release(5): KEY=value lines, values optionally shell-quoted. */
+/* os-release(5) through g_get_os_info(), which reads /etc/os-release, else /usr/lib/os-release. */
 static void add_os_release(JsonBuilder *b)
 {
     static const struct {
         const char *key;
         const char *member;
     } fields[] = {
-        {"ID", "id"},           {"NAME", "name"},           {"PRETTY_NAME", "pretty-name"},
-        {"VERSION", "version"}, {"VERSION_ID", "version-id"}, {"VARIANT", "variant"},
+        {G_OS_INFO_KEY_ID, "id"},           {G_OS_INFO_KEY_NAME, "name"},
+        {G_OS_INFO_KEY_PRETTY_NAME, "pretty-name"}, {G_OS_INFO_KEY_VERSION, "version"},
+        {G_OS_INFO_KEY_VERSION_ID, "version-id"},   {"VARIANT", "variant"},
         {"VARIANT_ID", "variant-id"},
     };
-    g_autoptr(GError) error = NULL;
-    g_autofree char *text = read_small_file("/etc/os-release", VD_QGA_MAX_OS_RELEASE_SIZE, &error);
-    if (!text) {
-        g_clear_error(&error);
-        text = read_small_file("/usr/lib/os-release", VD_QGA_MAX_OS_RELEASE_SIZE, &error);
-    }
-    if (!text) {
-        g_info("guest-get-osinfo: no os-release: %s", error->message);
-        return;
-    }
-    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
     for (gsize f = 0; f < G_N_ELEMENTS(fields); f++) {
-        for (gsize i = 0; lines[i]; i++) {
-            gsize klen = strlen(fields[f].key);
-            if (strncmp(lines[i], fields[f].key, klen) != 0 || lines[i][klen] != '=')
-                continue;
-            const char *raw = lines[i] + klen + 1;
-            g_autofree char *value = g_shell_unquote(raw, NULL);
-            if (!value || !g_utf8_validate(value, -1, NULL))
-                continue;
-            json_builder_set_member_name(b, fields[f].member);
-            json_builder_add_string_value(b, value);
-            break;
-        }
+        g_autofree char *value = g_get_os_info(fields[f].key);
+        if (!value || !g_utf8_validate(value, -1, NULL))
+            continue;
+        json_builder_set_member_name(b, fields[f].member);
+        json_builder_add_string_value(b, value);
     }
 }
 

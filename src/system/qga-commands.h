@@ -18,7 +18,6 @@
 /* Bounds on what the system may make a verb allocate. */
 #define VD_QGA_MAX_USERS 1024            /* guest-get-users: logind users reported */
 #define VD_QGA_MAX_VCPUS 8192            /* guest-get-vcpus: CPUs reported */
-#define VD_QGA_MAX_OS_RELEASE_SIZE (64 * 1024)
 #define VD_QGA_DBUS_TIMEOUT_MS 10000      /* each logind call */
 
 typedef struct VdQgaCall VdQgaCall;

@@ -2,9 +2,7 @@
 /* power.c — power off, reboot or halt through logind, else the init system's command. See power.h. */
 #include "power.h"
 
-#define LOGIND_BUS_NAME "org.freedesktop.login1"
-#define LOGIND_PATH "/org/freedesktop/login1"
-#define LOGIND_MANAGER "org.freedesktop.login1.Manager"
+#include "logind.h"
 
 typedef struct {
     VdPowerAction action;
@@ -168,7 +166,7 @@ static void call_logind(GTask *task)
 {
     PowerRequest *req = g_task_get_task_data(task);
     req->via = g_strdup_printf("logind %s", logind_method(req->action));
-    g_dbus_connection_call(req->bus, LOGIND_BUS_NAME, LOGIND_PATH, LOGIND_MANAGER, logind_method(req->action),
+    g_dbus_connection_call(req->bus, VD_LOGIND_BUS_NAME, VD_LOGIND_PATH, VD_LOGIND_MANAGER, logind_method(req->action),
                            g_variant_new("(b)", FALSE), NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START,
                            VD_POWER_TIMEOUT_MS, g_task_get_cancellable(task), on_logind_replied, task);
 }

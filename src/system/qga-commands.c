@@ -10,14 +10,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "logind.h"
 #include "power.h"
 #include "qga-helper.h"
 #include "qga-verbs.h"
 
-#define LOGIND_BUS_NAME "org.freedesktop.login1"
-#define LOGIND_PATH "/org/freedesktop/login1"
-#define LOGIND_MANAGER "org.freedesktop.login1.Manager"
-#define LOGIND_USER "org.freedesktop.login1.User"
 
 /* --- guest-sync, guest-sync-delimited, guest-ping, guest-info --- */
 
@@ -358,9 +355,9 @@ static void on_list_users(GObject *source, GAsyncResult *result, gpointer user_d
         UserTimestamp *ut = g_new0(UserTimestamp, 1);
         ut->req = req;
         ut->index = i;
-        g_dbus_connection_call(req->bus, LOGIND_BUS_NAME, g_ptr_array_index(paths, i),
-                               "org.freedesktop.DBus.Properties", "Get",
-                               g_variant_new("(ss)", LOGIND_USER, "Timestamp"), G_VARIANT_TYPE("(v)"),
+        g_dbus_connection_call(req->bus, VD_LOGIND_BUS_NAME, g_ptr_array_index(paths, i),
+                               VD_DBUS_PROPERTIES, "Get",
+                               g_variant_new("(ss)", VD_LOGIND_USER, "Timestamp"), G_VARIANT_TYPE("(v)"),
                                G_DBUS_CALL_FLAGS_NO_AUTO_START, VD_QGA_DBUS_TIMEOUT_MS,
                                vd_qga_call_cancellable(req->call), on_user_timestamp, ut);
     }
@@ -368,7 +365,7 @@ static void on_list_users(GObject *source, GAsyncResult *result, gpointer user_d
 
 static void users_start(UsersRequest *req)
 {
-    g_dbus_connection_call(req->bus, LOGIND_BUS_NAME, LOGIND_PATH, LOGIND_MANAGER, "ListUsers", NULL,
+    g_dbus_connection_call(req->bus, VD_LOGIND_BUS_NAME, VD_LOGIND_PATH, VD_LOGIND_MANAGER, "ListUsers", NULL,
                            G_VARIANT_TYPE("(a(uso))"), G_DBUS_CALL_FLAGS_NO_AUTO_START, VD_QGA_DBUS_TIMEOUT_MS,
                            vd_qga_call_cancellable(req->call), on_list_users, req);
 }

@@ -2,11 +2,8 @@
 /* qga-suspend.c — guest-suspend-ram, -disk and -hybrid through logind: CanSuspend (CanHibernate,
  * CanHybridSleep) first, then Suspend (Hibernate, HybridSleep) with interactive=false. Like
  * guest-shutdown: no reply on success, one audit line per request, no capability needed. */
+#include "logind.h"
 #include "qga-verbs.h"
-
-#define LOGIND_BUS_NAME "org.freedesktop.login1"
-#define LOGIND_PATH "/org/freedesktop/login1"
-#define LOGIND_MANAGER "org.freedesktop.login1.Manager"
 
 typedef struct {
     VdQgaCall *call;       /* freed once completed */
@@ -70,14 +67,14 @@ static void on_can(GObject *source, GAsyncResult *result, gpointer user_data)
                      req->can_method, quoted);
         return;
     }
-    g_dbus_connection_call(req->bus, LOGIND_BUS_NAME, LOGIND_PATH, LOGIND_MANAGER, req->method,
+    g_dbus_connection_call(req->bus, VD_LOGIND_BUS_NAME, VD_LOGIND_PATH, VD_LOGIND_MANAGER, req->method,
                            g_variant_new("(b)", FALSE), NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, VD_QGA_DBUS_TIMEOUT_MS,
                            vd_qga_call_cancellable(req->call), on_suspended, req);
 }
 
 static void suspend_start(SuspendRequest *req)
 {
-    g_dbus_connection_call(req->bus, LOGIND_BUS_NAME, LOGIND_PATH, LOGIND_MANAGER, req->can_method, NULL,
+    g_dbus_connection_call(req->bus, VD_LOGIND_BUS_NAME, VD_LOGIND_PATH, VD_LOGIND_MANAGER, req->can_method, NULL,
                            G_VARIANT_TYPE("(s)"), G_DBUS_CALL_FLAGS_NO_AUTO_START, VD_QGA_DBUS_TIMEOUT_MS,
                            vd_qga_call_cancellable(req->call), on_can, req);
 }

@@ -22,6 +22,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "logind.h"
+
 /* Sessions tracked at once. logind's own default cap is 8192; a local user can create sessions (ssh
  * logins), so beyond this new sessions are ignored (their agents are refused) rather than grown. */
 #define VD_SESSIONS_MAX 1024u
@@ -43,12 +45,6 @@
 /* Pid lookups in flight at once (one per connecting agent; the agent socket caps connections too). */
 #define VD_SESSIONS_MAX_LOOKUPS 64u
 
-#define LOGIND_NAME "org.freedesktop.login1"
-#define LOGIND_PATH "/org/freedesktop/login1"
-#define LOGIND_MANAGER LOGIND_NAME ".Manager"
-#define LOGIND_SESSION LOGIND_NAME ".Session"
-#define LOGIND_USER LOGIND_NAME ".User"
-#define DBUS_PROPERTIES "org.freedesktop.DBus.Properties"
 
 typedef struct {
     VdSessionInfo info;
@@ -423,8 +419,8 @@ static void loads_pump(VdSessions *self)
         call->gen = s->gen;
         call->epoch = self->epoch;
         self->loads_in_flight++;
-        g_dbus_connection_call(self->bus, self->owner, s->path, DBUS_PROPERTIES, "GetAll",
-                               g_variant_new("(s)", LOGIND_SESSION), G_VARIANT_TYPE("(a{sv})"),
+        g_dbus_connection_call(self->bus, self->owner, s->path, VD_DBUS_PROPERTIES, "GetAll",
+                               g_variant_new("(s)", VD_LOGIND_SESSION), G_VARIANT_TYPE("(a{sv})"),
                                G_DBUS_CALL_FLAGS_NO_AUTO_START, VD_SESSIONS_CALL_TIMEOUT_MS,
                                self->cancellable, on_get_all, call);
     }
@@ -612,7 +608,7 @@ static void list_sessions(VdSessions *self)
     LoadCall *call = g_new0(LoadCall, 1);
     call->self = self;
     call->epoch = self->epoch;
-    g_dbus_connection_call(self->bus, self->owner, LOGIND_PATH, LOGIND_MANAGER, "ListSessions", NULL,
+    g_dbus_connection_call(self->bus, self->owner, VD_LOGIND_PATH, VD_LOGIND_MANAGER, "ListSessions", NULL,
                            G_VARIANT_TYPE("(a(susso))"), G_DBUS_CALL_FLAGS_NO_AUTO_START,
                            VD_SESSIONS_CALL_TIMEOUT_MS, self->cancellable, on_list_sessions, call);
 }
@@ -873,8 +869,8 @@ static void on_user_by_pid(GObject *source, GAsyncResult *result, gpointer data)
     }
     const char *path;
     g_variant_get(reply, "(&o)", &path);
-    g_dbus_connection_call(op->bus, op->owner, path, DBUS_PROPERTIES, "Get",
-                           g_variant_new("(ss)", LOGIND_USER, "Display"), G_VARIANT_TYPE("(v)"),
+    g_dbus_connection_call(op->bus, op->owner, path, VD_DBUS_PROPERTIES, "Get",
+                           g_variant_new("(ss)", VD_LOGIND_USER, "Display"), G_VARIANT_TYPE("(v)"),
                            G_DBUS_CALL_FLAGS_NO_AUTO_START, VD_SESSIONS_CALL_TIMEOUT_MS, op->cancellable,
                            on_user_display, op); /* keeps our ref */
 }
@@ -896,7 +892,7 @@ static void on_session_by_pid(GObject *source, GAsyncResult *result, gpointer da
             g_dbus_error_strip_remote_error(error);
             g_free(op->no_session_why);
             op->no_session_why = g_strdup(error->message);
-            g_dbus_connection_call(op->bus, op->owner, LOGIND_PATH, LOGIND_MANAGER, "GetUserByPID",
+            g_dbus_connection_call(op->bus, op->owner, VD_LOGIND_PATH, VD_LOGIND_MANAGER, "GetUserByPID",
                                    g_variant_new("(u)", (guint32)op->pid), G_VARIANT_TYPE("(o)"),
                                    G_DBUS_CALL_FLAGS_NO_AUTO_START, VD_SESSIONS_CALL_TIMEOUT_MS, op->cancellable,
                                    on_user_by_pid, op); /* keeps our ref */
@@ -917,8 +913,8 @@ static void on_session_by_pid(GObject *source, GAsyncResult *result, gpointer da
         return;
     }
     /* Not a session we know (yet): ask it for its id. The path is not the id: logind escapes it. */
-    g_dbus_connection_call(op->bus, op->owner, path, DBUS_PROPERTIES, "Get",
-                           g_variant_new("(ss)", LOGIND_SESSION, "Id"), G_VARIANT_TYPE("(v)"),
+    g_dbus_connection_call(op->bus, op->owner, path, VD_DBUS_PROPERTIES, "Get",
+                           g_variant_new("(ss)", VD_LOGIND_SESSION, "Id"), G_VARIANT_TYPE("(v)"),
                            G_DBUS_CALL_FLAGS_NO_AUTO_START, VD_SESSIONS_CALL_TIMEOUT_MS, op->cancellable,
                            on_session_id, op); /* keeps our ref */
 }
@@ -965,7 +961,7 @@ void vd_sessions_lookup_pid(VdSessions *sessions, pid_t pid, GCancellable *cance
         op->caller_cancellable = g_object_ref(cancellable);
         op->cancelled_handler = g_cancellable_connect(cancellable, G_CALLBACK(lookup_cancelled), op, NULL);
     }
-    g_dbus_connection_call(sessions->bus, sessions->owner, LOGIND_PATH, LOGIND_MANAGER, "GetSessionByPID",
+    g_dbus_connection_call(sessions->bus, sessions->owner, VD_LOGIND_PATH, VD_LOGIND_MANAGER, "GetSessionByPID",
                            g_variant_new("(u)", (guint32)pid), G_VARIANT_TYPE("(o)"),
                            G_DBUS_CALL_FLAGS_NO_AUTO_START, VD_SESSIONS_CALL_TIMEOUT_MS, op->cancellable,
                            on_session_by_pid, op); /* the call owns the first ref */
@@ -1000,20 +996,20 @@ VdSessions *vd_sessions_new_logind(GDBusConnection *bus, VdSessionsChangedFunc c
     self->user_data = user_data;
     /* Subscribe first, then list: no change can fall between the two. The sender is the well-known
      * name (the bus filters broadcasts by its owner); from_logind() checks the unique name. */
-    self->subscriptions[0] = g_dbus_connection_signal_subscribe(bus, LOGIND_NAME, LOGIND_MANAGER, NULL,
-                                                                LOGIND_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+    self->subscriptions[0] = g_dbus_connection_signal_subscribe(bus, VD_LOGIND_BUS_NAME, VD_LOGIND_MANAGER, NULL,
+                                                                VD_LOGIND_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
                                                                 on_manager_signal, self, NULL);
-    self->subscriptions[1] = g_dbus_connection_signal_subscribe(bus, LOGIND_NAME, DBUS_PROPERTIES,
-                                                                "PropertiesChanged", NULL, LOGIND_SESSION,
+    self->subscriptions[1] = g_dbus_connection_signal_subscribe(bus, VD_LOGIND_BUS_NAME, VD_DBUS_PROPERTIES,
+                                                                "PropertiesChanged", NULL, VD_LOGIND_SESSION,
                                                                 G_DBUS_SIGNAL_FLAGS_NONE, on_properties_changed,
                                                                 self, NULL);
-    self->subscriptions[2] = g_dbus_connection_signal_subscribe(bus, LOGIND_NAME, LOGIND_SESSION, "Lock", NULL,
+    self->subscriptions[2] = g_dbus_connection_signal_subscribe(bus, VD_LOGIND_BUS_NAME, VD_LOGIND_SESSION, "Lock", NULL,
                                                                 NULL, G_DBUS_SIGNAL_FLAGS_NONE,
                                                                 on_session_signal, self, NULL);
-    self->subscriptions[3] = g_dbus_connection_signal_subscribe(bus, LOGIND_NAME, LOGIND_SESSION, "Unlock",
+    self->subscriptions[3] = g_dbus_connection_signal_subscribe(bus, VD_LOGIND_BUS_NAME, VD_LOGIND_SESSION, "Unlock",
                                                                 NULL, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
                                                                 on_session_signal, self, NULL);
-    self->watch_id = g_bus_watch_name_on_connection(bus, LOGIND_NAME, G_BUS_NAME_WATCHER_FLAGS_NONE,
+    self->watch_id = g_bus_watch_name_on_connection(bus, VD_LOGIND_BUS_NAME, G_BUS_NAME_WATCHER_FLAGS_NONE,
                                                     on_logind_appeared, on_logind_vanished, self, NULL);
     return self;
 }

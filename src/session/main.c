@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* main.c — vdagent, the per-session agent: options, the X connection in the main loop, and the wiring
- * between the daemon link and the clipboard, monitors and file modules.
+/* main.c — vdagent, the per-session agent: options, choosing the display backend (X11 or Wayland,
+ * backend.h), and the wiring between the daemon link and the backend's clipboard and display parts
+ * and the file module.
  *
  * Whether to run at all: with --socket, always (a daemon is expected there). Without it, the agent
  * exits 0 at once, quietly, when neither the agent port (VD_AGENT_PORT_PATH) nor the default
@@ -20,15 +21,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <X11/Xlib.h>
-
-#include "clipboard.h"
+#include "backend.h"
 #include "daemon-link.h"
 #include "device-map.h"
 #include "files.h"
 #include "launch.h"
 #include "log.h"
-#include "randr.h"
 #include "volume.h"
 
 #define VD_SESSION_SOCKET_DEFAULT "/run/vdagentd/session.sock"
@@ -38,8 +36,8 @@
 
 /* Exit statuses. */
 enum {
-    VD_EXIT_OK = 0,           /* asked to stop, X server gone, or nothing to do on this machine */
-    VD_EXIT_FAILURE = 1,      /* cannot start: no X display, bad socket path */
+    VD_EXIT_OK = 0,           /* asked to stop, display gone, or nothing to do on this machine */
+    VD_EXIT_FAILURE = 1,      /* cannot start: no display, bad socket path */
     VD_EXIT_USAGE = 2,        /* bad options: one line, a hint to --help */
     VD_EXIT_INCOMPATIBLE = 3, /* the daemon speaks another major protocol version */
 };
@@ -48,26 +46,25 @@ typedef struct {
     GMainLoop *loop;
     int exit_status;
 
-    Display *dpy;
-    bool x_dead;
-    GSource *x_source;
+    bool display_gone;
+    VdBackend *backend;      /* the session's display system */
+    VdBackend *clip_backend; /* GNOME: the clipboard through Xwayland (X11), else NULL */
 
     VdDaemonLink *link;
-    VdXClipboard *clipboard;
-    VdRandr *randr;
+    const VdClipboardOps *clip_ops; /* NULL: no clipboard */
+    void *clip;
+    const VdDisplayOps *disp_ops;   /* NULL: no layout, no monitors */
+    void *disp;
+    bool can_apply;
     VdFiles *files;
     VdVolumeSync *volume;
     VdDeviceMap *devmap;    /* display id -> output, for every backend */
     bool map_sent;          /* last_map is what the daemon has */
     VdDeviceMapReport last_map;
 
-    bool layout_dirty;     /* a RandR event came: compare and report after this batch of events */
     bool layout_sent;      /* last_layout is what the daemon has */
     VdLayout last_layout;
 } App;
-
-/* Xlib's I/O error handlers take no user data for the first one: one agent per process. */
-static App *the_app;
 
 /* --- reporting to the daemon --- */
 
@@ -75,9 +72,10 @@ static void report_layout(App *app, bool force)
 {
     VdSessionMsg msg = { .type = VD_S_LAYOUT };
 
-    if (!app->randr || app->x_dead || !vd_daemon_link_is_up(app->link))
+    if (!app->disp_ops || app->display_gone || !vd_daemon_link_is_up(app->link))
         return;
-    vd_randr_get_layout(app->randr, &msg.u.layout);
+    if (!app->disp_ops->get_layout(app->disp, &msg.u.layout))
+        return;
     if (!force && app->layout_sent && memcmp(&msg.u.layout, &app->last_layout, sizeof(msg.u.layout)) == 0)
         return;
     if (vd_daemon_link_send(app->link, &msg) == 0) {
@@ -92,10 +90,10 @@ static void report_device_map(App *app, bool force)
 {
     VdSessionMsg msg = { .type = VD_S_DEVICE_MAP };
 
-    if (!app->randr || app->x_dead || !vd_daemon_link_is_up(app->link) ||
+    if (!app->disp_ops || app->display_gone || !vd_daemon_link_is_up(app->link) ||
         !(vd_daemon_link_peer_features(app->link) & VD_SESSION_FEATURE_REPORTS))
         return;
-    vd_randr_get_device_map(app->randr, &msg.u.device_map);
+    app->disp_ops->get_device_map(app->disp, &msg.u.device_map);
     if (!force && app->map_sent && memcmp(&msg.u.device_map, &app->last_map, sizeof(msg.u.device_map)) == 0)
         return;
     if (vd_daemon_link_send(app->link, &msg) == 0) {
@@ -124,44 +122,61 @@ static void send_volume_applied(const VdVolumeApplied *applied, void *user_data)
     (void)vd_daemon_link_send(app->link, &msg);
 }
 
-/* The clipboard's way to the daemon. */
-static int clipboard_send(const VdSessionMsg *msg, void *user_data)
+/* --- what backends call --- */
+
+static int backend_send(const VdSessionMsg *msg, void *user_data)
 {
     App *app = user_data;
     return vd_daemon_link_send(app->link, msg);
 }
 
-static size_t clipboard_queued(void *user_data)
+static size_t backend_queued(void *user_data)
 {
     App *app = user_data;
     return vd_daemon_link_queued(app->link);
 }
 
-static void clipboard_throttle(bool paused, void *user_data)
+static void backend_throttle(bool paused, void *user_data)
 {
     App *app = user_data;
     vd_daemon_link_set_paused(app->link, paused);
 }
 
-static const VdXClipboardSink clipboard_sink = {
-    .send = clipboard_send,
-    .queued = clipboard_queued,
-    .throttle = clipboard_throttle,
-};
+static void backend_layout_changed(void *user_data)
+{
+    report_layout(user_data, false);
+    report_device_map(user_data, false);
+}
+
+static void backend_monitors_done(uint32_t request_id, uint32_t result, void *user_data)
+{
+    App *app = user_data;
+    VdSessionMsg out = { .type = VD_S_MONITORS_RESULT };
+
+    out.u.monitors_result.request_id = request_id;
+    out.u.monitors_result.result = result;
+    (void)vd_daemon_link_send(app->link, &out);
+    report_layout(app, true);
+}
+
+static void backend_gone(void *user_data)
+{
+    App *app = user_data;
+
+    app->display_gone = true;
+    if (app->loop)
+        g_main_loop_quit(app->loop);
+}
 
 static void apply_monitors(App *app, const VdSessionMsg *in)
 {
-    VdSessionMsg out = { .type = VD_S_MONITORS_RESULT };
-    int r = -ENODEV;
-
-    if (app->randr)
-        r = vd_randr_apply(app->randr, &in->u.monitors.config);
-    else
-        g_message("monitors config %u ignored: no usable XRandR", in->u.monitors.request_id);
-    out.u.monitors_result.request_id = in->u.monitors.request_id;
-    out.u.monitors_result.result = r == 0 ? VD_REPLY_SUCCESS : VD_REPLY_ERROR;
-    (void)vd_daemon_link_send(app->link, &out);
-    report_layout(app, true);
+    if (!app->can_apply) {
+        g_message("monitors config %u refused: this display has no way to configure outputs",
+                  in->u.monitors.request_id);
+        backend_monitors_done(in->u.monitors.request_id, VD_REPLY_ERROR, app);
+        return;
+    }
+    app->disp_ops->apply(app->disp, in->u.monitors.request_id, &in->u.monitors.config);
 }
 
 /* --- the daemon link's callbacks --- */
@@ -172,10 +187,10 @@ static void on_link_up(void *user_data)
 
     app->layout_sent = false;
     app->map_sent = false;
-    if (app->x_dead)
+    if (app->display_gone)
         return;
-    if (app->clipboard)
-        vd_xclipboard_link_up(app->clipboard);
+    if (app->clip_ops)
+        app->clip_ops->link_up(app->clip);
     report_layout(app, true);
     report_device_map(app, true);
 }
@@ -186,15 +201,15 @@ static void on_link_down(void *user_data)
 
     app->layout_sent = false;
     vd_files_abort_all(app->files);
-    if (app->clipboard && !app->x_dead)
-        vd_xclipboard_link_down(app->clipboard);
+    if (app->clip_ops && !app->display_gone)
+        app->clip_ops->link_down(app->clip);
 }
 
 static void on_link_message(const VdSessionMsg *msg, void *user_data)
 {
     App *app = user_data;
 
-    if (app->x_dead)
+    if (app->display_gone)
         return;
     switch ((VdSessionMsgType)msg->type) {
     case VD_S_CLIPBOARD_GRAB:
@@ -203,23 +218,23 @@ static void on_link_message(const VdSessionMsg *msg, void *user_data)
     case VD_S_CLIPBOARD_BEGIN:
     case VD_S_CLIPBOARD_DATA:
     case VD_S_CLIPBOARD_ABORT:
-        if (app->clipboard)
-            vd_xclipboard_handle_msg(app->clipboard, msg);
+        if (app->clip_ops)
+            app->clip_ops->handle_msg(app->clip, msg);
         break;
     case VD_S_HOST_STATE:
-        if (app->clipboard)
-            vd_xclipboard_set_host_state(app->clipboard, msg->u.host_state.connected, &msg->u.host_state.caps,
-                                         msg->u.host_state.max_clipboard);
+        if (app->clip_ops)
+            app->clip_ops->set_host_state(app->clip, msg->u.host_state.connected, &msg->u.host_state.caps,
+                                          msg->u.host_state.max_clipboard);
         break;
     case VD_S_SESSION_STATE:
-        if (app->clipboard)
-            vd_xclipboard_set_active(app->clipboard, msg->u.session_state.active);
+        if (app->clip_ops)
+            app->clip_ops->set_active(app->clip, msg->u.session_state.active);
         break;
     case VD_S_MONITORS_CONFIG:
         apply_monitors(app, msg);
         break;
     case VD_S_DEVICE_INFO:
-        if (vd_device_map_set_info(app->devmap, &msg->u.device_info) && app->randr) {
+        if (vd_device_map_set_info(app->devmap, &msg->u.device_info) && app->disp_ops) {
             report_layout(app, false);
             report_device_map(app, false);
         }
@@ -246,8 +261,8 @@ static void on_link_writable(void *user_data)
 {
     App *app = user_data;
 
-    if (app->clipboard && !app->x_dead)
-        vd_xclipboard_writable(app->clipboard);
+    if (app->clip_ops && !app->display_gone)
+        app->clip_ops->writable(app->clip);
 }
 
 static void on_link_fatal(const char *reason, void *user_data)
@@ -257,115 +272,6 @@ static void on_link_fatal(const char *reason, void *user_data)
     g_critical("cannot work with this daemon (%s): exiting", reason);
     app->exit_status = VD_EXIT_INCOMPATIBLE;
     g_main_loop_quit(app->loop);
-}
-
-/* --- X in the main loop ---
- * A GSource rather than a plain fd watch: Xlib may read events into its own queue during any
- * request with a reply (made by the clipboard or randr outside this source), and those would
- * otherwise sit there until the next byte arrives on the socket. prepare() flushes our requests
- * and looks at that queue without reading. */
-
-typedef struct {
-    GSource source;
-    App *app;
-    gpointer fd_tag;
-} XSource;
-
-static gboolean x_source_prepare(GSource *source, gint *timeout)
-{
-    XSource *xs = (XSource *)source;
-    App *app = xs->app;
-
-    *timeout = -1;
-    if (app->x_dead)
-        return FALSE;
-    XFlush(app->dpy);
-    return !app->x_dead && XEventsQueued(app->dpy, QueuedAlready) > 0;
-}
-
-static gboolean x_source_check(GSource *source)
-{
-    XSource *xs = (XSource *)source;
-    App *app = xs->app;
-
-    if (app->x_dead)
-        return FALSE;
-    return g_source_query_unix_fd(source, xs->fd_tag) != 0 || XEventsQueued(app->dpy, QueuedAlready) > 0;
-}
-
-static void handle_x_event(App *app, XEvent *ev)
-{
-    if (app->clipboard && vd_xclipboard_handle_event(app->clipboard, ev))
-        return;
-    if (app->randr && vd_randr_handle_event(app->randr, ev))
-        app->layout_dirty = true;
-}
-
-static gboolean x_source_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
-{
-    XSource *xs = (XSource *)source;
-    App *app = xs->app;
-
-    /* XPending reads what the socket has (or notices the server is gone: then the I/O error
-     * handlers mark x_dead and quit the loop). It never blocks. */
-    while (!app->x_dead && XPending(app->dpy) > 0) {
-        XEvent ev;
-        XNextEvent(app->dpy, &ev);
-        handle_x_event(app, &ev);
-    }
-    if (app->layout_dirty && !app->x_dead) {
-        app->layout_dirty = false;
-        report_layout(app, false);
-        report_device_map(app, false);
-    }
-    return G_SOURCE_CONTINUE;
-}
-
-static GSourceFuncs x_source_funcs = {
-    .prepare = x_source_prepare,
-    .check = x_source_check,
-    .dispatch = x_source_dispatch,
-};
-
-static GSource *x_source_new(App *app)
-{
-    GSource *source = g_source_new(&x_source_funcs, sizeof(XSource));
-    XSource *xs = (XSource *)source;
-
-    xs->app = app;
-    xs->fd_tag = g_source_add_unix_fd(source, ConnectionNumber(app->dpy), G_IO_IN | G_IO_HUP | G_IO_ERR);
-    g_source_set_name(source, "X11");
-    return source;
-}
-
-static int on_x_io_error(Display *dpy)
-{
-    if (the_app && !the_app->x_dead)
-        g_message("the X server went away: exiting");
-    if (the_app)
-        the_app->x_dead = true;
-    return 0;
-}
-
-/* Called after on_x_io_error instead of exit(): Xlib marks the display dead and every later call
- * returns at once, so we only have to leave the loop. */
-static void on_x_io_error_exit(Display *dpy, void *user_data)
-{
-    App *app = user_data;
-
-    app->x_dead = true;
-    if (app->loop)
-        g_main_loop_quit(app->loop);
-}
-
-static int on_x_error(Display *dpy, XErrorEvent *e)
-{
-    char text[128];
-
-    XGetErrorText(dpy, e->error_code, text, sizeof(text));
-    g_debug("X error ignored: %s (request %u.%u, resource 0x%lx)", text, e->request_code, e->minor_code,
-            e->resourceid);
-    return 0;
 }
 
 static gboolean on_signal(gpointer user_data)
@@ -391,6 +297,12 @@ static bool path_exists(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0;
+}
+
+static const char *env_text(const char *name)
+{
+    const char *v = g_getenv(name);
+    return v ? v : "";
 }
 
 /* Leaves the terminal / the session manager's process (not under systemd: --foreground). */
@@ -426,7 +338,8 @@ int main(int argc, char **argv)
     GOptionEntry entries[] = {
         { "socket", 0, 0, G_OPTION_ARG_FILENAME, &socket_path,
           "The daemon's session socket (default " VD_SESSION_SOCKET_DEFAULT ")", "PATH" },
-        { "display", 0, 0, G_OPTION_ARG_STRING, &display_name, "The X display (default $DISPLAY)", "DISPLAY" },
+        { "display", 0, 0, G_OPTION_ARG_STRING, &display_name,
+          "The X display (\":N\") or Wayland socket (\"wayland-N\"); default: the session's", "DISPLAY" },
         { "file-dir", 0, 0, G_OPTION_ARG_FILENAME, &file_dir,
           "Where received files go (default: the XDG download directory)", "DIR" },
         { "audio", 0, 0, G_OPTION_ARG_STRING, &audio,
@@ -440,12 +353,12 @@ int main(int argc, char **argv)
         { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
         { NULL },
     };
-    g_autoptr(GOptionContext) ctx = g_option_context_new("- the spice/QEMU guest agent of an X session");
+    g_autoptr(GOptionContext) ctx = g_option_context_new("- the spice/QEMU guest agent of an X11 or Wayland session");
     g_autoptr(GError) error = NULL;
 
     setlocale(LC_ALL, "");
     g_option_context_add_main_entries(ctx, entries, NULL);
-    g_option_context_set_summary(ctx, "Bridges the clipboard, monitors and file transfers of this X session "
+    g_option_context_set_summary(ctx, "Bridges the clipboard, monitors and file transfers of this session "
                                       "to the host, through vdagentd.");
     if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
         fprintf(stderr, "vdagent: %s\n" USAGE_HINT, error->message);
@@ -493,36 +406,64 @@ int main(int argc, char **argv)
     }
 
     App app = { .exit_status = VD_EXIT_OK };
-    the_app = &app;
     signal(SIGPIPE, SIG_IGN);
 
-    XSetIOErrorHandler(on_x_io_error);
-    XSetErrorHandler(on_x_error);
-    app.dpy = XOpenDisplay(display_name);
-    if (!app.dpy) {
-        g_critical("cannot open the X display \"%s\"", XDisplayName(display_name));
+    VdBackendKind kind = vd_backend_choose(display_name, g_getenv("WAYLAND_DISPLAY"), g_getenv("XDG_SESSION_TYPE"),
+                                           g_getenv("DISPLAY"));
+    g_debug("display backend: %s (--display %s%s%s, WAYLAND_DISPLAY \"%s\", XDG_SESSION_TYPE \"%s\", DISPLAY \"%s\")",
+            vd_backend_kind_to_string(kind), display_name ? "\"" : "", display_name ? display_name : "not given",
+            display_name ? "\"" : "", env_text("WAYLAND_DISPLAY"), env_text("XDG_SESSION_TYPE"), env_text("DISPLAY"));
+    app.loop = g_main_loop_new(NULL, FALSE);
+    app.devmap = vd_device_map_new(sysfs_root);
+    VdBackendHost host = {
+        .send = backend_send,
+        .queued = backend_queued,
+        .throttle = backend_throttle,
+        .layout_changed = backend_layout_changed,
+        .monitors_done = backend_monitors_done,
+        .gone = backend_gone,
+        .devmap = app.devmap,
+    };
+    if (kind == VD_BACKEND_WAYLAND)
+        app.backend = vd_wayland_backend_new(display_name, &host, &app, &error);
+    else
+        app.backend = vd_x11_backend_new(display_name, &host, &app, &error);
+    if (!app.backend) {
+        g_critical("%s", error->message);
+        vd_device_map_free(app.devmap);
+        g_main_loop_unref(app.loop);
         return VD_EXIT_FAILURE;
     }
-    XSetIOErrorExitHandler(app.dpy, on_x_io_error_exit, &app);
+    app.clip_ops = app.backend->clip_ops;
+    app.clip = app.backend->clip;
+    app.disp_ops = app.backend->disp_ops;
+    app.disp = app.backend->disp;
+    app.can_apply = app.backend->can_apply;
+    if (!app.clip_ops && kind == VD_BACKEND_WAYLAND && g_getenv("DISPLAY") && g_getenv("DISPLAY")[0]) {
+        /* GNOME: Mutter has no data-control protocol but bridges its Xwayland's selections. */
+        app.clip_backend = vd_x11_backend_new(NULL, &host, &app, &error);
+        if (app.clip_backend && app.clip_backend->clip_ops) {
+            g_message("clipboard through Xwayland (X display \"%s\"): the compositor has no data-control protocol",
+                      app.clip_backend->display_name);
+            app.clip_ops = app.clip_backend->clip_ops;
+            app.clip = app.clip_backend->clip;
+        } else if (!app.clip_backend) {
+            g_warning("clipboard disabled: no data-control protocol, and %s", error->message);
+            g_clear_error(&error);
+        }
+    }
 
     if (!foreground) {
         int r = daemonize();
         if (r < 0) {
             g_critical("cannot detach: %s", g_strerror(-r));
-            XCloseDisplay(app.dpy);
+            vd_backend_free(app.clip_backend);
+            vd_backend_free(app.backend);
+            vd_device_map_free(app.devmap);
             return VD_EXIT_FAILURE;
         }
     }
 
-    app.loop = g_main_loop_new(NULL, FALSE);
-    app.devmap = vd_device_map_new(sysfs_root);
-    app.randr = vd_randr_new(app.dpy, &error);
-    if (!app.randr) {
-        g_warning("monitors configuration disabled: %s", error->message);
-        g_clear_error(&error);
-    } else {
-        vd_randr_set_device_map(app.randr, app.devmap);
-    }
     app.link = vd_daemon_link_new(socket_path,
                                   &(VdDaemonLinkCallbacks){
                                       .up = on_link_up,
@@ -532,45 +473,38 @@ int main(int argc, char **argv)
                                       .fatal = on_link_fatal,
                                   },
                                   &app);
-    app.clipboard = vd_xclipboard_new(app.dpy, &clipboard_sink, &app, &error);
-    if (!app.clipboard) {
-        g_warning("clipboard disabled: %s", error->message);
-        g_clear_error(&error);
-    }
     app.files = vd_files_new(file_dir, send_files_status, &app);
     app.volume = vd_volume_sync_new(audio_mode, send_volume_applied, &app);
     /* Tell the daemon what works on this display, so that it offers the host only that. */
     uint32_t features = VD_SESSION_FEATURE_FILES | VD_SESSION_FEATURE_REPORTS;
-    if (app.clipboard)
+    if (app.clip_ops)
         features |= VD_SESSION_FEATURE_CLIPBOARD;
-    if (app.randr)
-        features |= VD_SESSION_FEATURE_MONITORS | VD_SESSION_FEATURE_LAYOUT; /* vd_randr_new wants RandR 1.3 */
+    if (app.disp_ops)
+        features |= VD_SESSION_FEATURE_LAYOUT;
+    /* Under Wayland the host's configs come to us even when the compositor offers no way to apply
+     * them, so that the host hears "error" rather than the daemon's "nobody to ask" success. */
+    if (app.can_apply || (app.disp_ops && kind == VD_BACKEND_WAYLAND))
+        features |= VD_SESSION_FEATURE_MONITORS;
     if (audio_mode != VD_AUDIO_OFF)
         features |= VD_SESSION_FEATURE_AUDIO;
     vd_daemon_link_set_features(app.link, features);
 
-    app.x_source = x_source_new(&app);
-    g_source_attach(app.x_source, NULL);
     g_unix_signal_add(SIGTERM, on_signal, &app);
     g_unix_signal_add(SIGINT, on_signal, &app);
     g_unix_signal_add(SIGHUP, on_signal, &app);
 
-    g_message("vdagent %s started on display \"%s\", daemon socket \"%s\"", VDAGENT_VERSION,
-              DisplayString(app.dpy), socket_path);
+    g_message("vdagent %s started on %s display \"%s\", daemon socket \"%s\"", VDAGENT_VERSION, app.backend->name,
+              app.backend->display_name, socket_path);
     vd_daemon_link_start(app.link);
-    if (!app.x_dead)
+    if (!app.display_gone)
         g_main_loop_run(app.loop);
 
     vd_daemon_link_free(app.link);
     vd_files_free(app.files);
     vd_volume_sync_free(app.volume);
-    vd_xclipboard_free(app.clipboard);
-    vd_randr_free(app.randr);
+    vd_backend_free(app.clip_backend);
+    vd_backend_free(app.backend);
     vd_device_map_free(app.devmap);
-    g_source_destroy(app.x_source);
-    g_source_unref(app.x_source);
-    XCloseDisplay(app.dpy);
     g_main_loop_unref(app.loop);
-    the_app = NULL;
     return app.exit_status;
 }

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* wayland-private.h — what the Wayland backend's files share.
+ *
+ *   wayland.c            the connection in the main loop, globals, outputs and the layout report
+ *   wayland-layout.c     pure: outputs (logical geometry, scale) -> the layout the daemon maps the mouse with
+ *   wayland-clipboard.c  CLIPBOARD and PRIMARY over ext-data-control-v1 or zwlr-data-control v2
+ *   wayland-datacontrol.c one face for the two data-control protocols (same shape, other names)
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <wayland-client.h>
+
+#include "backend.h"
+
+/* --- limits and timeouts (docs/wayland.md; each has a test in tests/session/test-agent-wayland.py) --- */
+
+/* Outputs we track; more are ignored with a log line. */
+#define VD_WL_MAX_OUTPUTS VD_IPC_MAX_DISPLAYS
+/* The longest output name we keep (xdg-output names are short: "HEADLESS-1", "Virtual-1"). */
+#define VD_WL_MAX_NAME 64u
+
+/* --- the layout (wayland-layout.c, pure) --- */
+
+typedef struct {
+    char name[VD_WL_MAX_NAME];
+    bool enabled;             /* has a logical geometry (xdg-output) */
+    int32_t x, y;             /* logical position */
+    int32_t width, height;    /* logical size */
+    int32_t mode_width, mode_height; /* current mode, in the output's pixels, after its transform */
+    int32_t scale;            /* wl_output's integer scale (1 when not said) */
+} VdWlOutputInfo;
+
+/* Sorts outputs by name, numbers compared as numbers ("HEADLESS-2" before "HEADLESS-10"). */
+int vd_wl_output_name_cmp(const char *a, const char *b);
+
+/* The layout of n outputs (in name order; map[i] = output index for display id i, or -1; NULL:
+ * display id i is output i). Rects are in "host pixels": logical coordinates times the largest scale
+ * among the enabled outputs, shifted so the bounding box starts at 0,0; screen = the bounding box.
+ * Returns the scale used (in 1/120ths, as wp_fractional_scale does), 0 if nothing is enabled. */
+unsigned vd_wl_layout_compute(const VdWlOutputInfo *outputs, unsigned n, const int *map, unsigned n_map,
+                              VdLayout *ret);
+
+/* --- the data-control protocols (wayland-datacontrol.c) --- */
+
+typedef enum {
+    VD_DC_NONE,
+    VD_DC_EXT,  /* ext_data_control_manager_v1 */
+    VD_DC_WLR,  /* zwlr_data_control_manager_v1 */
+} VdDcKind;
+
+const char *vd_dc_kind_to_string(VdDcKind kind);
+
+/* The device's and the source's events, in the order both protocols define them. */
+typedef struct {
+    void (*data_offer)(void *data, struct wl_proxy *device, struct wl_proxy *offer);
+    void (*selection)(void *data, struct wl_proxy *device, struct wl_proxy *offer);
+    void (*finished)(void *data, struct wl_proxy *device);
+    void (*primary_selection)(void *data, struct wl_proxy *device, struct wl_proxy *offer);
+} VdDcDeviceListener;
+
+typedef struct {
+    void (*send)(void *data, struct wl_proxy *source, const char *mime_type, int32_t fd);
+    void (*cancelled)(void *data, struct wl_proxy *source);
+} VdDcSourceListener;
+
+typedef struct {
+    void (*offer)(void *data, struct wl_proxy *offer, const char *mime_type);
+} VdDcOfferListener;
+
+typedef struct {
+    VdDcKind kind;
+    struct wl_proxy *manager;
+    uint32_t version;
+} VdDc;
+
+/* Binds the manager from a registry global (interface name as announced). false if it is neither. */
+bool vd_dc_bind(VdDc *dc, struct wl_registry *registry, uint32_t name, const char *interface, uint32_t version);
+bool vd_dc_has_primary(const VdDc *dc);
+struct wl_proxy *vd_dc_get_device(VdDc *dc, struct wl_seat *seat, const VdDcDeviceListener *listener, void *data);
+struct wl_proxy *vd_dc_create_source(VdDc *dc, const VdDcSourceListener *listener, void *data);
+void vd_dc_source_offer(struct wl_proxy *source, const char *mime_type);
+/* primary: set_primary_selection (vd_dc_has_primary must hold). source NULL clears. */
+void vd_dc_device_set(struct wl_proxy *device, bool primary, struct wl_proxy *source);
+void vd_dc_offer_listen(struct wl_proxy *offer, const VdDcOfferListener *listener, void *data);
+void vd_dc_offer_receive(struct wl_proxy *offer, const char *mime_type, int fd);
+/* The protocol's destroy request of each object. NULL is fine. */
+void vd_dc_device_destroy(struct wl_proxy *device);
+void vd_dc_source_destroy(struct wl_proxy *source);
+void vd_dc_offer_destroy(struct wl_proxy *offer);
+void vd_dc_free(VdDc *dc);
+
+/* --- the clipboard (wayland-clipboard.c) --- */
+
+typedef struct VdWlClipboard VdWlClipboard;
+
+extern const VdClipboardOps vd_wl_clipboard_ops;
+
+/* dc: a bound manager (taken over). seat: the seat whose selections are bridged. */
+VdWlClipboard *vd_wl_clipboard_new(VdDc *dc, struct wl_seat *seat, const VdBackendHost *host, void *user_data);
+void vd_wl_clipboard_free(VdWlClipboard *clip);

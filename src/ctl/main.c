@@ -11,6 +11,7 @@
 
 #include "client.h"
 #include "output.h"
+#include "verdict.h"
 
 #define DEFAULT_CONTROL "/run/vdagentd/control.sock"
 #define REPLY_TIMEOUT_MS 5000
@@ -141,10 +142,16 @@ static int cmd_status(VdCtlClient *client, const Options *o, const char *section
                 json_object_set_member(part, *n, json_node_copy(json_object_get_member(root, *n)));
         shown = json_node_init_object(json_node_alloc(), part);
     }
-    if (o->json)
+    if (o->json) {
         vd_ctl_print_json(stdout, shown);
-    else
+    } else {
+        if (!section) {
+            /* "Why doesn't my clipboard work?" answered first. */
+            g_autofree char *verdict = vd_ctl_clipboard_verdict(root);
+            printf("%s\n\n", verdict);
+        }
         vd_ctl_print_plain(stdout, shown);
+    }
     return 0;
 }
 

@@ -47,6 +47,8 @@ static char *node_to_text(JsonNode *node)
     }
     case JSON_NODE_OBJECT: {
         JsonObject *o = json_node_get_object(node);
+        if (json_object_get_size(o) == 0)
+            return g_strdup("none");
         g_autoptr(GList) members = json_object_get_members(o);
         GString *s = g_string_new(NULL);
         for (GList *l = members; l; l = l->next) {
@@ -98,17 +100,38 @@ static gboolean is_flat_object(JsonNode *node)
     return TRUE;
 }
 
-/* An object whose members are all flat objects (counters keyed by message type): a table, one row
- * per member, its name in the first column. */
+static guint object_size(JsonNode *node)
+{
+    return JSON_NODE_HOLDS_OBJECT(node) ? json_object_get_size(json_node_get_object(node)) : 0;
+}
+
+/* An object whose members are all flat objects with the same members (counters keyed by message
+ * type: {messages, bytes}): a table, one row per member, its name in the first column. Objects
+ * with different members (the counters' directions and error kinds, before any traffic) are not
+ * one table: that made a 15-column table of dashes. */
 static gboolean is_keyed_table(JsonNode *node)
 {
     if (!JSON_NODE_HOLDS_OBJECT(node))
         return FALSE;
     JsonObject *o = json_node_get_object(node);
     g_autoptr(GList) members = json_object_get_members(o);
-    for (GList *l = members; l; l = l->next)
-        if (!is_flat_object(json_object_get_member(o, l->data)))
+    JsonObject *first = NULL;
+    for (GList *l = members; l; l = l->next) {
+        JsonNode *v = json_object_get_member(o, l->data);
+        if (!is_flat_object(v) || object_size(v) == 0)
             return FALSE;
+        JsonObject *row = json_node_get_object(v);
+        if (!first) {
+            first = row;
+            continue;
+        }
+        if (json_object_get_size(row) != json_object_get_size(first))
+            return FALSE;
+        g_autoptr(GList) names = json_object_get_members(row);
+        for (GList *n = names; n; n = n->next)
+            if (!json_object_has_member(first, n->data))
+                return FALSE;
+    }
     return members != NULL;
 }
 
@@ -210,9 +233,10 @@ static void print_value(FILE *out, const char *text, size_t column)
     fputc('\n', out);
 }
 
+/* An empty object is a scalar line, "none", not an empty section. */
 static gboolean is_section(JsonNode *v)
 {
-    return JSON_NODE_HOLDS_OBJECT(v) || is_table(v);
+    return (JSON_NODE_HOLDS_OBJECT(v) && object_size(v) > 0) || is_table(v);
 }
 
 static void print_object(FILE *out, JsonObject *obj, int indent)

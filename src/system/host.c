@@ -418,7 +418,11 @@ void vd_host_status(const VdHost *host, JsonBuilder *b)
     json_builder_set_member_name(b, "open");
     json_builder_add_boolean_value(b, vd_port_is_open(host->port));
     json_builder_set_member_name(b, "since");
-    json_builder_add_double_value(b, (double)vd_port_since(host->port) / 1e6);
+    /* null until the port first opens or fails after an open: no epoch dates for "never". */
+    if (vd_port_since(host->port) > 0)
+        json_builder_add_double_value(b, (double)vd_port_since(host->port) / 1e6);
+    else
+        json_builder_add_null_value(b);
     json_builder_set_member_name(b, "reopens");
     unsigned opens = vd_port_opens(host->port);
     json_builder_add_int_value(b, opens ? opens - 1 : 0);

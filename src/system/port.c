@@ -32,7 +32,7 @@ struct VdPort {
     unsigned opens;
     int last_open_errno;
     int64_t since_us;   /* CLOCK_REALTIME of the last open or close */
-    char *last_error;   /* why it last closed or failed to open; NULL if never */
+    char *last_error;   /* why it last closed or failed to open; NULL if never, or open since */
 };
 
 static void set_error(VdPort *p, const char *why)
@@ -152,6 +152,8 @@ static void try_open(VdPort *p)
     p->fd = fd;
     p->opens++;
     p->since_us = g_get_real_time();
+    /* Open now: an error from before is history, not the port's state. */
+    set_error(p, NULL);
     p->got_data = false;
     g_message("port \"%s\" open", p->path);
     update_watch(p);

@@ -55,6 +55,19 @@ def case_sessions_listed(world, state):
     assert isinstance(s["1"]["remote"], bool), s["1"]
 
 
+def verdict(world):
+    out = ctl(world, "status")
+    first, blank = out.splitlines()[:2]
+    assert blank == "", out
+    return first
+
+
+def case_verdict_no_agent(world, state):
+    # The host is there and offers the clipboard; alice's session is active and has no agent.
+    assert verdict(world) == "clipboard: unavailable: no session agent for the active session (seat0, session 1, " \
+        "alice)", verdict(world)
+
+
 def case_agent_shows(world, state):
     state["alice"] = world.agent(S.ALICE, "1")
     doc = wait_for(lambda: (lambda d: d if d["agents"] and by_id(d)["1"]["agent"] else None)(sessions(world)),
@@ -70,6 +83,9 @@ def case_agent_shows(world, state):
     assert cols[:4] == ["ID", "UID", "USER", "SEAT"] and "AGENT" in cols and "LOCKED" in cols, head
     row = next(l for l in out.splitlines() if re.match(r"^  1 ", l))
     assert row.split()[cols.index("AGENT")] == "yes" and row.split()[cols.index("USER")] == "alice", (head, row)
+    v = wait_for(lambda: (lambda v: v if "working" in v else None)(verdict(world)), 5.0, 0.05, "a working verdict")
+    assert v == "clipboard: working: the session agent for the active session (seat0, session 1, alice) (pid %d)" % (
+        a["pid"]), v
 
 
 def case_switch_and_lock(world, state):
@@ -83,6 +99,7 @@ def case_switch_and_lock(world, state):
         ok = s["2"]["active"] and not s["1"]["active"] and s["2"]["agent"] and s["1"]["agent"]
         return d if ok and len(d["agents"]) == 2 and [a["session"] for a in active] == ["2"] else None
     wait_for(switched, 5.0, 0.05, "session 2 active with both agents")
+    assert "(seat0, session 2, bob)" in verdict(world), verdict(world)
     world.logind.set_locked_hint("2", True)
     wait_for(lambda: by_id(sessions(world))["2"]["locked"], 5.0, 0.05, "session 2 locked")
     world.logind.set_locked_hint("2", False)
@@ -136,7 +153,9 @@ def case_refusals_by_reason(world, state):
 
 CASES = [
     ("sessions --json lists logind's sessions, none with an agent yet", case_sessions_listed),
-    ("an agent shows in agents and as the session's agent, plain and JSON", case_agent_shows),
+    ("status's first line: no session agent for the active session", case_verdict_no_agent),
+    ("an agent shows in agents and as the session's agent, plain and JSON; the verdict says working",
+     case_agent_shows),
     ("a switch and a lock show in sessions", case_switch_and_lock),
     ("clipboard set reaches the active session's agent only", case_clipboard_to_active_only),
     ("errors by reason: no session, not the owner, a second agent", case_refusals_by_reason),

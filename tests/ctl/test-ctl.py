@@ -27,7 +27,7 @@ from daemonlib import *  # noqa: E402,F401
 import vdipc  # noqa: E402
 from vdipc import ControlClient, FakeAgent, PeerError  # noqa: E402
 from vdwire import *  # noqa: E402,F401
-from vdtest import Tap, diag, sanitized  # noqa: E402
+from vdtest import Tap, diag, sanitized, wait_for  # noqa: E402
 
 CTL = os.environ.get("VDAGENT_CTL") or os.path.join(os.environ.get("VD_BUILD_ROOT", "build"), "src", "ctl",
                                                     "vdagent-ctl")
@@ -130,6 +130,8 @@ def aligned(block):
 
 def test_status_plain():
     out = ctl_ok("status")
+    # The answer to "why doesn't my clipboard work?" first.
+    assert out.startswith("clipboard: working: the session agent for the display (pid %d)\n\n" % agent_pid()), out
     assert "\n  path        %s\n" % host.path in out, out
     assert re.search(r"^  open +yes$", out, re.M), out
     assert re.search(r"^  since +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(\d+ s ago\)$", out, re.M), out
@@ -157,12 +159,57 @@ def test_status_plain():
     assert max(len(l) for l in lines) <= 120, max(lines, key=len)
 
 
+def test_status_port_never_opened():
+    """A daemon whose port is not there yet: the verdict names the port and why; no epoch date;
+    empty counters are not a table. Then the port appears: open, and the old error is gone."""
+    d = tempfile.mkdtemp(prefix="vd-ctl-noport-", dir=tmp)
+    port = os.path.join(d, "port.sock")
+    other = Daemon(port, tmp=d)
+    control = os.path.join(d, "control.sock")
+    late = None
+    try:
+        wait_for_path(control)
+        rc, out, err = ctl("status", control=control)
+        assert rc == 0, (rc, out, err)
+        lines = out.splitlines()
+        assert lines[0] == 'clipboard: unavailable: the agent port "%s" is not open: cannot open: No such file ' \
+            'or directory' % port and lines[1] == "", out
+        assert re.search(r"^  since +-$", out, re.M) and "1970" not in out, out
+        assert re.search(r"^  host_to_guest +none$", out, re.M), out
+        # (The verdict holds a path: only the rendering below it is bounded.)
+        assert max(len(l) for l in lines[2:]) <= 100 and "FRAMING" not in out, max(lines[2:], key=len)
+        st = json.loads(ctl("status", "--json", control=control)[1])
+        assert st["port"]["since"] is None and st["port"]["open"] is False, st["port"]
+        assert st["port"]["last_error"] == "cannot open: No such file or directory", st["port"]
+        late = TestHost(port)
+        late.accept(timeout=10)
+
+        def opened():
+            p = json.loads(ctl("status", "--json", control=control)[1])["port"]
+            return p if p["open"] else None
+        p = wait_for(opened, 10.0, 0.05, "the port open")
+        assert p["last_error"] is None and abs(p["since"] - time.time()) < 60, p
+        rc, out, err = ctl("status", control=control)
+        assert out.startswith("clipboard: unavailable: the host has not announced its capabilities yet\n"), out
+    finally:
+        other.stop()
+        if late:
+            late.shutdown()
+
+
+def wait_for_path(path, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        assert time.monotonic() < deadline, "no %s" % path
+        time.sleep(0.02)
+
+
 def agent_pid():
     return os.getpid()
 
 
 TYPES = {"string": str, "int": int, "float": (float, int), "bool": bool, "object": dict, "array": list,
-         "string|null": (str, type(None)), "object|null": (dict, type(None))}
+         "string|null": (str, type(None)), "object|null": (dict, type(None)), "float|null": (float, int, type(None))}
 
 # What docs/vdagent-ctl.md promises, member by member.
 SHAPE = {
@@ -170,7 +217,7 @@ SHAPE = {
     "mouse": "object", "session_tracking": "string", "sessions": "array", "agents": "array",
     "transfers": "array", "qga": "object|null", "counters": "object", "control": "object",
 }
-PORT = {"path": "string", "open": "bool", "since": "float", "reopens": "int", "last_error": "string|null"}
+PORT = {"path": "string", "open": "bool", "since": "float|null", "reopens": "int", "last_error": "string|null"}
 HOST = {"client_connected": "bool", "max_clipboard": "int", "clipboard": "object"}
 MOUSE = {"device": "string", "event_node": "string|null", "fake": "bool", "layout_source": "string",
          "layout": "array", "events": "int", "input_events": "int", "writes": "int"}
@@ -986,6 +1033,8 @@ def check_completion():
 for name, fn in [
     ("status: plain output, aligned, with port, caps, agents, counters", test_status_plain),
     ("status --json: every documented member with its type", test_status_json),
+    ("status with a port never opened: the verdict names it, no epoch date, no empty table; opened: no stale error",
+     test_status_port_never_opened),
     ("status --json has exactly the members docs/vdagent-ctl.md lists, in order", test_status_matches_docs),
     ("sessions and caps, plain and --json", test_sessions_and_caps),
     ("monitor: decoded lines for host and agent traffic", test_monitor_plain),

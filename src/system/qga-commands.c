@@ -408,6 +408,17 @@ static const VdQgaArg sync_args[] = {{"id", VD_QGA_ARG_INT, FALSE}, {NULL}};
 static const VdQgaArg shutdown_args[] = {{"mode", VD_QGA_ARG_STRING, TRUE}, {NULL}};
 static const VdQgaArg freeze_list_args[] = {{"mountpoints", VD_QGA_ARG_ARRAY, TRUE}, {NULL}};
 static const VdQgaArg fstrim_args[] = {{"minimum", VD_QGA_ARG_INT, TRUE}, {NULL}};
+static const VdQgaArg set_time_args[] = {{"time", VD_QGA_ARG_INT, TRUE}, {NULL}};
+static const VdQgaArg set_vcpus_args[] = {{"vcpus", VD_QGA_ARG_ARRAY, FALSE}, {NULL}};
+static const VdQgaArg set_memory_blocks_args[] = {{"mem-blks", VD_QGA_ARG_ARRAY, FALSE}, {NULL}};
+static const VdQgaArg set_password_args[] = {
+    {"username", VD_QGA_ARG_STRING, FALSE}, {"password", VD_QGA_ARG_STRING, FALSE}, {"crypted", VD_QGA_ARG_BOOL, FALSE},
+    {NULL}};
+static const VdQgaArg ssh_get_args[] = {{"username", VD_QGA_ARG_STRING, FALSE}, {NULL}};
+static const VdQgaArg ssh_add_args[] = {
+    {"username", VD_QGA_ARG_STRING, FALSE}, {"keys", VD_QGA_ARG_ARRAY, FALSE}, {"reset", VD_QGA_ARG_BOOL, TRUE}, {NULL}};
+static const VdQgaArg ssh_remove_args[] = {
+    {"username", VD_QGA_ARG_STRING, FALSE}, {"keys", VD_QGA_ARG_ARRAY, FALSE}, {NULL}};
 
 static const VdQgaCommand commands[] = {
     {"guest-sync-delimited", cmd_sync_delimited, sync_args, TRUE, FALSE},
@@ -432,11 +443,18 @@ static const VdQgaCommand commands[] = {
     {"guest-suspend-disk", vd_qga_cmd_suspend_disk, NULL, FALSE, TRUE},
     {"guest-suspend-hybrid", vd_qga_cmd_suspend_hybrid, NULL, FALSE, TRUE},
     /* qga-helper.h: the fs helper */
-    {"guest-fsfreeze-status", vd_qga_cmd_fs_status, NULL, TRUE, FALSE},
-    {"guest-fsfreeze-freeze", vd_qga_cmd_fs_helper, NULL, TRUE, TRUE},
-    {"guest-fsfreeze-freeze-list", vd_qga_cmd_fs_helper, freeze_list_args, TRUE, TRUE},
-    {"guest-fsfreeze-thaw", vd_qga_cmd_fs_helper, NULL, TRUE, TRUE},
-    {"guest-fstrim", vd_qga_cmd_fs_helper_slow, fstrim_args, TRUE, TRUE},
+    {"guest-fsfreeze-status", vd_qga_cmd_privileged, NULL, TRUE, FALSE},
+    {"guest-fsfreeze-freeze", vd_qga_cmd_privileged, NULL, TRUE, TRUE},
+    {"guest-fsfreeze-freeze-list", vd_qga_cmd_privileged, freeze_list_args, TRUE, TRUE},
+    {"guest-fsfreeze-thaw", vd_qga_cmd_privileged, NULL, TRUE, TRUE},
+    {"guest-fstrim", vd_qga_cmd_privileged, fstrim_args, TRUE, TRUE},
+    {"guest-set-time", vd_qga_cmd_privileged, set_time_args, TRUE, TRUE},
+    {"guest-set-vcpus", vd_qga_cmd_privileged, set_vcpus_args, TRUE, TRUE},
+    {"guest-set-memory-blocks", vd_qga_cmd_privileged, set_memory_blocks_args, TRUE, TRUE},
+    {"guest-set-user-password", vd_qga_cmd_privileged, set_password_args, TRUE, TRUE},
+    {"guest-ssh-get-authorized-keys", vd_qga_cmd_privileged, ssh_get_args, TRUE, FALSE},
+    {"guest-ssh-add-authorized-keys", vd_qga_cmd_privileged, ssh_add_args, TRUE, TRUE},
+    {"guest-ssh-remove-authorized-keys", vd_qga_cmd_privileged, ssh_remove_args, TRUE, TRUE},
 };
 
 const VdQgaCommand *vd_qga_commands(gsize *ret_n)

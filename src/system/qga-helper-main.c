@@ -23,6 +23,13 @@ static const struct {
     {"fs", "guest-fsfreeze-freeze-list", vd_qga_fsfreeze_freeze_list},
     {"fs", "guest-fsfreeze-thaw", vd_qga_fsfreeze_thaw},
     {"fs", "guest-fstrim", vd_qga_fstrim},
+    {"time", "guest-set-time", vd_qga_set_time},
+    {"hotplug", "guest-set-vcpus", vd_qga_set_vcpus},
+    {"hotplug", "guest-set-memory-blocks", vd_qga_set_memory_blocks},
+    {"account", "guest-set-user-password", vd_qga_set_user_password},
+    {"account", "guest-ssh-get-authorized-keys", vd_qga_ssh_get_authorized_keys},
+    {"account", "guest-ssh-add-authorized-keys", vd_qga_ssh_add_authorized_keys},
+    {"account", "guest-ssh-remove-authorized-keys", vd_qga_ssh_remove_authorized_keys},
 };
 
 static const char *family;
@@ -102,7 +109,7 @@ static void cleanup(void)
 
 int main(int argc, char **argv)
 {
-    g_autofree char *hook_dir = NULL, *only_under = NULL;
+    g_autofree char *hook_dir = NULL, *only_under = NULL, *rtc = NULL, *root = NULL;
     int freeze_timeout = 0, debug = 0;
     gboolean debug_flag = FALSE;
     GOptionEntry entries[] = {
@@ -110,6 +117,8 @@ int main(int argc, char **argv)
          "DIR"},
         {"freeze-timeout", 0, 0, G_OPTION_ARG_INT, &freeze_timeout, "Thaw after this long frozen", "SECONDS"},
         {"only-under", 0, 0, G_OPTION_ARG_FILENAME, &only_under, "Test hook: only mounts below DIR", "DIR"},
+        {"rtc", 0, 0, G_OPTION_ARG_FILENAME, &rtc, "The RTC device (default " VD_QGA_RTC_DEVICE ")", "PATH"},
+        {"root", 0, 0, G_OPTION_ARG_FILENAME, &root, "Test hook: passwd, shadow and homes below DIR", "DIR"},
         {"debug", 'd', 0, G_OPTION_ARG_NONE, &debug_flag, "Debug messages", NULL},
         {NULL},
     };
@@ -130,7 +139,11 @@ int main(int argc, char **argv)
         }
         VdQgaFsOptions fs = {hook_dir, only_under, (guint) freeze_timeout};
         vd_qga_fs_init(&fs);
-    } else {
+    } else if (g_str_equal(family, "time")) {
+        vd_qga_time_init(rtc);
+    } else if (g_str_equal(family, "account")) {
+        vd_qga_account_init(root);
+    } else if (!g_str_equal(family, "hotplug")) {
         g_autofree char *quoted = g_strescape(family, NULL);
         g_printerr("vdagentd-qga-helper: unknown family \"%s\"\n", quoted);
         return 2;

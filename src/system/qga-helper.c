@@ -20,7 +20,7 @@ typedef struct {
     GCancellable *io;      /* cancels this connection's I/O when it is dropped */
 } Helper;
 
-static Helper helpers[] = {{"fs"}};
+static Helper helpers[] = {{"fs"}, {"time"}, {"hotplug"}, {"account"}};
 
 static Helper *helper_get(const char *family)
 {
@@ -248,17 +248,34 @@ void vd_qga_helpers_close(void)
     }
 }
 
-void vd_qga_cmd_fs_status(VdQgaCall *call, JsonObject *args)
-{
-    vd_qga_helper_forward(call, args, "fs", VD_QGA_HELPER_TIMEOUT_MS, FALSE);
-}
+/* Which helper serves which verb. audit: the verb changes the system. */
+static const struct {
+    const char *verb, *family;
+    guint timeout_ms;
+    gboolean audit;
+} routes[] = {
+    {"guest-fsfreeze-status", "fs", VD_QGA_HELPER_TIMEOUT_MS, FALSE},
+    {"guest-fsfreeze-freeze", "fs", VD_QGA_HELPER_TIMEOUT_MS, TRUE},
+    {"guest-fsfreeze-freeze-list", "fs", VD_QGA_HELPER_TIMEOUT_MS, TRUE},
+    {"guest-fsfreeze-thaw", "fs", VD_QGA_HELPER_TIMEOUT_MS, TRUE},
+    {"guest-fstrim", "fs", VD_QGA_HELPER_SLOW_TIMEOUT_MS, TRUE},
+    {"guest-set-time", "time", VD_QGA_HELPER_TIMEOUT_MS, TRUE},
+    {"guest-set-vcpus", "hotplug", VD_QGA_HELPER_TIMEOUT_MS, TRUE},
+    {"guest-set-memory-blocks", "hotplug", VD_QGA_HELPER_TIMEOUT_MS, TRUE},
+    {"guest-set-user-password", "account", VD_QGA_HELPER_TIMEOUT_MS, TRUE},
+    {"guest-ssh-get-authorized-keys", "account", VD_QGA_HELPER_TIMEOUT_MS, FALSE},
+    {"guest-ssh-add-authorized-keys", "account", VD_QGA_HELPER_TIMEOUT_MS, TRUE},
+    {"guest-ssh-remove-authorized-keys", "account", VD_QGA_HELPER_TIMEOUT_MS, TRUE},
+};
 
-void vd_qga_cmd_fs_helper(VdQgaCall *call, JsonObject *args)
+void vd_qga_cmd_privileged(VdQgaCall *call, JsonObject *args)
 {
-    vd_qga_helper_forward(call, args, "fs", VD_QGA_HELPER_TIMEOUT_MS, TRUE);
-}
-
-void vd_qga_cmd_fs_helper_slow(VdQgaCall *call, JsonObject *args)
-{
-    vd_qga_helper_forward(call, args, "fs", VD_QGA_HELPER_SLOW_TIMEOUT_MS, TRUE);
+    const char *verb = vd_qga_call_verb(call);
+    for (gsize i = 0; i < G_N_ELEMENTS(routes); i++) {
+        if (g_str_equal(routes[i].verb, verb)) {
+            vd_qga_helper_forward(call, args, routes[i].family, routes[i].timeout_ms, routes[i].audit);
+            return;
+        }
+    }
+    g_assert_not_reached();
 }

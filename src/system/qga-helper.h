@@ -4,6 +4,10 @@
  *
  *   family  verbs                                              unit's privilege
  *   fs      guest-fsfreeze-*, guest-fstrim                     CAP_SYS_ADMIN (FIFREEZE, FITHAW, FITRIM)
+ *   time    guest-set-time                                     CAP_SYS_TIME, /dev/rtc0
+ *   hotplug guest-set-vcpus, guest-set-memory-blocks           none: a writable /sys
+ *   account guest-set-user-password, guest-ssh-*-keys          CAP_CHOWN CAP_FOWNER CAP_SETUID CAP_SETGID
+ *                                                              CAP_SYS_CHROOT?, a writable /etc and /home
  *
  * Each family is a socket-activated unit pair (vdagentd-qga-FAMILY.socket, Accept=yes, and
  * vdagentd-qga-FAMILY@.service running `vdagentd-qga-helper FAMILY` with the connection as its
@@ -48,7 +52,5 @@ void vd_qga_helper_forward(VdQgaCall *call, JsonObject *args, const char *family
 /* Closes every helper connection (daemon exit; the process ending closes them too). */
 void vd_qga_helpers_close(void);
 
-/* Table handlers (qga-helper.c). */
-void vd_qga_cmd_fs_status(VdQgaCall *call, JsonObject *args);
-void vd_qga_cmd_fs_helper(VdQgaCall *call, JsonObject *args);
-void vd_qga_cmd_fs_helper_slow(VdQgaCall *call, JsonObject *args);
+/* The table's handler for every verb a helper serves (qga-helper.c routes it to its family). */
+void vd_qga_cmd_privileged(VdQgaCall *call, JsonObject *args);

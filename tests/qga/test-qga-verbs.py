@@ -30,10 +30,11 @@ spec.loader.exec_module(base)
 check, Failure = base.check, base.Failure
 
 # Never given to the reference: it would change this machine (shared by everyone). Its
-# guest-fsfreeze-freeze-list is given our loop mount point only, never an empty list.
+# guest-fsfreeze-freeze-list is given our loop mount point only, never an empty list;
+# guest-set-vcpus and guest-set-memory-blocks only "online": true and indices that do not exist.
 REFERENCE_BLOCKED = ['guest-fsfreeze-freeze', 'guest-fstrim', 'guest-set-time',
                      'guest-shutdown', 'guest-suspend-disk', 'guest-suspend-ram', 'guest-suspend-hybrid',
-                     'guest-set-user-password', 'guest-set-vcpus', 'guest-set-memory-blocks', 'guest-exec',
+                     'guest-set-user-password', 'guest-exec',
                      'guest-file-open', 'guest-ssh-add-authorized-keys', 'guest-ssh-remove-authorized-keys']
 
 
@@ -234,35 +235,25 @@ def t_info_lists_new_verbs(h, ref):
 FREEZE_TIMEOUT = 2
 
 
-class FsHelper:
-    """systemd-socket-activate --accept plays vdagentd-qga-fs.socket: each connection gets its own
-    `vdagentd-qga-helper fs` with the connection as stdin/stdout. --only-under keeps it to our loop
-    mount: this machine's other filesystems are never frozen (and a bug would still thaw in 2 s)."""
+HELPER = os.path.join(os.environ.get('VD_BUILD_ROOT', ''), 'src', 'system', 'vdagentd-qga-helper')
 
-    def __init__(self, s, loop):
-        exe = os.path.join(os.environ.get('VD_BUILD_ROOT', ''), 'src', 'system', 'vdagentd-qga-helper')
-        check(os.access(exe, os.X_OK), 'no %s' % exe)
+
+class Helper:
+    """systemd-socket-activate --accept plays vdagentd-qga-FAMILY.socket: each connection gets its own
+    `vdagentd-qga-helper FAMILY` with the connection as stdin/stdout."""
+
+    def __init__(self, s, family, args=(), wrapper=()):
+        check(os.access(HELPER, os.X_OK), 'no %s' % HELPER)
         ssa = shutil.which('systemd-socket-activate')
         if not ssa:
             raise Skip('no systemd-socket-activate')
         self.dir = os.path.join(s.tmp, 'helpers')
-        os.mkdir(self.dir)
-        self.hooks = os.path.join(s.tmp, 'fsfreeze-hook.d')
-        os.mkdir(self.hooks)
-        self.hook_log = os.path.join(loop.dir, 'hook.log')  # inside the frozen filesystem on purpose
-        # A hook writes into the filesystem: it would block (and be killed) if run while frozen.
-        for name, body in (('10-record', 'echo "$1" >> "%s"\n' % self.hook_log),
-                           ('20-fails', 'exit 3\n'), ('30-record.dpkg-old', 'echo never >> "%s"\n' % self.hook_log)):
-            path = os.path.join(self.hooks, name)
-            with open(path, 'w') as f:
-                f.write('#!/bin/sh\n' + body)
-            os.chmod(path, 0o755)
-        self.log_path = os.path.join(s.tmp, 'fs-helper.log')
+        os.makedirs(self.dir, exist_ok=True)
+        self.log_path = os.path.join(s.tmp, '%s-helper.log' % family)
         self.log = open(self.log_path, 'w')
-        sock = os.path.join(self.dir, 'qga-fs.sock')
-        self.proc = subprocess.Popen([ssa, '--accept', '--inetd', '-l', sock, exe, 'fs', '--hook-dir', self.hooks,
-                                      '--only-under', os.path.dirname(loop.dir),
-                                      '--freeze-timeout', str(FREEZE_TIMEOUT)], stdout=self.log, stderr=self.log)
+        sock = os.path.join(self.dir, 'qga-%s.sock' % family)
+        self.proc = subprocess.Popen([ssa, '--accept', '--inetd', '-l', sock] + list(wrapper) + [HELPER, family] +
+                                     list(args), stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 10
         while not os.path.exists(sock):
             check(self.proc.poll() is None and time.monotonic() < deadline, 'systemd-socket-activate did not start')
@@ -277,6 +268,25 @@ class FsHelper:
     def stop(self):
         base.stop_process(self.proc, 10)
         self.log.close()
+
+
+class FsHelper(Helper):
+    """The fs helper; --only-under keeps it to our loop mount: this machine's other filesystems are
+    never frozen (and a bug would still thaw in 2 s)."""
+
+    def __init__(self, s, loop):
+        self.hooks = os.path.join(s.tmp, 'fsfreeze-hook.d')
+        os.mkdir(self.hooks)
+        self.hook_log = os.path.join(loop.dir, 'hook.log')  # inside the frozen filesystem on purpose
+        # A hook writes into the filesystem: it would block (and be killed) if run while frozen.
+        for name, body in (('10-record', 'echo "$1" >> "%s"\n' % self.hook_log),
+                           ('20-fails', 'exit 3\n'), ('30-record.dpkg-old', 'echo never >> "%s"\n' % self.hook_log)):
+            path = os.path.join(self.hooks, name)
+            with open(path, 'w') as f:
+                f.write('#!/bin/sh\n' + body)
+            os.chmod(path, 0o755)
+        super().__init__(s, 'fs', ['--hook-dir', self.hooks, '--only-under', os.path.dirname(loop.dir),
+                                   '--freeze-timeout', str(FREEZE_TIMEOUT)])
 
 
 def writer(loop, name):
@@ -398,6 +408,158 @@ def t_no_helper(s):
     s.finish(agent, h)
 
 
+# --- set-time, set-vcpus, set-memory-blocks, passwords, keys: the other helpers ---
+
+def t_set_time(h, helper):
+    # The time helper runs without CAP_SYS_TIME (setpriv): this machine's clock is never changed,
+    # and the refusal proves the request got as far as clock_settime().
+    h.error({'execute': 'guest-set-time', 'arguments': {'time': 1700000000 * 10**9}}, 'GenericError',
+            r'^Failed to set time to guest: Operation not permitted$')
+    h.error({'execute': 'guest-set-time', 'arguments': {'time': -1}}, 'GenericError', r'Invalid time -1')
+    h.error({'execute': 'guest-set-time', 'arguments': {'time': 'now'}}, 'GenericError', r"'time'.*integer")
+    # Without a time: from the RTC (here a device path that does not exist).
+    h.error({'execute': 'guest-set-time', 'arguments': {}}, 'GenericError',
+            r'Cannot read the hardware clock .*no-rtc: No such file or directory')
+
+
+def t_set_vcpus(h, ref):
+    cpus = h.ret('guest-get-vcpus')
+    # Only ever "online": true (this machine is shared); a CPU already online is not written to.
+    req = [{'logical-id': c['logical-id'], 'online': True} for c in cpus]
+    check(h.ret('guest-set-vcpus', {'vcpus': req}) == len(req), 'set-vcpus count')
+    check(ref.ret('guest-set-vcpus', {'vcpus': req}) == len(req), 'qemu-ga set-vcpus count')
+    check(h.ret('guest-get-vcpus') == cpus, 'the CPUs changed')
+    for bad in ([{'logical-id': 9999, 'online': True}], ):
+        ours, theirs = h.call('guest-set-vcpus', {'vcpus': bad}), ref.call('guest-set-vcpus', {'vcpus': bad})
+        check(ours == theirs, 'set-vcpus %r: %r, qemu-ga %r' % (bad, ours, theirs))
+    # Stops at the first failure, counting the ones done before it.
+    check(h.ret('guest-set-vcpus', {'vcpus': req[:1] + [{'logical-id': 9999, 'online': True}]}) == 1, 'partial')
+    fixed = [c['logical-id'] for c in cpus if not c.get('can-offline', True)]
+    if fixed:
+        h.error({'execute': 'guest-set-vcpus', 'arguments': {'vcpus': [{'logical-id': fixed[0], 'online': False}]}},
+                'GenericError', r"^logical processor #%d can't be offlined$" % fixed[0])
+    h.error({'execute': 'guest-set-vcpus', 'arguments': {'vcpus': [{'logical-id': 'x'}]}}, 'GenericError', 'vcpus')
+    h.error({'execute': 'guest-set-vcpus', 'arguments': {'vcpus': 3}}, 'GenericError', "'vcpus'.*array")
+
+
+def t_set_memory_blocks(h, ref):
+    blocks = h.ret('guest-get-memory-blocks')
+    check(blocks, 'no memory blocks')
+    req = [{'phys-index': blocks[0]['phys-index'], 'online': True}, {'phys-index': 10**9, 'online': True}]
+    ours, theirs = h.ret('guest-set-memory-blocks', {'mem-blks': req}), ref.ret('guest-set-memory-blocks',
+                                                                                 {'mem-blks': req})
+    check(ours == theirs, 'set-memory-blocks %r, qemu-ga %r' % (ours, theirs))
+    check(ours[1] == {'phys-index': 10**9, 'response': 'not-found', 'error-code': 2}, 'not-found %r' % ours)
+
+
+class FakeRoot:
+    """etc/passwd, etc/shadow and /home/alice (uid 4242) under a test directory: the account
+    helper's --root. This machine's own accounts are never touched."""
+
+    def __init__(self, tmp):
+        os.chmod(tmp, 0o711)  # alice may pass through to her home, not list it
+        self.dir = os.path.join(tmp, 'root')
+        os.makedirs(os.path.join(self.dir, 'etc'))
+        os.chmod(self.dir, 0o755)
+        os.chmod(os.path.join(self.dir, 'etc'), 0o755)
+        self.home = os.path.join(self.dir, 'home', 'alice')
+        os.makedirs(self.home)
+        os.chmod(os.path.dirname(self.home), 0o755)
+        os.chown(self.home, 4242, 4242)
+        os.chmod(self.home, 0o700)
+        with open(os.path.join(self.dir, 'etc', 'passwd'), 'w') as f:
+            f.write('alice:x:4242:4242:Alice:/home/alice:/bin/sh\n')
+        with open(os.path.join(self.dir, 'etc', 'group'), 'w') as f:
+            f.write('alice:x:4242:\n')
+        self.shadow = os.path.join(self.dir, 'etc', 'shadow')
+        with open(self.shadow, 'w') as f:
+            f.write('alice:*:19000:0:99999:7:::\n')
+        os.chmod(self.shadow, 0o640)
+
+    def hash_of(self, user):
+        with open(self.shadow) as f:
+            for line in f:
+                if line.split(':')[0] == user:
+                    return line.split(':')[1]
+        return None
+
+
+def b64(text):
+    import base64
+    return base64.b64encode(text.encode()).decode()
+
+
+def t_password(s, h, helper, root):
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', DeprecationWarning)
+        import crypt
+    secret = 'correct horse \u00e9 battery'
+    check(h.ret('guest-set-user-password', {'username': 'alice', 'password': b64(secret), 'crypted': False}) == {},
+          'plain password')
+    stored = root.hash_of('alice')
+    check(stored.startswith('$') and crypt.crypt(secret, stored) == stored, 'shadow has %r' % stored)
+    hashed = crypt.crypt('other', crypt.mksalt(crypt.METHOD_SHA512))
+    check(h.ret('guest-set-user-password', {'username': 'alice', 'password': b64(hashed), 'crypted': True}) == {},
+          'crypted password')
+    check(root.hash_of('alice') == hashed, 'crypted hash not stored as given')
+    for user, pw, crypted, err in (('alice', b64('a\nb'), False, r'^forbidden characters in raw password$'),
+                                   ('ali:ce', b64('x'), False, r'^forbidden characters in username$'),
+                                   ('bob', b64('x'), False, r"failed to lookup user 'bob'"),
+                                   ('alice', 'not base64!', False, r"'password'.*Base64"),
+                                   ('alice', b64('x' * 7000), False, r"'password'.*8192"),
+                                   ('alice', b64('a:b'), True, r'forbidden characters in crypted password')):
+        h.error({'execute': 'guest-set-user-password', 'arguments': {'username': user, 'password': pw,
+                                                                      'crypted': crypted}}, 'GenericError', err)
+    h.error({'execute': 'guest-set-user-password', 'arguments': {'username': 'alice', 'password': b64('x')}},
+            'GenericError', "'crypted' is missing")
+    check(root.hash_of('alice') == hashed, 'a refused request changed the password')
+    # Never logged, in any form.
+    logs = s.agents[-1][0].stderr() + helper.text()
+    for leak in (secret, b64(secret), 'other', b64(hashed), hashed):
+        check(leak not in logs, 'the password (%r) is in a log' % leak)
+    check(re.search(r'qga audit: guest-set-user-password mode=-: done by the account helper', logs), 'no audit line')
+
+
+def t_ssh_keys(h, root, ref):
+    k1, k2, k3 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK1 one@host', 'ssh-rsa AAAAB3NzaC1yc2EAAAADAQAB two@host', \
+        'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK3 three@host'
+    check(h.ret('guest-ssh-get-authorized-keys', {'username': 'alice'}) == {'keys': []}, 'no file: no keys')
+    check(h.ret('guest-ssh-add-authorized-keys', {'username': 'alice', 'keys': [k1, k2]}) == {}, 'add')
+    check(h.ret('guest-ssh-add-authorized-keys', {'username': 'alice', 'keys': [k1]}) == {}, 'add again')
+    check(h.ret('guest-ssh-get-authorized-keys', {'username': 'alice'}) == {'keys': [k1, k2]}, 'keys after add')
+    path = os.path.join(root.home, '.ssh', 'authorized_keys')
+    st, dst = os.stat(path), os.stat(os.path.dirname(path))
+    check((st.st_uid, st.st_gid, st.st_mode & 0o777) == (4242, 4242, 0o600), 'file %o %d' % (st.st_mode, st.st_uid))
+    check((dst.st_uid, dst.st_mode & 0o777) == (4242, 0o700), '.ssh %o %d' % (dst.st_mode, dst.st_uid))
+    check(h.ret('guest-ssh-remove-authorized-keys', {'username': 'alice', 'keys': [k2, k3]}) == {}, 'remove')
+    check(h.ret('guest-ssh-get-authorized-keys', {'username': 'alice'}) == {'keys': [k1]}, 'keys after remove')
+    check(h.ret('guest-ssh-add-authorized-keys', {'username': 'alice', 'keys': [k3], 'reset': True}) == {}, 'reset')
+    check(h.ret('guest-ssh-get-authorized-keys', {'username': 'alice'}) == {'keys': [k3]}, 'keys after reset')
+    h.error({'execute': 'guest-ssh-add-authorized-keys', 'arguments': {'username': 'alice', 'keys': ['a\nb']}},
+            'GenericError', 'invalid OpenSSH public key')
+    h.error({'execute': 'guest-ssh-add-authorized-keys', 'arguments': {'username': 'alice', 'keys': ['']}},
+            'GenericError', 'invalid OpenSSH public key')
+    h.error({'execute': 'guest-ssh-add-authorized-keys', 'arguments': {'username': 'alice', 'keys': ['k'] * 1025}},
+            'GenericError', 'more than 1024 keys')
+    # An unknown user: the same class as qemu-ga.
+    r = ref.call('guest-ssh-get-authorized-keys', {'username': 'nosuchuser'})
+    h.error({'execute': 'guest-ssh-get-authorized-keys', 'arguments': {'username': 'nosuchuser'}},
+            r['error']['class'], r"failed to lookup user 'nosuchuser'")
+    # The user's own rights apply: a symlink planted to a root-only file leads nowhere.
+    secret = os.path.join(os.path.dirname(root.dir), 'root-only')
+    with open(secret, 'w') as f:
+        f.write('ssh-rsa ROOTONLY secret\n')
+    os.chmod(secret, 0o600)
+    os.unlink(path)
+    os.symlink(secret, path)
+    h.error({'execute': 'guest-ssh-get-authorized-keys', 'arguments': {'username': 'alice'}}, 'GenericError',
+            'Permission denied')
+    h.ret('guest-ssh-add-authorized-keys', {'username': 'alice', 'keys': [k1], 'reset': True})
+    with open(secret) as f:
+        check(f.read() == 'ssh-rsa ROOTONLY secret\n', 'the root-only file was changed')
+
+
 # --- QEMU's tests/unit/test-qga.c: blocked-rpcs and allowed-rpcs, as it runs them ---
 
 def t_qemu_blocked_rpcs(s):
@@ -438,6 +600,7 @@ def main():
     fcntl.flock(lock, fcntl.LOCK_EX)
     s = base.Suite(sys.argv[1], sys.argv[2])
     ref = loop = helper = None
+    helpers = []
     try:
         s.start_bus()
         s.start_logind()
@@ -446,14 +609,25 @@ def main():
         except Skip as e:
             print('1..0 # SKIP %s' % e)
             return 0
-        s.tap.plan(11 + len(FS_CASES) - 2)
         try:
             loop = LoopMount(s.tmp)
             helper = FsHelper(s, loop)
         except Skip as e:
             loop_skip = str(e)
+        helpers = [helper] if helper else []
+        helpers.append(Helper(s, 'time', ['--rtc', os.path.join(s.tmp, 'no-rtc')],
+                              ['/usr/bin/setpriv', '--bounding-set=-sys_time', '--inh-caps=-all']))
+        helpers.append(Helper(s, 'hotplug'))
+        root = FakeRoot(s.tmp)
+        helpers.append(Helper(s, 'account', ['--root', root.dir]))
         agent, h = s.agent()
         s.tap.run('guest-network-get-interfaces as qemu-ga', t_interfaces, h, ref)
+        s.tap.run('guest-set-time: reaches clock_settime (denied here), RTC, limits', t_set_time, h, helpers[-3])
+        s.tap.run('guest-set-vcpus as qemu-ga (online only)', t_set_vcpus, h, ref)
+        s.tap.run('guest-set-memory-blocks as qemu-ga (online only)', t_set_memory_blocks, h, ref)
+        s.tap.run('guest-set-user-password: plain and crypted, limits, never logged', t_password, s, h,
+                  helpers[-1], root)
+        s.tap.run('guest-ssh-*-authorized-keys, as the user', t_ssh_keys, h, root, ref)
         if helper:
             s.tap.run(FS_CASES[0], t_fsinfo, h, ref, loop)
             s.tap.run(FS_CASES[1], t_disks, h, ref, loop)
@@ -481,13 +655,14 @@ def main():
         s.tap.run("test-qga.c's allowed-rpcs case", t_qemu_allowed_rpcs, s)
         s.tap.run('qemu-ga served every request', lambda: check(ref.proc.poll() is None, 'qemu-ga exited'))
     finally:
-        if helper:
-            helper.stop()
+        for x in helpers:
+            x.stop()
         if loop:
             loop.umount()
         if ref:
             ref.stop()
         s.cleanup()
+    print('1..%d' % s.tap.n)
     return s.tap.status()
 
 

@@ -34,7 +34,9 @@ VERBS = ['guest-sync-delimited', 'guest-sync', 'guest-ping', 'guest-info', 'gues
          'guest-get-users', 'guest-get-vcpus', 'guest-network-get-interfaces', 'guest-get-fsinfo',
          'guest-get-disks', 'guest-get-load', 'guest-get-memory-blocks', 'guest-get-memory-block-info',
          'guest-fsfreeze-status', 'guest-fsfreeze-freeze', 'guest-fsfreeze-freeze-list', 'guest-fsfreeze-thaw',
-         'guest-fstrim', 'guest-suspend-ram', 'guest-suspend-disk', 'guest-suspend-hybrid']
+         'guest-fstrim', 'guest-suspend-ram', 'guest-suspend-disk', 'guest-suspend-hybrid', 'guest-set-time',
+         'guest-set-vcpus', 'guest-set-memory-blocks', 'guest-set-user-password', 'guest-ssh-get-authorized-keys',
+         'guest-ssh-add-authorized-keys', 'guest-ssh-remove-authorized-keys']
 NO_SUCCESS_RESPONSE = {'guest-shutdown', 'guest-suspend-ram', 'guest-suspend-disk', 'guest-suspend-hybrid'}
 MAX_REQUEST = 64 * 1024
 MAX_NESTING = 32

@@ -24,12 +24,15 @@ typedef struct {
     uint8_t *buf; /* VD_FILES_WRITE_BUFFER bytes, buf_len of them not yet written */
     size_t buf_len;
     char temp[sizeof(VD_FILES_TEMP_PREFIX) + 16 + sizeof(VD_FILES_TEMP_SUFFIX)];
+    char *dir_path; /* for the observer */
 } Xfer;
 
 struct VdFiles {
     char *dir; /* --file-dir, or NULL: XDG */
     VdFilesStatusFunc send_status;
     void *user_data;
+    VdFilesObserver observer;
+    void *observer_data;
     GHashTable *xfers; /* id -> Xfer */
 };
 
@@ -114,7 +117,12 @@ static bool is_our_temp(const char *name)
 
 char *vd_files_target_dir(const VdFiles *files)
 {
-    if (files->dir)
+    if (files->dir && strcmp(files->dir, VD_FILES_DIR_DESKTOP) == 0) {
+        /* GLib answers ~/Desktop when user-dirs.dirs names none. */
+        const char *xdg = g_get_user_special_dir(G_USER_DIRECTORY_DESKTOP);
+        return xdg && *xdg ? g_strdup(xdg) : g_build_filename(g_get_home_dir(), "Desktop", NULL);
+    }
+    if (files->dir && strcmp(files->dir, VD_FILES_DIR_DOWNLOAD) != 0)
         return g_strdup(files->dir);
     const char *xdg = g_get_user_special_dir(G_USER_DIRECTORY_DOWNLOAD);
     if (xdg && *xdg)
@@ -211,12 +219,25 @@ static void xfer_free(Xfer *x)
         close(x->dir_fd);
     g_free(x->buf);
     g_free(x->name);
+    g_free(x->dir_path);
     g_free(x);
 }
 
 static void xfer_drop(VdFiles *files, Xfer *x)
 {
     g_hash_table_remove(files->xfers, GUINT_TO_POINTER(x->id)); /* frees it */
+}
+
+/* Tells the observer how x ended (final: its name in dir_path; NULL with why on failure), then
+ * drops it. */
+static void xfer_end(VdFiles *files, Xfer *x, const char *final, const char *why)
+{
+    if (files->observer.finished) {
+        g_autofree char *path = final ? g_build_filename(x->dir_path, final, NULL) : NULL;
+        files->observer.finished(x->id, x->name, path, why, g_hash_table_size(files->xfers) - 1,
+                                 files->observer_data);
+    }
+    xfer_drop(files, x);
 }
 
 /* Creates the locked temporary. Returns 0 or -errno. */
@@ -273,7 +294,7 @@ static void xfer_complete(VdFiles *files, Xfer *x)
     if (r < 0) {
         g_message("files: transfer %u: cannot move \"%s\" into place: %s", x->id, x->name, g_strerror(-r));
         uint32_t id = x->id;
-        xfer_drop(files, x);
+        xfer_end(files, x, NULL, g_strerror(-r));
         send_error(files, id, -r);
         return;
     }
@@ -281,7 +302,7 @@ static void xfer_complete(VdFiles *files, Xfer *x)
     x->fd = -1; /* published: nothing to unlink */
     g_message("files: transfer %u: received \"%s\" (%" G_GUINT64_FORMAT " bytes)", x->id, final, x->size);
     uint32_t id = x->id;
-    xfer_drop(files, x);
+    xfer_end(files, x, final, NULL);
     send_status(files, id, VD_XFER_SUCCESS);
 }
 
@@ -357,7 +378,10 @@ static void handle_start(VdFiles *files, uint32_t id, uint64_t size, const char 
             return;
         }
     }
+    x->dir_path = g_strdup(dir);
     g_hash_table_insert(files->xfers, GUINT_TO_POINTER(id), x);
+    if (files->observer.started)
+        files->observer.started(id, x->name, size, files->observer_data);
     g_message("files: transfer %u: receiving \"%s\" (%" G_GUINT64_FORMAT " bytes) into \"%s\"", id, x->name, size, dir);
     send_status(files, id, VD_XFER_CAN_SEND_DATA);
     if (size == 0)
@@ -417,7 +441,7 @@ static void handle_data(VdFiles *files, uint32_t id, const uint8_t *data, size_t
     }
     if (len > x->size - x->received) {
         g_message("files: transfer %u: more data than the %" G_GUINT64_FORMAT " bytes announced: aborted", id, x->size);
-        xfer_drop(files, x);
+        xfer_end(files, x, NULL, "the host sent more data than announced");
         send_gio_error(files, id, G_IO_ERROR_INVALID_DATA);
         return;
     }
@@ -427,12 +451,14 @@ static void handle_data(VdFiles *files, uint32_t id, const uint8_t *data, size_t
         r = flush_buffer(x);
     if (r < 0) {
         g_message("files: transfer %u: writing \"%s\" failed: %s: aborted", id, x->name, g_strerror(-r));
-        xfer_drop(files, x);
+        xfer_end(files, x, NULL, g_strerror(-r));
         send_error(files, id, -r);
         return;
     }
     if (x->received == x->size)
         xfer_complete(files, x);
+    else if (files->observer.progress)
+        files->observer.progress(id, x->received, x->size, files->observer_data);
 }
 
 static void handle_cancel(VdFiles *files, uint32_t id, uint32_t result)
@@ -446,7 +472,7 @@ static void handle_cancel(VdFiles *files, uint32_t id, uint32_t result)
     g_message("files: transfer %u (\"%s\") ended by the host (%s) after %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
               " bytes",
               id, x->name, vd_xfer_result_to_string(result), x->received, x->size);
-    xfer_drop(files, x);
+    xfer_end(files, x, NULL, result == VD_XFER_CANCELLED ? "cancelled" : vd_xfer_result_to_string(result));
 }
 
 void vd_files_handle_msg(VdFiles *files, const VdSessionMsg *msg)
@@ -471,7 +497,9 @@ void vd_files_abort_all(VdFiles *files)
     if (!files || g_hash_table_size(files->xfers) == 0)
         return;
     g_message("files: %u transfer(s) abandoned", g_hash_table_size(files->xfers));
-    g_hash_table_remove_all(files->xfers);
+    g_autoptr(GList) all = g_hash_table_get_values(files->xfers);
+    for (GList *l = all; l; l = l->next)
+        xfer_end(files, l->data, NULL, "the connection to vdagentd was lost");
 }
 
 unsigned vd_files_active(const VdFiles *files)
@@ -489,6 +517,12 @@ VdFiles *vd_files_new(const char *dir, VdFilesStatusFunc send_status_fn, void *u
     files->xfers = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, (GDestroyNotify)xfer_free);
     clean_stale(files);
     return files;
+}
+
+void vd_files_set_observer(VdFiles *files, const VdFilesObserver *observer, void *user_data)
+{
+    files->observer = observer ? *observer : (VdFilesObserver){ 0 };
+    files->observer_data = user_data;
 }
 
 void vd_files_free(VdFiles *files)

@@ -30,14 +30,18 @@
 #define VD_FILES_MAX_CLASH 999u
 #define VD_FILES_TEMP_PREFIX ".vdagent-xfer-"
 #define VD_FILES_TEMP_SUFFIX ".part"
+/* Directory keywords, as spice-vdagent's -f takes them. */
+#define VD_FILES_DIR_DESKTOP "xdg-desktop"
+#define VD_FILES_DIR_DOWNLOAD "xdg-download"
 
 typedef struct VdFiles VdFiles;
 
 /* Sends one VD_S_XFER_STATUS (the message's u.xfer_status). */
 typedef void (*VdFilesStatusFunc)(const VdFileXferStatus *status, void *user_data);
 
-/* dir: where files go; NULL for the XDG download directory (xdg-user-dirs, then ~/Downloads),
- * looked up at each transfer. Removes stale temporaries of ours from the directory. */
+/* dir: where files go: a path; VD_FILES_DIR_DESKTOP for the XDG desktop directory (then ~/Desktop);
+ * NULL or VD_FILES_DIR_DOWNLOAD for the XDG download directory (then ~/Downloads). Removes stale
+ * temporaries of ours from the directory. */
 VdFiles *vd_files_new(const char *dir, VdFilesStatusFunc send_status, void *user_data);
 void vd_files_free(VdFiles *files);
 
@@ -45,6 +49,18 @@ void vd_files_free(VdFiles *files);
 void vd_files_handle_msg(VdFiles *files, const VdSessionMsg *msg);
 /* The daemon is gone: every transfer is abandoned (temporaries removed, no status sent). */
 void vd_files_abort_all(VdFiles *files);
+/* What happens to transfers, for notifications and --open-dir. started: accepted (name
+ * sanitised); progress: after each piece written (not for the last); finished: exactly once per
+ * started transfer, path the received file (NULL on failure, then why says what happened),
+ * others_running the transfers still running. All optional. */
+typedef struct {
+    void (*started)(uint32_t id, const char *name, uint64_t size, void *user_data);
+    void (*progress)(uint32_t id, uint64_t received, uint64_t size, void *user_data);
+    void (*finished)(uint32_t id, const char *name, const char *path, const char *why, unsigned others_running,
+                     void *user_data);
+} VdFilesObserver;
+void vd_files_set_observer(VdFiles *files, const VdFilesObserver *observer, void *user_data);
+
 /* Transfers in progress. */
 unsigned vd_files_active(const VdFiles *files);
 

@@ -27,6 +27,8 @@
 #include "files.h"
 #include "launch.h"
 #include "log.h"
+#include "notify.h"
+#include "open-folder.h"
 #include "volume.h"
 
 #define VD_SESSION_SOCKET_DEFAULT "/run/vdagentd/session.sock"
@@ -59,6 +61,10 @@ typedef struct {
     VdFiles *files;
     VdVolumeSync *volume;
     VdDeviceMap *devmap;    /* display id -> output, for every backend */
+    bool file_xfer;         /* --no-file-xfer: false */
+    bool open_dir;          /* --open-dir */
+    GDBusConnection *bus;   /* the session bus, once connected (NULL: none) */
+    VdNotify *notify;       /* NULL with --no-notifications */
     bool map_sent;          /* last_map is what the daemon has */
     VdDeviceMapReport last_map;
 
@@ -120,6 +126,72 @@ static void send_volume_applied(const VdVolumeApplied *applied, void *user_data)
         return;
     msg.u.volume_applied = *applied;
     (void)vd_daemon_link_send(app->link, &msg);
+}
+
+/* --- file transfer events: notifications and --open-dir --- */
+
+static void on_xfer_started(uint32_t id, const char *name, uint64_t size, void *user_data)
+{
+    App *app = user_data;
+    vd_notify_started(app->notify, id, name, size);
+}
+
+static void on_xfer_progress(uint32_t id, uint64_t received, uint64_t size, void *user_data)
+{
+    App *app = user_data;
+    vd_notify_progress(app->notify, id, received, size);
+}
+
+static void on_xfer_finished(uint32_t id, const char *name, const char *path, const char *why,
+                             unsigned others_running, void *user_data)
+{
+    App *app = user_data;
+
+    vd_notify_finished(app->notify, id, name, path, why);
+    /* Once per batch: when the last running transfer has arrived. */
+    if (path && app->open_dir && others_running == 0)
+        vd_open_folder(app->bus, path);
+}
+
+static const VdFilesObserver files_observer = {
+    .started = on_xfer_started,
+    .progress = on_xfer_progress,
+    .finished = on_xfer_finished,
+};
+
+static void on_bus(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+    App *app = user_data;
+    g_autoptr(GError) error = NULL;
+
+    app->bus = g_bus_get_finish(res, &error);
+    if (!app->bus) {
+        g_message("no session bus (%s): no notifications%s", error->message,
+                  app->open_dir ? "; folders open with xdg-open" : "");
+        return;
+    }
+    if (app->notify)
+        vd_notify_set_bus(app->notify, app->bus);
+}
+
+/* A session bus we can reach without autolaunching one (GLib's fallback would run dbus-launch). */
+static bool session_bus_known(void)
+{
+    if (g_getenv("DBUS_SESSION_BUS_ADDRESS"))
+        return true;
+    g_autofree char *bus = g_build_filename(g_get_user_runtime_dir(), "bus", NULL);
+    return g_file_test(bus, G_FILE_TEST_EXISTS);
+}
+
+static void refuse_xfer(App *app, const VdSessionMsg *msg)
+{
+    VdSessionMsg out = { .type = VD_S_XFER_STATUS };
+
+    if (msg->type != VD_S_XFER_START)
+        return;
+    g_message("files: transfer %u refused: file transfer is off (--no-file-xfer)", msg->u.xfer_start.id);
+    out.u.xfer_status = (VdFileXferStatus){ .id = msg->u.xfer_start.id, .result = VD_XFER_DISABLED };
+    (void)vd_daemon_link_send(app->link, &out);
 }
 
 /* --- what backends call --- */
@@ -242,7 +314,10 @@ static void on_link_message(const VdSessionMsg *msg, void *user_data)
     case VD_S_XFER_START:
     case VD_S_XFER_DATA:
     case VD_S_XFER_CANCEL:
-        vd_files_handle_msg(app->files, msg);
+        if (app->file_xfer)
+            vd_files_handle_msg(app->files, msg);
+        else
+            refuse_xfer(app, msg); /* a daemon that ignores our features */
         break;
     case VD_S_VOLUME:
         vd_volume_sync_set(app->volume, &msg->u.volume);
@@ -332,7 +407,7 @@ int main(int argc, char **argv)
     g_autofree char *file_dir = NULL;
     g_autofree char *audio = NULL;
     g_autofree char *sysfs_root = NULL;
-    gboolean foreground = FALSE, version = FALSE;
+    gboolean foreground = FALSE, version = FALSE, no_file_xfer = FALSE, open_dir = FALSE, no_notifications = FALSE;
     /* -x and -d mean what they mean to spice-vdagent. GOption stores callbacks in a gpointer; a union avoids the function-to-object pointer cast. */
     union { GOptionArgFunc fn; gpointer ptr; } debug_cb = { .fn = on_debug_option };
     GOptionEntry entries[] = {
@@ -340,8 +415,14 @@ int main(int argc, char **argv)
           "The daemon's session socket (default " VD_SESSION_SOCKET_DEFAULT ")", "PATH" },
         { "display", 0, 0, G_OPTION_ARG_STRING, &display_name,
           "The X display (\":N\") or Wayland socket (\"wayland-N\"); default: the session's", "DISPLAY" },
-        { "file-dir", 0, 0, G_OPTION_ARG_FILENAME, &file_dir,
-          "Where received files go (default: the XDG download directory)", "DIR" },
+        { "file-dir", 'f', 0, G_OPTION_ARG_FILENAME, &file_dir,
+          "Where received files go: a directory, xdg-desktop or xdg-download (default)", "DIR" },
+        { "open-dir", 'o', 0, G_OPTION_ARG_NONE, &open_dir,
+          "Show the folder in the file manager when a transfer (the last of a batch) completes", NULL },
+        { "no-file-xfer", 0, 0, G_OPTION_ARG_NONE, &no_file_xfer,
+          "Refuse file transfers (the host is told they are disabled)", NULL },
+        { "no-notifications", 0, 0, G_OPTION_ARG_NONE, &no_notifications,
+          "No desktop notifications for file transfers", NULL },
         { "audio", 0, 0, G_OPTION_ARG_STRING, &audio,
           "How to apply the host's volume: auto (PulseAudio or PipeWire, else the ALSA mixer), pulse, alsa "
           "or off (default auto)", "MODE" },
@@ -474,9 +555,22 @@ int main(int argc, char **argv)
                                   },
                                   &app);
     app.files = vd_files_new(file_dir, send_files_status, &app);
+    app.file_xfer = !no_file_xfer;
+    app.open_dir = open_dir;
+    if (!no_notifications)
+        app.notify = vd_notify_new();
+    vd_files_set_observer(app.files, &files_observer, &app);
+    if (app.file_xfer && (app.notify || app.open_dir)) {
+        if (session_bus_known())
+            g_bus_get(G_BUS_TYPE_SESSION, NULL, on_bus, &app);
+        else
+            g_message("no session bus: no notifications%s", app.open_dir ? "; folders open with xdg-open" : "");
+    }
     app.volume = vd_volume_sync_new(audio_mode, send_volume_applied, &app);
     /* Tell the daemon what works on this display, so that it offers the host only that. */
-    uint32_t features = VD_SESSION_FEATURE_FILES | VD_SESSION_FEATURE_REPORTS;
+    uint32_t features = VD_SESSION_FEATURE_REPORTS;
+    if (app.file_xfer)
+        features |= VD_SESSION_FEATURE_FILES;
     if (app.clip_ops)
         features |= VD_SESSION_FEATURE_CLIPBOARD;
     if (app.disp_ops)
@@ -501,6 +595,8 @@ int main(int argc, char **argv)
 
     vd_daemon_link_free(app.link);
     vd_files_free(app.files);
+    vd_notify_free(app.notify);
+    g_clear_object(&app.bus);
     vd_volume_sync_free(app.volume);
     vd_backend_free(app.clip_backend);
     vd_backend_free(app.backend);

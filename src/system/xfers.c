@@ -31,7 +31,7 @@ int vd_xfers_add(VdXfers *x, uint32_t id, VdAgent *agent, uint64_t size)
     if (g_hash_table_size(x->by_id) >= VD_XFERS_MAX)
         return -ENOSPC;
     VdXfer *xfer = g_new0(VdXfer, 1);
-    *xfer = (VdXfer){ .id = id, .agent = agent, .size = size };
+    *xfer = (VdXfer){ .id = id, .agent = agent, .size = size, .started_us = g_get_monotonic_time() };
     g_hash_table_insert(x->by_id, GUINT_TO_POINTER(id), xfer);
     return 0;
 }
@@ -89,6 +89,14 @@ void vd_xfers_status(const VdXfers *x, JsonBuilder *b)
         json_builder_add_int_value(b, (gint64)xfer->size);
         json_builder_set_member_name(b, "received");
         json_builder_add_int_value(b, (gint64)xfer->received);
+        /* What a user asks first: how far, how fast (bytes passed on to the agent per second). */
+        json_builder_set_member_name(b, "percent");
+        json_builder_add_int_value(b, xfer->size ? (gint64)(xfer->received * 100 / xfer->size) : 100);
+        gint64 elapsed = MAX(g_get_monotonic_time() - xfer->started_us, 1);
+        json_builder_set_member_name(b, "rate");
+        json_builder_add_int_value(b, (gint64)((double)xfer->received * G_USEC_PER_SEC / (double)elapsed));
+        json_builder_set_member_name(b, "seconds");
+        json_builder_add_int_value(b, elapsed / G_USEC_PER_SEC);
         json_builder_end_object(b);
     }
     json_builder_end_array(b);

@@ -23,6 +23,7 @@ typedef struct {
     uint64_t size;     /* announced by START */
     uint64_t received; /* data bytes passed on */
     bool accepted;     /* the agent said CAN_SEND_DATA */
+    gint64 started_us; /* monotonic, at START: for the status's rate */
 } VdXfer;
 
 VdXfers *vd_xfers_new(void);

@@ -297,6 +297,18 @@ def t_open_dir_xdg_open():
     assert "trying xdg-open" in state["agent"].log()
 
 
+def t_options_documented():
+    source = os.environ.get("VD_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
+    helptext = subprocess.run([os.environ.get("VDAGENT", "vdagent"), "--help"], capture_output=True, text=True,
+                              timeout=10).stdout
+    options = set(re.findall(r"--([a-z][a-z-]+)", helptext)) - {"help"}
+    assert {"file-dir", "open-dir", "no-file-xfer", "no-notifications", "audio"} <= options, options
+    man = open(os.path.join(source, "docs", "vdagent.1")).read().replace("\\-", "-")
+    md = open(os.path.join(source, "docs", "session-agent.md")).read()
+    missing = [o for o in sorted(options) if "--" + o not in man or "--" + o not in md]
+    assert not missing, "not in vdagent(1) or docs/session-agent.md: %s" % missing
+
+
 try:
     tap.run_all([
         ("session bus with notification and file manager mocks, Xvfb, vdagentd", t_start),
@@ -308,6 +320,7 @@ try:
         ("a cancelled transfer whose progress was shown: the notification says so", t_cancelled),
         ("--open-dir: one ShowItems per batch; --no-notifications", t_open_dir),
         ("--open-dir without a file manager: xdg-open DIR", t_open_dir_xdg_open),
+        ("every option of vdagent --help is in vdagent(1) and docs/session-agent.md", t_options_documented),
     ], first_is_setup=True)
 finally:
     if "agent" in state:

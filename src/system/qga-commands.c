@@ -434,7 +434,7 @@ static const VdQgaCommand commands[] = {
     {"guest-get-vcpus", cmd_get_vcpus, NULL, TRUE, FALSE},
     /* qga-verbs.h */
     {"guest-network-get-interfaces", vd_qga_cmd_network_get_interfaces, NULL, TRUE, FALSE},
-    {"guest-get-fsinfo", vd_qga_cmd_get_fsinfo, NULL, TRUE, FALSE},
+    {"guest-get-fsinfo", vd_qga_cmd_privileged, NULL, TRUE, FALSE},
     {"guest-get-disks", vd_qga_cmd_get_disks, NULL, TRUE, FALSE},
     {"guest-get-load", vd_qga_cmd_get_load, NULL, TRUE, FALSE},
     {"guest-get-memory-blocks", vd_qga_cmd_get_memory_blocks, NULL, TRUE, FALSE},

@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "qga-privileged.h"
+#include "qga-verbs.h"
 
 typedef JsonNode *(*HelperFunc)(JsonObject *args, GError **error);
 
@@ -18,6 +19,7 @@ static const struct {
     const char *family, *verb;
     HelperFunc func;
 } verbs[] = {
+    {"fs", "guest-get-fsinfo", vd_qga_get_fsinfo},
     {"fs", "guest-fsfreeze-status", vd_qga_fsfreeze_status},
     {"fs", "guest-fsfreeze-freeze", vd_qga_fsfreeze_freeze},
     {"fs", "guest-fsfreeze-freeze-list", vd_qga_fsfreeze_freeze_list},

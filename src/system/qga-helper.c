@@ -254,6 +254,7 @@ static const struct {
     guint timeout_ms;
     gboolean audit;
 } routes[] = {
+    {"guest-get-fsinfo", "fs", VD_QGA_HELPER_TIMEOUT_MS, FALSE},
     {"guest-fsfreeze-status", "fs", VD_QGA_HELPER_TIMEOUT_MS, FALSE},
     {"guest-fsfreeze-freeze", "fs", VD_QGA_HELPER_TIMEOUT_MS, TRUE},
     {"guest-fsfreeze-freeze-list", "fs", VD_QGA_HELPER_TIMEOUT_MS, TRUE},

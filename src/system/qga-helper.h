@@ -3,7 +3,7 @@
  * sandboxed helper process, one per family of verbs, each with exactly its own privilege:
  *
  *   family  verbs                                              unit's privilege
- *   fs      guest-fsfreeze-*, guest-fstrim                     CAP_SYS_ADMIN (FIFREEZE, FITHAW, FITRIM)
+ *   fs      guest-fsfreeze-*, guest-fstrim, guest-get-fsinfo   CAP_SYS_ADMIN (FIFREEZE, FITHAW, FITRIM)
  *   time    guest-set-time                                     CAP_SYS_TIME, /dev/rtc0
  *   hotplug guest-set-vcpus, guest-set-memory-blocks           none: a writable /sys
  *   account guest-set-user-password, guest-ssh-*-keys          CAP_CHOWN CAP_FOWNER CAP_SETUID CAP_SETGID

@@ -33,6 +33,8 @@ char *vd_qga_read_file(const char *path, gsize max, GError **error);
 char *vd_qga_read_attr(const char *path);
 
 JsonNode *vd_qga_network_get_interfaces(JsonObject *args, GError **error);
+/* Runs in the fs helper (qga-helper.h): it must read the machine's mount namespace, not the
+ * daemon's private one. */
 JsonNode *vd_qga_get_fsinfo(JsonObject *args, GError **error);
 JsonNode *vd_qga_get_disks(JsonObject *args, GError **error);
 JsonNode *vd_qga_get_load(JsonObject *args, GError **error);
@@ -44,7 +46,6 @@ JsonNode *vd_qga_users_from_utmp(const char *path, GError **error);
 
 /* Table handlers (qga-worker.c): each runs the function above of the same name in a worker. */
 void vd_qga_cmd_network_get_interfaces(VdQgaCall *call, JsonObject *args);
-void vd_qga_cmd_get_fsinfo(VdQgaCall *call, JsonObject *args);
 void vd_qga_cmd_get_disks(VdQgaCall *call, JsonObject *args);
 void vd_qga_cmd_get_load(VdQgaCall *call, JsonObject *args);
 void vd_qga_cmd_get_memory_blocks(VdQgaCall *call, JsonObject *args);

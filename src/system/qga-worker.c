@@ -63,7 +63,6 @@ void vd_qga_call_run_in_thread(VdQgaCall *call, JsonObject *args, VdQgaSyncFunc 
         vd_qga_call_run_in_thread(call, args, vd_qga_##fn);                                                  \
     }
 VD_QGA_THREADED(network_get_interfaces)
-VD_QGA_THREADED(get_fsinfo)
 VD_QGA_THREADED(get_disks)
 VD_QGA_THREADED(get_load)
 VD_QGA_THREADED(get_memory_blocks)

@@ -175,13 +175,27 @@ with tempfile.TemporaryDirectory() as root:
     check("the Xsession hook is installed in /etc/X11/Xsession.d",
           hook == "/etc/X11/Xsession.d/90vdagent", repr(installed.get("90vdagent")))
 
-    # Presets, applied the way a package's postinst or a distribution's first boot applies them.
+    # Presets, applied the way a package's postinst or a distribution's first boot applies them,
+    # under a distribution default of "disable *" (Fedora's; without any, systemd enables), so
+    # that only what our preset says is enabled.
+    for kind in ("system", "user"):
+        preset = [p for p in installed.get("80-vdagent.preset", []) if "/%s-preset/" % kind in p]
+        check("the %s preset is installed" % kind, len(preset) == 1, repr(installed.get("80-vdagent.preset")))
+        if preset:
+            with open(os.path.join(root + os.path.dirname(preset[0]), "99-default.preset"), "w") as f:
+                f.write("disable *\n")
     r = subprocess.run(["systemctl", "--root=" + root, "preset", "vdagentd.socket", "vdagentd.service"],
                        capture_output=True, text=True)
     wants = os.path.join(root, "etc/systemd/system")
     links = [os.path.relpath(os.path.join(d, f), wants) for d, _, fs in os.walk(wants) for f in fs]
     check("the system preset enables vdagentd.socket and leaves vdagentd.service to udev",
           r.returncode == 0 and links == ["sockets.target.wants/vdagentd.socket"], r.stderr + repr(links))
+    helpers = sorted(n for n in installed if re.fullmatch(r"vdagentd-qga-[a-z]+\.socket", n))
+    if helpers:
+        r = subprocess.run(["systemctl", "--root=" + root, "preset"] + helpers, capture_output=True, text=True)
+        links = [os.path.relpath(os.path.join(d, f), wants) for d, _, fs in os.walk(wants) for f in fs]
+        check("the system preset enables the QGA helpers' sockets (%s)" % ", ".join(helpers),
+              r.returncode == 0 and all("sockets.target.wants/" + h in links for h in helpers), r.stderr + repr(links))
     r = subprocess.run(["systemctl", "--root=" + root, "--global", "preset", "vdagent.service"],
                        capture_output=True, text=True)
     check("the user preset enables vdagent.service for graphical-session.target",

@@ -17,7 +17,7 @@
  * - Everything a local user can grow is bounded: sessions tracked, string lengths, pending lookups,
  *   and every D-Bus call has a timeout.
  */
-#include "sessions.h"
+#include "sessions-private.h"
 
 #include <errno.h>
 #include <string.h>
@@ -33,8 +33,6 @@
 #define VD_SESSIONS_MAX_NAME 256u
 /* A session's object path, in bytes. */
 #define VD_SESSIONS_MAX_PATH 512u
-/* Timeout of every D-Bus call to logind, and of a whole pid lookup. */
-#define VD_SESSIONS_CALL_TIMEOUT_MS 3000
 /* Sessions whose properties are being read at once (GetAll calls in flight). */
 #define VD_SESSIONS_MAX_LOADS 16u
 /* Attempts after a timeout: GetAll of one session, and ListSessions (then every few seconds). */
@@ -42,8 +40,6 @@
 #define VD_SESSIONS_LIST_RETRY_S 2u
 /* Signals from impostors logged at warning level; the rest at debug level. */
 #define VD_SESSIONS_FORGED_LOGGED 10u
-/* Pid lookups in flight at once (one per connecting agent; the agent socket caps connections too). */
-#define VD_SESSIONS_MAX_LOOKUPS 64u
 
 
 typedef struct {
@@ -58,8 +54,6 @@ typedef struct {
     bool initial_pending; /* from the initial list, not read yet */
     guint load_retries;   /* GetAll timeouts in a row */
 } Session;
-
-typedef struct LookupOp LookupOp;
 
 struct VdSessions {
     bool tracking;
@@ -83,7 +77,7 @@ struct VdSessions {
     guint64 forged_signals;
     guint notify_id;
     guint list_retry_id;   /* ListSessions failed: the next attempt */
-    GPtrArray *lookups;    /* LookupOp*, each holding a ref */
+    VdSessionLookups *lookups; /* pid lookups in flight (session-lookup.c) */
 };
 
 /* --- VdSessionInfo --- */
@@ -127,7 +121,7 @@ static bool info_equal(const VdSessionInfo *a, const VdSessionInfo *b)
 }
 
 /* logind's rule (session_id_valid): letters and digits only. */
-static bool session_id_valid(const char *id)
+bool vd_session_id_valid(const char *id)
 {
     size_t n = strlen(id);
     if (n == 0 || n > VD_SESSIONS_MAX_ID)
@@ -202,7 +196,7 @@ static void session_load(VdSessions *self, Session *s, bool initial);
 /* A session announced by ListSessions or SessionNew. */
 static void session_seen(VdSessions *self, const char *id, const char *path, bool initial)
 {
-    if (!session_id_valid(id) || strlen(path) > VD_SESSIONS_MAX_PATH) {
+    if (!vd_session_id_valid(id) || strlen(path) > VD_SESSIONS_MAX_PATH) {
         g_warning("logind: ignoring session with invalid id \"%.64s\" or path \"%.64s\"", id, path);
         return;
     }
@@ -328,7 +322,6 @@ static void load_call_free(LoadCall *call)
     g_free(call);
 }
 
-static void lookups_session_loaded(VdSessions *self, const char *id);
 static void loads_pump(VdSessions *self);
 
 /* A GetAll reply for s: all properties, newer than any signal received before it. */
@@ -385,7 +378,7 @@ static void session_loaded(VdSessions *self, Session *s, GVariant *reply, GError
         self->initial_pending--;
         update_ready(self);
     }
-    lookups_session_loaded(self, s->info.id);
+    vd_session_lookups_loaded(self->lookups, s->info.id);
 }
 
 static void on_get_all(GObject *source, GAsyncResult *result, gpointer data)
@@ -661,312 +654,6 @@ static void on_logind_vanished(GDBusConnection *bus, const char *name, gpointer 
     update_ready(self);
 }
 
-/* --- pid lookups --- */
-
-struct LookupOp {
-    gint ref;
-    VdSessions *self;           /* NULL once the tracker is freed */
-    GDBusConnection *bus;
-    GCancellable *cancellable;  /* ours: cancelled when done */
-    GCancellable *caller_cancellable;
-    gulong cancelled_handler;
-    guint timeout_id;
-    guint cancel_idle_id;
-    pid_t pid;
-    char *owner;                /* the logind instance asked */
-    char *waiting_id;           /* resolved, waiting for the tracker to load this session */
-    char *refusal;              /* refused before asking */
-    char *no_session_why;       /* GetSessionByPID's answer, while asking for the user's display */
-    bool done;
-    VdSessionLookupFunc callback;
-    void *user_data;
-};
-
-static LookupOp *lookup_ref(LookupOp *op)
-{
-    g_atomic_int_inc(&op->ref);
-    return op;
-}
-
-static void lookup_unref(LookupOp *op)
-{
-    if (!op || !g_atomic_int_dec_and_test(&op->ref))
-        return;
-    g_clear_object(&op->bus);
-    g_clear_object(&op->cancellable);
-    g_clear_object(&op->caller_cancellable);
-    g_free(op->owner);
-    g_free(op->waiting_id);
-    g_free(op->refusal);
-    g_free(op->no_session_why);
-    g_free(op);
-}
-
-/* Calls back exactly once; every later event of this op is a no-op. A caller who cancelled before
- * the callback ran gets CANCELLED, even if logind's answer won the race with the cancel idle. */
-static void lookup_finish(LookupOp *op, const char *id, GError *error)
-{
-    if (op->done)
-        return;
-    g_autoptr(GError) cancelled = NULL;
-    if (!error && op->caller_cancellable && g_cancellable_is_cancelled(op->caller_cancellable)) {
-        cancelled = g_error_new(G_IO_ERROR, G_IO_ERROR_CANCELLED, "lookup of pid %d cancelled", (int)op->pid);
-        error = cancelled;
-        id = NULL;
-    }
-    op->done = true;
-    lookup_ref(op);
-    g_clear_handle_id(&op->timeout_id, g_source_remove);
-    g_clear_handle_id(&op->cancel_idle_id, g_source_remove);
-    if (op->cancelled_handler)
-        g_cancellable_disconnect(op->caller_cancellable, op->cancelled_handler);
-    op->cancelled_handler = 0;
-    g_cancellable_cancel(op->cancellable);
-    if (op->self && g_ptr_array_remove_fast(op->self->lookups, op)) {
-        op->self = NULL;
-        lookup_unref(op); /* the array's */
-    }
-    op->callback(id, error, op->user_data);
-    lookup_unref(op);
-}
-
-static void lookup_fail(LookupOp *op, GQuark domain, int code, const char *fmt, ...) G_GNUC_PRINTF(4, 5);
-static void lookup_fail(LookupOp *op, GQuark domain, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    g_autoptr(GError) error = g_error_new_valist(domain, code, fmt, ap);
-    va_end(ap);
-    lookup_finish(op, NULL, error);
-}
-
-static gboolean lookup_timeout(gpointer data)
-{
-    LookupOp *op = data;
-    op->timeout_id = 0;
-    lookup_fail(op, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "logind did not tell the session of pid %d in time",
-                (int)op->pid);
-    return G_SOURCE_REMOVE;
-}
-
-static gboolean lookup_cancel_idle(gpointer data)
-{
-    LookupOp *op = data;
-    op->cancel_idle_id = 0;
-    lookup_fail(op, G_IO_ERROR, G_IO_ERROR_CANCELLED, "lookup of pid %d cancelled", (int)op->pid);
-    return G_SOURCE_REMOVE;
-}
-
-static void lookup_cancelled(GCancellable *cancellable, gpointer data)
-{
-    LookupOp *op = data;
-    /* Never call back from inside g_cancellable_cancel() (or from vd_sessions_lookup_pid itself). */
-    if (!op->done && op->cancel_idle_id == 0)
-        op->cancel_idle_id = g_idle_add_full(G_PRIORITY_DEFAULT, lookup_cancel_idle, lookup_ref(op),
-                                             (GDestroyNotify)lookup_unref);
-}
-
-/* The id is known; hand it over once the tracker has the session's properties, so that the caller's
- * vd_sessions_get() succeeds. If the tracker never gets them (over the cap, invalid), the lookup
- * times out with an error: fail closed. */
-static void lookup_resolved(LookupOp *op, const char *id)
-{
-    Session *s = op->self ? g_hash_table_lookup(op->self->by_id, id) : NULL;
-    if (!op->self || (s && s->loaded)) {
-        lookup_finish(op, id, NULL);
-        return;
-    }
-    g_free(op->waiting_id);
-    op->waiting_id = g_strdup(id);
-}
-
-static void lookups_session_loaded(VdSessions *self, const char *id)
-{
-    /* Collect first: a callback may start another lookup. */
-    g_autoptr(GPtrArray) waiting = g_ptr_array_new_with_free_func((GDestroyNotify)lookup_unref);
-    for (guint i = 0; i < self->lookups->len; i++) {
-        LookupOp *op = self->lookups->pdata[i];
-        if (op->waiting_id && strcmp(op->waiting_id, id) == 0)
-            g_ptr_array_add(waiting, lookup_ref(op));
-    }
-    for (guint i = 0; i < waiting->len; i++)
-        lookup_finish(waiting->pdata[i], id, NULL);
-}
-
-static void on_session_id(GObject *source, GAsyncResult *result, gpointer data)
-{
-    LookupOp *op = data;
-    g_autoptr(GError) error = NULL;
-    g_autoptr(GVariant) reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
-    if (!op->done) {
-        g_autoptr(GVariant) value = NULL;
-        if (reply)
-            g_variant_get(reply, "(v)", &value);
-        if (!reply) {
-            g_dbus_error_strip_remote_error(error);
-            lookup_fail(op, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "cannot read the session id of pid %d: %s",
-                        (int)op->pid, error->message);
-        } else if (!g_variant_is_of_type(value, G_VARIANT_TYPE_STRING) ||
-                   !session_id_valid(g_variant_get_string(value, NULL))) {
-            lookup_fail(op, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "logind gave an invalid session id for pid %d",
-                        (int)op->pid);
-        } else {
-            lookup_resolved(op, g_variant_get_string(value, NULL));
-        }
-    }
-    lookup_unref(op);
-}
-
-static void on_user_display(GObject *source, GAsyncResult *result, gpointer data)
-{
-    LookupOp *op = data;
-    g_autoptr(GError) error = NULL;
-    g_autoptr(GVariant) reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
-    if (!op->done) {
-        g_autoptr(GVariant) value = NULL;
-        const char *id = NULL;
-        if (reply) {
-            g_variant_get(reply, "(v)", &value);
-            if (g_variant_is_of_type(value, G_VARIANT_TYPE("(so)")))
-                g_variant_get(value, "(&s&o)", &id, NULL);
-        }
-        if (!reply) {
-            g_dbus_error_strip_remote_error(error);
-            lookup_fail(op, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no session for pid %d: %s; its user's: %s",
-                        (int)op->pid, op->no_session_why, error->message);
-        } else if (!id || !*id) {
-            lookup_fail(op, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                        "no session for pid %d: %s, and its user has no graphical session", (int)op->pid,
-                        op->no_session_why);
-        } else if (!session_id_valid(id)) {
-            lookup_fail(op, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "logind gave an invalid display session for pid %d",
-                        (int)op->pid);
-        } else {
-            g_debug("pid %d is in no session: serving its user's display session %s", (int)op->pid, id);
-            lookup_resolved(op, id);
-        }
-    }
-    lookup_unref(op);
-}
-
-static void on_user_by_pid(GObject *source, GAsyncResult *result, gpointer data)
-{
-    LookupOp *op = data;
-    g_autoptr(GError) error = NULL;
-    g_autoptr(GVariant) reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
-    if (op->done) {
-        lookup_unref(op);
-        return;
-    }
-    if (!reply) {
-        g_dbus_error_strip_remote_error(error);
-        bool timed_out = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-        lookup_fail(op, G_IO_ERROR, timed_out ? G_IO_ERROR_TIMED_OUT : G_IO_ERROR_NOT_FOUND,
-                    "no session for pid %d: %s; no user either: %s", (int)op->pid, op->no_session_why,
-                    error->message);
-        lookup_unref(op);
-        return;
-    }
-    const char *path;
-    g_variant_get(reply, "(&o)", &path);
-    g_dbus_connection_call(op->bus, op->owner, path, VD_DBUS_PROPERTIES, "Get",
-                           g_variant_new("(ss)", VD_LOGIND_USER, "Display"), G_VARIANT_TYPE("(v)"),
-                           G_DBUS_CALL_FLAGS_NO_AUTO_START, VD_SESSIONS_CALL_TIMEOUT_MS, op->cancellable,
-                           on_user_display, op); /* keeps our ref */
-}
-
-static void on_session_by_pid(GObject *source, GAsyncResult *result, gpointer data)
-{
-    LookupOp *op = data;
-    g_autoptr(GError) error = NULL;
-    g_autoptr(GVariant) reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
-    if (op->done) {
-        lookup_unref(op);
-        return;
-    }
-    if (!reply) {
-        bool timed_out = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-        if (!timed_out && !g_cancellable_is_cancelled(op->cancellable)) {
-            /* Not in a session scope: a process of the user's service manager (the vdagent.service
-             * user unit) is in none. Its user's graphical ("display") session is the one it serves. */
-            g_dbus_error_strip_remote_error(error);
-            g_free(op->no_session_why);
-            op->no_session_why = g_strdup(error->message);
-            g_dbus_connection_call(op->bus, op->owner, VD_LOGIND_PATH, VD_LOGIND_MANAGER, "GetUserByPID",
-                                   g_variant_new("(u)", (guint32)op->pid), G_VARIANT_TYPE("(o)"),
-                                   G_DBUS_CALL_FLAGS_NO_AUTO_START, VD_SESSIONS_CALL_TIMEOUT_MS, op->cancellable,
-                                   on_user_by_pid, op); /* keeps our ref */
-            return;
-        }
-        g_dbus_error_strip_remote_error(error);
-        lookup_fail(op, G_IO_ERROR, timed_out ? G_IO_ERROR_TIMED_OUT : G_IO_ERROR_NOT_FOUND,
-                    "no session for pid %d: %s", (int)op->pid, error->message);
-        lookup_unref(op);
-        return;
-    }
-    const char *path;
-    g_variant_get(reply, "(&o)", &path);
-    Session *s = op->self ? g_hash_table_lookup(op->self->by_path, path) : NULL;
-    if (s) {
-        lookup_resolved(op, s->info.id);
-        lookup_unref(op);
-        return;
-    }
-    /* Not a session we know (yet): ask it for its id. The path is not the id: logind escapes it. */
-    g_dbus_connection_call(op->bus, op->owner, path, VD_DBUS_PROPERTIES, "Get",
-                           g_variant_new("(ss)", VD_LOGIND_SESSION, "Id"), G_VARIANT_TYPE("(v)"),
-                           G_DBUS_CALL_FLAGS_NO_AUTO_START, VD_SESSIONS_CALL_TIMEOUT_MS, op->cancellable,
-                           on_session_id, op); /* keeps our ref */
-}
-
-static gboolean lookup_error_idle(gpointer data)
-{
-    LookupOp *op = data;
-    lookup_fail(op, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "%s", op->refusal);
-    return G_SOURCE_REMOVE;
-}
-
-void vd_sessions_lookup_pid(VdSessions *sessions, pid_t pid, GCancellable *cancellable,
-                            VdSessionLookupFunc callback, void *user_data)
-{
-    LookupOp *op = g_new0(LookupOp, 1);
-    op->ref = 1;
-    op->pid = pid;
-    op->callback = callback;
-    op->user_data = user_data;
-    op->cancellable = g_cancellable_new();
-
-    const char *refusal = NULL;
-    if (!sessions || !sessions->tracking)
-        refusal = "no session tracking";
-    else if (pid <= 0) /* GetSessionByPID(0) would answer with the caller's, our own, session */
-        refusal = "invalid pid";
-    else if (!sessions->owner)
-        refusal = "logind is not running";
-    else if (sessions->lookups->len >= VD_SESSIONS_MAX_LOOKUPS)
-        refusal = "too many session lookups in flight";
-    if (refusal) {
-        /* Errors too are delivered from the main loop, never from inside this call. */
-        op->refusal = g_strdup_printf("cannot look up the session of pid %d: %s", (int)pid, refusal);
-        g_idle_add_full(G_PRIORITY_DEFAULT, lookup_error_idle, op, (GDestroyNotify)lookup_unref);
-        return;
-    }
-    op->self = sessions;
-    op->bus = g_object_ref(sessions->bus);
-    op->owner = g_strdup(sessions->owner);
-    g_ptr_array_add(sessions->lookups, lookup_ref(op));
-    op->timeout_id = g_timeout_add_full(G_PRIORITY_DEFAULT, VD_SESSIONS_CALL_TIMEOUT_MS, lookup_timeout,
-                                        lookup_ref(op), (GDestroyNotify)lookup_unref);
-    if (cancellable) {
-        op->caller_cancellable = g_object_ref(cancellable);
-        op->cancelled_handler = g_cancellable_connect(cancellable, G_CALLBACK(lookup_cancelled), op, NULL);
-    }
-    g_dbus_connection_call(sessions->bus, sessions->owner, VD_LOGIND_PATH, VD_LOGIND_MANAGER, "GetSessionByPID",
-                           g_variant_new("(u)", (guint32)pid), G_VARIANT_TYPE("(o)"),
-                           G_DBUS_CALL_FLAGS_NO_AUTO_START, VD_SESSIONS_CALL_TIMEOUT_MS, op->cancellable,
-                           on_session_by_pid, op); /* the call owns the first ref */
-}
-
 /* --- life cycle and queries --- */
 
 static VdSessions *sessions_alloc(void)
@@ -974,7 +661,7 @@ static VdSessions *sessions_alloc(void)
     VdSessions *self = g_new0(VdSessions, 1);
     self->by_id = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)session_free);
     self->by_path = g_hash_table_new(g_str_hash, g_str_equal);
-    self->lookups = g_ptr_array_new();
+    self->lookups = vd_session_lookups_new(self);
     self->cancellable = g_cancellable_new();
     return self;
 }
@@ -1027,12 +714,7 @@ void vd_sessions_free(VdSessions *self)
     g_clear_handle_id(&self->notify_id, g_source_remove);
     g_clear_handle_id(&self->list_retry_id, g_source_remove);
     /* Lookups in flight go on without us and still call back (a waiting one on its timeout). */
-    for (guint i = 0; i < self->lookups->len; i++) {
-        LookupOp *op = self->lookups->pdata[i];
-        op->self = NULL;
-        lookup_unref(op);
-    }
-    g_ptr_array_unref(self->lookups);
+    vd_session_lookups_free(self->lookups);
     g_queue_clear(&self->load_queue);
     g_hash_table_unref(self->by_path);
     g_hash_table_unref(self->by_id);
@@ -1040,6 +722,27 @@ void vd_sessions_free(VdSessions *self)
     g_clear_object(&self->bus);
     g_free(self->owner);
     g_free(self);
+}
+
+GDBusConnection *vd_sessions_bus(const VdSessions *sessions)
+{
+    return sessions ? sessions->bus : NULL;
+}
+
+const char *vd_sessions_owner(const VdSessions *sessions)
+{
+    return sessions ? sessions->owner : NULL;
+}
+
+VdSessionLookups *vd_sessions_lookups(const VdSessions *sessions)
+{
+    return sessions ? sessions->lookups : NULL;
+}
+
+const char *vd_sessions_id_at_path(const VdSessions *sessions, const char *path)
+{
+    const Session *s = sessions && path ? g_hash_table_lookup(sessions->by_path, path) : NULL;
+    return s ? s->info.id : NULL;
 }
 
 bool vd_sessions_ready(const VdSessions *sessions)

@@ -52,9 +52,17 @@ const char *vd_sessions_active_on_seat(const VdSessions *sessions, const char *s
 /* All known sessions, in id order: a GPtrArray of VdSessionInfo* (free with g_ptr_array_unref). */
 GPtrArray *vd_sessions_list(const VdSessions *sessions);
 
-/* Asks logind which session pid belongs to (GetSessionByPID). The callback gets the session id, or
- * NULL and an error (no session, logind gone, timeout: every lookup finishes within a few seconds).
- * The caller must then check that pid still is its peer (pidfd): this only maps pid -> session. */
+/* Asks logind which session pid belongs to (GetSessionByPID; for a pid in no session, its user's
+ * display session), in session-lookup.c. _finish gives the session id (g_free), or NULL and an error:
+ * no session, logind gone, refused (no tracking, pid <= 0, VD_SESSIONS_MAX_LOOKUPS in flight),
+ * CANCELLED, or a timeout (every lookup finishes within a few seconds, even after vd_sessions_free).
+ * The callback runs from the main loop, never from inside the call. When it succeeds,
+ * vd_sessions_get() on the id succeeds too. The caller must then check that pid still is its peer
+ * (pidfd): this only maps pid -> session. */
+void vd_sessions_lookup_pid_async(VdSessions *sessions, pid_t pid, GCancellable *cancellable,
+                                  GAsyncReadyCallback callback, gpointer user_data);
+char *vd_sessions_lookup_pid_finish(VdSessions *sessions, GAsyncResult *result, GError **error);
+/* The same with a plain callback (session_id NULL on error). */
 typedef void (*VdSessionLookupFunc)(const char *session_id, const GError *error, void *user_data);
 void vd_sessions_lookup_pid(VdSessions *sessions, pid_t pid, GCancellable *cancellable,
                             VdSessionLookupFunc callback, void *user_data);

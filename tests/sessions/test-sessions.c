@@ -690,6 +690,36 @@ static void test_lookup_pid(void)
     tracker_free(t);
 }
 
+static void on_lookup_async(GObject *source, GAsyncResult *result, gpointer data)
+{
+    LookupResult *r = data;
+    g_assert_false(r->done);
+    r->id = vd_sessions_lookup_pid_finish(NULL, result, &r->error);
+    g_assert_true((r->id == NULL) != (r->error == NULL));
+    r->done = true;
+}
+
+/* The GTask form: the id, then an error, each delivered from the main loop. */
+static void test_lookup_async(void)
+{
+    Tracker *t = two_users();
+    map_pid(4242, "2");
+    LookupResult r = {0};
+    vd_sessions_lookup_pid_async(t->sessions, 4242, NULL, on_lookup_async, &r);
+    g_assert_false(r.done);
+    g_assert_true(wait_for(t, lookup_done, &r));
+    g_assert_no_error(r.error);
+    g_assert_cmpstr(r.id, ==, "2");
+    lookup_result_clear(&r);
+
+    vd_sessions_lookup_pid_async(t->sessions, 0, NULL, on_lookup_async, &r);
+    g_assert_false(r.done);
+    g_assert_true(wait_for(t, lookup_done, &r));
+    g_assert_error(r.error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+    lookup_result_clear(&r);
+    tracker_free(t);
+}
+
 static void test_lookup_timeout(void)
 {
     Tracker *t = two_users();
@@ -941,6 +971,7 @@ int main(int argc, char **argv)
     g_test_add_func("/sessions/lock-unlock", test_lock);
     g_test_add_func("/sessions/session-removed", test_session_removed);
     g_test_add_func("/sessions/lookup-pid", test_lookup_pid);
+    g_test_add_func("/sessions/lookup-async", test_lookup_async);
     g_test_add_func("/sessions/lookup-timeout", test_lookup_timeout);
     g_test_add_func("/sessions/lookup-cap", test_lookup_cap);
     g_test_add_func("/sessions/logind-gone-and-back", test_logind_restart);

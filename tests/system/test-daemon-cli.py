@@ -4,6 +4,7 @@
 $NOTIFY_SOCKET, the session socket passed by socket activation ($LISTEN_PID/$LISTEN_FDS); bad
 configuration found before detaching and before any socket is opened; who serves the QEMU guest
 agent port when qemu-guest-agent is installed."""
+import json
 import os
 import socket
 import subprocess
@@ -128,6 +129,53 @@ def test_detached_start():
         assert cmdline[0].decode() == VDAGENTD and os.getsid(pid) == pid, (cmdline, os.getsid(pid))
     finally:
         os.kill(pid, 15)
+
+
+DETACHED_JOURNAL = r"""
+import json, os, socket, subprocess, sys, time
+argv, out = json.loads(sys.argv[1]), sys.argv[2]
+# A private mount namespace (unshare -m): this /run/systemd is ours alone.
+subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/run/systemd"], check=True)
+os.mkdir("/run/systemd/journal")
+j = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+j.bind("/run/systemd/journal/socket")
+j.settimeout(0.5)
+r = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+records, deadline = [], time.monotonic() + 5
+while time.monotonic() < deadline and not any(b"running" in x for x in records):
+    try:
+        records.append(j.recv(65536))
+    except socket.timeout:
+        pass
+json.dump({"rc": r.returncode, "stderr": r.stderr, "records": [x.decode("utf-8", "replace") for x in records]},
+          open(out, "w"))
+"""
+
+
+def test_detached_logs_to_journal():
+    # Detached, stderr is /dev/null: the log must reach the journal's socket. A journal socket of
+    # our own, in a private mount namespace (the machine's /run is untouched).
+    if os.geteuid() != 0:
+        raise AssertionError("needs root (a mount namespace)")
+    d, argv = daemon_argv("journal")
+    argv.remove("--foreground")
+    out = os.path.join(d, "result.json")
+    r = subprocess.run(["unshare", "-m", "--propagation", "private", "/usr/bin/python3", "-c", DETACHED_JOURNAL,
+                        json.dumps(argv), out], capture_output=True, text=True, timeout=30)
+    control = os.path.join(d, "control.sock")
+    try:
+        assert r.returncode == 0, r
+        res = json.load(open(out))
+        assert res["rc"] == 0 and res["stderr"] == "", res
+        running = [x for x in res["records"] if "MESSAGE=vdagentd" in x and "running" in x]
+        assert running and "PRIORITY=5" in running[0], res["records"]
+    finally:
+        if os.path.exists(control):
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.connect(control)
+            pid = int.from_bytes(c.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)[:4], "little")
+            c.close()
+            os.kill(pid, 15)
 
 
 QGA_UNIT_INSTALLED = any(os.path.exists(os.path.join(d, "qemu-guest-agent.service")) for d in (
@@ -298,6 +346,7 @@ tap.run("--port naming a regular file or a directory says what is wrong", test_p
 tap.run("missing parent directories of --socket/--control are an error, never created", test_socket_parents_not_created)
 tap.run("not root: \"must run as root\"", test_not_root)
 tap.run("without --foreground: exit 0 once configured, the detached daemon serves", test_detached_start)
+tap.run("detached: the log goes to the journal's socket", test_detached_logs_to_journal)
 tap.run("by default the guest agent port is left to an installed qemu-guest-agent", test_qga_left_to_qemu_ga)
 tap.run("--qga-port given: vdagentd serves it", test_qga_explicit_port_served)
 tap.run("READY=1 and STOPPING=1 on $NOTIFY_SOCKET", test_notify_ready)

@@ -90,3 +90,70 @@ class PulseServer:
     def cleanup(self):
         self.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class PipeWireServer(PulseServer):
+    """PipeWire with pipewire-pulse and WirePlumber (which needs a session bus: a dbus-daemon of its
+    own), in the same kind of private XDG_RUNTIME_DIR, with two null sinks made through the Pulse
+    protocol: the default sink, and one whose monitor is the default source. Same API as
+    PulseServer; pactl talks to pipewire-pulse."""
+
+    PROGRAMS = ("pipewire", "pipewire-pulse", "wireplumber", "dbus-daemon")
+
+    def __init__(self, run_dir=None, home=None):
+        if not all(shutil.which(p) for p in self.PROGRAMS) or not PACTL:
+            raise Skip("pipewire, pipewire-pulse, wireplumber, dbus-daemon or pactl is not installed")
+        self.tmp = tempfile.mkdtemp(prefix="vd-pipewire-")
+        self.run = run_dir or os.path.join(self.tmp, "run")
+        self.home = home or os.path.join(self.tmp, "home")
+        os.makedirs(self.run, mode=0o700, exist_ok=True)
+        os.makedirs(self.home, exist_ok=True)
+        self.log_path = os.path.join(self.tmp, "pipewire.log")
+        self.procs = []
+        self.proc = None
+        self.start()
+
+    def start(self):
+        base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.home, "XDG_RUNTIME_DIR": self.run,
+                "XDG_CONFIG_HOME": os.path.join(self.home, ".config")}
+        log = open(self.log_path, "ab")
+        bus = "unix:path=" + os.path.join(self.tmp, "bus")
+        self.procs = [subprocess.Popen(["dbus-daemon", "--session", "--address=" + bus, "--nofork"], env=base,
+                                       stdin=subprocess.DEVNULL, stdout=log, stderr=log)]
+        wait_for(lambda: os.path.exists(os.path.join(self.tmp, "bus")), 10.0, what="dbus-daemon")
+        env = dict(base, DBUS_SESSION_BUS_ADDRESS=bus)
+        for prog, ready in (("pipewire", "pipewire-0"), ("wireplumber", None), ("pipewire-pulse", "pulse/native")):
+            self.procs.append(subprocess.Popen([prog], env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log))
+            if ready:
+                wait_for(lambda: os.path.exists(os.path.join(self.run, ready)), 10.0, what=prog)
+        self.proc = self.procs[-1]
+        wait_for(lambda: self._answers(), 15.0, interval=0.1, what="pipewire-pulse to answer")
+        self.pactl("load-module", "module-null-sink", "sink_name=" + SINK, "channels=2")
+        self.pactl("load-module", "module-null-sink", "sink_name=vdtest_source_sink", "channels=2")
+
+        def defaults_set():
+            self.pactl("set-default-sink", SINK)
+            self.pactl("set-default-source", "vdtest_source_sink.monitor")
+            info = self.pactl("info")
+            return "Default Sink: " + SINK in info and "Default Source: vdtest_source_sink.monitor" in info
+        wait_for(defaults_set, 15.0, interval=0.2, what="WirePlumber to take the default sink and source")
+
+    def _answers(self):
+        assert all(p.poll() is None for p in self.procs), "a PipeWire process exited: %s" % \
+            open(self.log_path, errors="replace").read()[-2000:]
+        r = subprocess.run([PACTL, "info"], env=self._client_env(), capture_output=True)
+        return r.returncode == 0
+
+    def volume(self, playback=True):
+        kind = "sink" if playback else "source"
+        dev = SINK if playback else "vdtest_source_sink.monitor"
+        vol = self.pactl("get-%s-volume" % kind, dev)
+        mute = self.pactl("get-%s-mute" % kind, dev)
+        percents = [int(p) for p in re.findall(r"/\s+(\d+)%", vol.splitlines()[0])]
+        return percents, "yes" in mute
+
+    def stop(self):
+        for p in reversed(self.procs):
+            stop_process(p, 10)
+        self.procs = []
+        self.proc = None

@@ -17,7 +17,7 @@ import time
 import vdwire
 from agentlib import Agent
 from daemon import VDAGENTD, Vdagentd
-from pulse import PulseServer
+from pulse import PipeWireServer, PulseServer
 from vdtest import Skip, Tap, diag, wait_for
 from xserver import Xvfb
 
@@ -185,13 +185,28 @@ def t_server_back():
     assert ctl_status()["audio"]["playback"]["applied"]["backend"] == "pulse"
 
 
+def t_pipewire():
+    """The same session switches to PipeWire (pipewire-pulse): the agent reconnects and applies."""
+    pa = state["pa"] = state["pulse"]
+    pa.stop()
+    state["pw"] = PipeWireServer(run_dir=pa.run, home=pa.home)
+    state["pulse"] = state["pw"]
+    time.sleep(MIN_INTERVAL)
+    send_volume(True, False, [pct(45), pct(55)])
+    wait_pulse(True, [45, 55], False, timeout=10.0)
+    send_volume(False, True, [pct(30)])
+    wait_pulse(False, [30, 30], True)
+    assert ctl_status()["audio"]["record"]["applied"]["backend"] == "pulse"
+
+
 def t_audio_off():
     state["agent"].stop()
     start_agent(["--audio", "off"])
     guest_caps_until(lambda c: not c.has(vdwire.CAP_AUDIO_VOLUME_SYNC))
-    send_volume(True, True, [pct(5)] * 2)
+    before = state["pulse"].volume(True)
+    send_volume(True, not before[1], [pct(5)] * 2)
     time.sleep(3 * MIN_INTERVAL)
-    assert state["pulse"].volume(True) == ([70, 70], False)
+    assert state["pulse"].volume(True) == before
     assert not applied_lines()
 
 
@@ -210,11 +225,12 @@ try:
         ("bad messages (channels vs data, 40 channels, mute 2, none) dropped with a log line", t_bad_input),
         ("no sound server: the ALSA mixer is tried, status says so", t_no_server),
         ("the sound server comes back: volumes go through it again", t_server_back),
+        ("PipeWire (pipewire-pulse, WirePlumber) replaces PulseAudio: volumes applied there", t_pipewire),
         ("--audio off: capability withdrawn, nothing applied", t_audio_off),
         ("--audio with a bad value: usage error", t_bad_option),
     ], first_is_setup=True)
 finally:
-    for k in ("agent", "pulse"):
+    for k in ("agent", "pw", "pa", "pulse"):
         if k in state:
             state[k].cleanup()
     if "daemon" in state:

@@ -5,6 +5,7 @@
  *   wayland-layout.c     pure: outputs (logical geometry, scale) -> the layout the daemon maps the mouse with
  *   wayland-clipboard.c  CLIPBOARD and PRIMARY over ext-data-control-v1 or zwlr-data-control v2
  *   wayland-datacontrol.c one face for the two data-control protocols (same shape, other names)
+ *   wayland-outman.c     MONITORS_CONFIG through zwlr_output_manager_v1 (wlroots)
  */
 #pragma once
 
@@ -20,6 +21,12 @@
 #define VD_WL_MAX_OUTPUTS VD_IPC_MAX_DISPLAYS
 /* The longest output name we keep (xdg-output names are short: "HEADLESS-1", "Virtual-1"). */
 #define VD_WL_MAX_NAME 64u
+
+/* How long the compositor may take to answer an output configuration. */
+#define VD_WL_APPLY_TIMEOUT_MS 5000
+/* The largest monitor and position we ask for (as randr.c's). */
+#define VD_WL_MAX_MONITOR_SIDE 16384
+#define VD_WL_MAX_POS 65535
 
 /* --- the layout (wayland-layout.c, pure) --- */
 
@@ -90,6 +97,18 @@ void vd_dc_device_destroy(struct wl_proxy *device);
 void vd_dc_source_destroy(struct wl_proxy *source);
 void vd_dc_offer_destroy(struct wl_proxy *offer);
 void vd_dc_free(VdDc *dc);
+
+/* --- output management (wayland-outman.c) --- */
+
+typedef struct VdWlOutman VdWlOutman;
+
+VdWlOutman *vd_wl_outman_new(struct wl_registry *registry, uint32_t name, uint32_t version,
+                             const VdBackendHost *host, void *user_data);
+void vd_wl_outman_free(VdWlOutman *om);
+/* Applies config; host->monitors_done answers it (maybe before returning). */
+void vd_wl_outman_apply(VdWlOutman *om, uint32_t request_id, const VdMonitorsConfig *config);
+/* The heads' names in name order (what display ids count in, disabled heads included). */
+unsigned vd_wl_outman_names(VdWlOutman *om, const char **names, unsigned max);
 
 /* --- the clipboard (wayland-clipboard.c) --- */
 

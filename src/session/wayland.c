@@ -40,7 +40,9 @@ struct WaylandBackend {
     VdDc dc;
     GPtrArray *outputs; /* WlOutput, in registry order */
     VdWlClipboard *clipboard;
+    VdWlOutman *outman;
     bool dead;
+    guint layout_idle; /* outputs changed: tell main.c once this batch of events is dispatched */
     GSource *source;
 };
 
@@ -62,6 +64,23 @@ static const char *socket_name(const char *display)
     return env && env[0] ? env : "wayland-0";
 }
 
+static gboolean on_layout_idle(gpointer data)
+{
+    WaylandBackend *wl = data;
+    wl->layout_idle = 0;
+    if (!wl->dead)
+        wl->host.layout_changed(wl->user_data);
+    return G_SOURCE_REMOVE;
+}
+
+/* A compositor changing several outputs sends each one's events and done in turn: reporting after
+ * the whole batch spares the daemon layouts that are half old, half new. */
+static void schedule_layout(WaylandBackend *wl)
+{
+    if (!wl->layout_idle && !wl->dead)
+        wl->layout_idle = g_idle_add(on_layout_idle, wl);
+}
+
 static void output_changed(WlOutput *o)
 {
     WaylandBackend *wl = o->wl;
@@ -71,8 +90,7 @@ static void output_changed(WlOutput *o)
     o->info.mode_height = swap ? o->mode_w : o->mode_h;
     g_debug("wayland: output \"%s\": logical %dx%d at %d,%d, mode %dx%d, scale %d", o->info.name, o->info.width,
             o->info.height, o->info.x, o->info.y, o->info.mode_width, o->info.mode_height, o->info.scale);
-    if (!wl->dead)
-        wl->host.layout_changed(wl->user_data);
+    schedule_layout(wl);
 }
 
 static void on_output_geometry(void *data, struct wl_output *output, int32_t x, int32_t y, int32_t pw, int32_t ph,
@@ -222,6 +240,8 @@ static void on_global(void *data, struct wl_registry *registry, uint32_t name, c
     } else if (strcmp(interface, wl_seat_interface.name) == 0 && !wl->seat) {
         wl->seat = wl_registry_bind(registry, name, &wl_seat_interface, 1);
         wl->seat_global = name;
+    } else if (strcmp(interface, "zwlr_output_manager_v1") == 0 && !wl->outman) {
+        wl->outman = vd_wl_outman_new(registry, name, version, &wl->host, wl->user_data);
     } else if (!wl->clipboard) {
         (void)vd_dc_bind(&wl->dc, registry, name, interface, version);
     }
@@ -237,8 +257,7 @@ static void on_global_remove(void *data, struct wl_registry *registry, uint32_t 
             g_debug("wayland: output \"%s\" removed", o->info.name);
             g_ptr_array_remove_index(wl->outputs, i);
             output_free(o);
-            if (!wl->dead)
-                wl->host.layout_changed(wl->user_data);
+            schedule_layout(wl);
             return;
         }
     }
@@ -256,12 +275,18 @@ static const struct wl_registry_listener registry_listener = {
 static void disp_apply(void *disp, uint32_t request_id, const VdMonitorsConfig *config)
 {
     WaylandBackend *wl = disp;
-    g_message("monitors config %u refused: this compositor offers no output management", request_id);
-    wl->host.monitors_done(request_id, VD_REPLY_ERROR, wl->user_data);
+    if (!wl->outman) {
+        g_message("monitors config %u refused: this compositor offers no output management", request_id);
+        wl->host.monitors_done(request_id, VD_REPLY_ERROR, wl->user_data);
+        return;
+    }
+    vd_wl_outman_apply(wl->outman, request_id, config);
 }
 
-/* The outputs in name order, their names, and the display id -> output map. */
-static unsigned sorted_outputs(WaylandBackend *wl, VdWlOutputInfo *infos, const char **names, int *map)
+/* The outputs in name order, the names display ids count in (the heads' when output management
+ * tells them, disabled ones included; else the outputs'), and the display id -> output map. */
+static unsigned sorted_outputs(WaylandBackend *wl, VdWlOutputInfo *infos, const char **names, unsigned *ret_n_names,
+                               int *map)
 {
     g_autoptr(GPtrArray) sorted = g_ptr_array_copy(wl->outputs, NULL, NULL);
 
@@ -272,10 +297,20 @@ static unsigned sorted_outputs(WaylandBackend *wl, VdWlOutputInfo *infos, const 
         infos[i] = o->info;
         infos[i].enabled = infos[i].enabled && o->done;
     }
-    for (unsigned i = 0; i < sorted->len; i++)
-        names[i] = infos[i].name;
-    for (unsigned id = 0; id < VD_IPC_MAX_DISPLAYS; id++)
-        map[id] = vd_device_map_lookup(wl->host.devmap, id, names, sorted->len, NULL);
+    unsigned n_names = wl->outman ? vd_wl_outman_names(wl->outman, names, VD_WL_MAX_OUTPUTS) : 0;
+    if (n_names == 0) {
+        for (unsigned i = 0; i < sorted->len; i++)
+            names[i] = infos[i].name;
+        n_names = sorted->len;
+    }
+    for (unsigned id = 0; id < VD_IPC_MAX_DISPLAYS; id++) {
+        int idx = vd_device_map_lookup(wl->host.devmap, id, names, n_names, NULL);
+        map[id] = -1;
+        for (unsigned i = 0; idx >= 0 && i < sorted->len; i++)
+            if (strcmp(infos[i].name, names[idx]) == 0)
+                map[id] = (int)i;
+    }
+    *ret_n_names = n_names;
     return sorted->len;
 }
 
@@ -285,9 +320,10 @@ static void disp_get_device_map(void *disp, VdDeviceMapReport *ret)
     VdWlOutputInfo infos[VD_WL_MAX_OUTPUTS];
     const char *names[VD_WL_MAX_OUTPUTS];
     int map[VD_IPC_MAX_DISPLAYS];
-    unsigned n = sorted_outputs(wl, infos, names, map);
+    unsigned n_names;
+    (void)sorted_outputs(wl, infos, names, &n_names, map);
 
-    vd_device_map_report(wl->host.devmap, names, n, ret);
+    vd_device_map_report(wl->host.devmap, names, n_names, ret);
 }
 
 static bool disp_get_layout(void *disp, VdLayout *ret)
@@ -296,7 +332,8 @@ static bool disp_get_layout(void *disp, VdLayout *ret)
     VdWlOutputInfo infos[VD_WL_MAX_OUTPUTS];
     const char *names[VD_WL_MAX_OUTPUTS];
     int map[VD_IPC_MAX_DISPLAYS];
-    unsigned n = sorted_outputs(wl, infos, names, map);
+    unsigned n_names;
+    unsigned n = sorted_outputs(wl, infos, names, &n_names, map);
     unsigned k = vd_wl_layout_compute(infos, n, map, VD_IPC_MAX_DISPLAYS, ret);
     if (k == 0)
         return false;
@@ -418,11 +455,14 @@ static void wayland_backend_free(VdBackend *b)
     WaylandBackend *wl = (WaylandBackend *)b;
 
     wl->dead = true;
+    if (wl->layout_idle)
+        g_source_remove(wl->layout_idle);
     if (wl->source) {
         g_source_destroy(wl->source);
         g_source_unref(wl->source);
     }
     vd_wl_clipboard_free(wl->clipboard);
+    vd_wl_outman_free(wl->outman);
     vd_dc_free(&wl->dc);
     g_ptr_array_free(wl->outputs, TRUE);
     if (wl->xdg_manager)
@@ -468,6 +508,9 @@ VdBackend *vd_wayland_backend_new(const char *display, const VdBackendHost *host
 
     wl->base.disp_ops = &wayland_display_ops;
     wl->base.disp = wl;
+    wl->base.can_apply = wl->outman != NULL;
+    if (!wl->outman)
+        g_message("wayland: no output management (zwlr_output_manager_v1): monitors configs will be refused");
     if (!wl->xdg_manager)
         g_warning("wayland: the compositor has no xdg-output: no layout report (the pointer follows the host's "
                   "monitors config)");

@@ -367,14 +367,103 @@ def case_scale_two_outputs(env):
         assert (x2, y2) == (2 * 1280 + px, py), ((px, py), (x2, y2))
 
 
-def case_monitors_config_refused(env):
+def apply(env, monitors, flags=0, request_id=1):
+    """MONITORS_CONFIG -> (result, the settled layout's rectangles, sway's outputs by name)."""
     s = env.s
-    s.conn.send(vdipc.S_MONITORS_CONFIG, request_id=7, flags=0, monitors=[monitor(1024, 768)])
-    m = s.conn.expect(vdipc.S_MONITORS_RESULT, 10)
-    assert m["request_id"] == 7 and m["result"] == vdipc.REPLY_ERROR, m
-    layout = env.settle()
-    assert layout and layout["displays"], layout  # the layout report keeps working
-    assert "monitors config 7 refused" in s.log()
+    s.conn.send(vdipc.S_MONITORS_CONFIG, request_id=request_id, flags=flags, monitors=monitors)
+    while True:
+        t, m = s.conn.recv(15)
+        if t == vdipc.S_MONITORS_RESULT:
+            break
+        if t != vdipc.S_LAYOUT:
+            s.pending.append((t, m))
+    assert m["request_id"] == request_id, m
+    layout = env.settle(quiet=0.5)
+    outs = {o["name"]: (o["rect"]["width"], o["rect"]["height"], o["rect"]["x"], o["rect"]["y"]) if o["active"]
+            else None for o in env.sway.outputs()}
+    return m["result"], layout_rects(layout), outs
+
+
+def case_monitors_left_to_right(env):
+    sway = env.sway
+    for o in sway.outputs():
+        sway.swaymsg("output", o["name"], "scale", "1")
+    env.settle()
+    r, rects, outs = apply(env, [monitor(1024, 768), monitor(800, 600)], request_id=21)
+    assert r == vdipc.REPLY_SUCCESS, r
+    assert outs == {"HEADLESS-1": (1024, 768, 0, 0), "HEADLESS-2": (800, 600, 1024, 0)}, outs
+    assert rects == {0: (1024, 768, 0, 0), 1: (800, 600, 1024, 0)}, rects
+
+
+def case_monitors_use_pos_custom_mode(env):
+    # spice-gtk's odd widths need a custom mode; USE_POS: the host's positions, top-left at 0,0
+    r, rects, outs = apply(env, [monitor(1366, 768, x=100, y=-768), monitor(1280, 720, x=100, y=0)],
+                           flags=vdipc.MONITORS_USE_POS, request_id=22)
+    assert r == vdipc.REPLY_SUCCESS, r
+    assert outs == {"HEADLESS-1": (1366, 768, 0, 0), "HEADLESS-2": (1280, 720, 0, 768)}, outs
+    assert rects == {0: (1366, 768, 0, 0), 1: (1280, 720, 0, 768)}, rects
+
+
+def case_monitors_disable(env):
+    # A shorter config (and spice-gtk's sparse entries) asks to turn the other heads off. sway 1.7's
+    # headless backend cannot disable an output at all (`swaymsg output HEADLESS-2 disable` fails
+    # the same way): the agent's configuration reaches sway, which fails it, and the host hears so.
+    r, rects, outs = apply(env, [monitor(1024, 768), monitor(0, 0)], request_id=23)
+    assert r == vdipc.REPLY_ERROR, r
+    assert "Failed to commit output HEADLESS-2" in env.sway.log()
+    assert 'head "HEADLESS-2" disabled' in env.s.log() and "23 not applied: the compositor refused it" in env.s.log()
+    # sway keeps what it could commit (HEADLESS-1's new mode); the report follows what it has
+    assert outs["HEADLESS-2"] is not None, outs
+    assert rects == {0: outs["HEADLESS-1"], 1: outs["HEADLESS-2"]}, (rects, outs)
+    r, rects, outs = apply(env, [monitor(1024, 768), monitor(640, 480)], request_id=24)
+    assert r == vdipc.REPLY_SUCCESS and outs["HEADLESS-2"] == (640, 480, 1024, 0), (r, outs)
+    assert rects == {0: (1024, 768, 0, 0), 1: (640, 480, 1024, 0)}, rects
+
+
+def case_monitors_errors(env):
+    before = env.sway.outputs()
+    # nothing enabled, or too large: refused whole, nothing changes
+    for mons in ([monitor(0, 0)], [monitor(20000, 768)]):
+        r, _, _ = apply(env, mons, request_id=25)
+        assert r == vdipc.REPLY_ERROR, r
+    assert [o["rect"] for o in env.sway.outputs()] == [o["rect"] for o in before]
+    # a display without a head: error, what fits applied
+    r, rects, outs = apply(env, [monitor(800, 600), monitor(800, 600), monitor(800, 600)], request_id=26)
+    assert r == vdipc.REPLY_ERROR, r
+    assert outs == {"HEADLESS-1": (800, 600, 0, 0), "HEADLESS-2": (800, 600, 800, 0)}, outs
+    assert "display 2 has no head" in env.s.log()
+
+
+def case_monitors_compositor_silent(env):
+    # One configuration in flight; a silent compositor answers nothing: VD_WL_APPLY_TIMEOUT_MS (5 s).
+    # A config arriving meanwhile waits; a third replaces the waiting one, which hears an error at once.
+    s, sway = env.s, env.sway
+    sway.proc.send_signal(signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        for rid, w in ((31, 800), (32, 900), (33, 1000)):
+            s.conn.send(vdipc.S_MONITORS_CONFIG, request_id=rid, flags=0,
+                        monitors=[monitor(w, 600), monitor(640, 480)])
+        results = {}
+        while 31 not in results:
+            t, m = s.conn.recv(10)
+            if t == vdipc.S_MONITORS_RESULT:
+                results[m["request_id"]] = (m["result"], time.monotonic() - t0)
+        assert results[32][0] == vdipc.REPLY_ERROR and results[32][1] < 1, results
+        assert results[31][0] == vdipc.REPLY_ERROR and 4.5 < results[31][1] < 8, results
+        assert "superseded by 33" in s.log() and "no answer from the compositor" in s.log()
+    finally:
+        sway.proc.send_signal(signal.SIGCONT)
+    while True:
+        t, m = s.conn.recv(10)
+        if t == vdipc.S_MONITORS_RESULT:
+            break
+    assert m["request_id"] == 33 and m["result"] == vdipc.REPLY_SUCCESS, m
+    # sway took 31 late (when it woke up), so 33, made against the old state, was cancelled once
+    # and sent again against the new one
+    assert "33 cancelled by the compositor (outputs changed): trying again" in s.log()
+    env.settle()
+    assert {o["name"]: o["rect"]["width"] for o in sway.outputs()}["HEADLESS-1"] == 1000
 
 
 def case_idle(env):
@@ -418,7 +507,11 @@ def case_compositor_gone(env):
 LAYOUT_CASES = [
     ("one output", case_one_output),
     ("scale 2, two outputs, pointer on the exact pixel", case_scale_two_outputs),
-    ("monitors config: error, layout still reported", case_monitors_config_refused),
+    ("monitors config: left to right", case_monitors_left_to_right),
+    ("monitors config: USE_POS, custom mode", case_monitors_use_pos_custom_mode),
+    ("monitors config: disabling a head (refused by headless sway)", case_monitors_disable),
+    ("monitors config: refused, partial", case_monitors_errors),
+    ("monitors config: compositor silent, superseded", case_monitors_compositor_silent),
     ("idle: 0 wakeups, Private_Dirty", case_idle),
     ("backend choice: --display, XDG_SESSION_TYPE", case_backend_choice),
     ("compositor gone: exit 0", case_compositor_gone),

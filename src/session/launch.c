@@ -56,10 +56,11 @@ VdLaunchResult vd_launch_via_user_manager(const char *display)
         if (value && *value)
             g_ptr_array_add(env, g_strconcat(passed[i], "=", value, NULL));
     }
+    g_ptr_array_add(env, NULL); /* "^as" takes a NULL-terminated array */
     g_autoptr(GError) error = NULL;
     g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
         conn, NULL, SYSTEMD_PATH, SYSTEMD_MANAGER, "SetEnvironment",
-        g_variant_new("(^as)", (char **)env->pdata, env->len), NULL, G_DBUS_CALL_FLAGS_NONE,
+        g_variant_new("(^as)", (char **)env->pdata), NULL, G_DBUS_CALL_FLAGS_NONE,
         LAUNCH_CALL_TIMEOUT_MS, NULL, &error);
     if (!reply) {
         g_dbus_error_strip_remote_error(error);

@@ -3,15 +3,19 @@
 """Clipboard throughput and memory: N MiB of text host->guest and guest->host through a session
 agent, timed, with the agent's peak RSS (VmHWM).
 
-    bench-clipboard.py [--size MIB] [--repeat N] [--agent ours|spice|both]
+    bench-clipboard.py [--size MIB] [--repeat N] [--agent ours|spice|wayland|both|all]
 
 ours:  the real vdagent under Xvfb against a FakeDaemon (tests/lib/vdipc.py).
+wayland: the real vdagent in a headless sway 1.7 (as a throw-away user, tests/lib/swayworld.py)
+       against a FakeDaemon, with wl-copy/wl-paste as the applications (root only); also its idle
+       wakeups and Private_Dirty.
 spice: Debian's spice-vdagent 0.22 + spice-vdagentd (-X, fake uinput) on a Unix-socket port,
        driven by vdwire.TestHost playing spice-gtk (tests/lib/vdwire.py).
 Both directions are timed the same way:
-  host->guest: from the moment `xclip -o` starts (the host already grabbed) until it has written
-               the last byte (the agent asks the host, which answers at once);
-  guest->host: from the host's REQUEST until its last byte arrived (`xclip -i` owns the selection).
+  host->guest: from the moment `xclip -o` (`wl-paste`) starts (the host already grabbed) until it
+               has written the last byte (the agent asks the host, which answers at once);
+  guest->host: from the host's REQUEST until its last byte arrived (`xclip -i` or `wl-copy` owns
+               the selection).
 Prints one line per run and a summary; never fails on figures.
 """
 
@@ -29,7 +33,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.environ.get("VD_SOURCE_ROOT", os.path.join(HERE, "../.."))
-sys.path[:0] = [os.path.join(SRC, "tests/clipboard"), os.path.join(SRC, "tests/lib")]
+sys.path[:0] = [os.path.join(SRC, "tests/clipboard"), os.path.join(SRC, "tests/lib"), os.path.join(SRC, "tests/session")]
 
 import cliplib  # noqa: E402
 import vdipc  # noqa: E402
@@ -119,6 +123,76 @@ def ours_guest_to_host(x, data):
         owner.terminate()
         owner.wait(10)
         return took, n, hwm
+    finally:
+        s.stop()
+
+
+# --- ours, on Wayland (sway) ---
+
+def wl_host_to_guest(sway, data):
+    import wlagent
+    s = wlagent.WlSession(sway, debug=False)
+    try:
+        frames = [vdipc.encode_frame(vdipc.SESSION, vdipc.S_CLIPBOARD_BEGIN, selection=0, type=1, total=len(data))]
+        mv = memoryview(data)
+        frames += [vdipc.frame(vdipc.S_CLIPBOARD_DATA, b"\0" + bytes(mv[o:o + vdipc.MAX_PIECE]))
+                   for o in range(0, len(data), vdipc.MAX_PIECE)]
+        blob = b"".join(frames)
+        del frames
+        s.grab(0, [1])
+        cliplib.wait_for(lambda: sway.run(["wl-paste", "--list-types"], check=False).returncode == 0, 10,
+                         what="the agent's offer")
+        t0 = time.monotonic()
+        p = sway.popen(["wl-paste", "--no-newline", "--type", "text/plain;charset=utf-8"], stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL)
+        r = Reader(p)
+        s.expect(vdipc.S_CLIPBOARD_REQUEST, 10)
+        s.conn.send_raw(blob)
+        p.wait(120)
+        r.join()
+        took = time.monotonic() - t0
+        return took, r.n, vm_hwm_kib(s.proc.pid)
+    finally:
+        s.stop()
+
+
+def wl_guest_to_host(sway, data):
+    import wlagent
+    s = wlagent.WlSession(sway, debug=False)
+    try:
+        owner = sway.popen(["wl-copy", "--foreground", "--type", "text/plain;charset=utf-8"], stdin=subprocess.PIPE,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def feed():
+            owner.stdin.write(data)
+            owner.stdin.close()
+        threading.Thread(target=feed, daemon=True).start()
+        s.expect(vdipc.S_CLIPBOARD_GRAB, 30)
+        t0 = time.monotonic()
+        s.request(0, 1)
+        n = s.fast_recv_data(0, 60)
+        took = time.monotonic() - t0
+        hwm = vm_hwm_kib(s.proc.pid)
+        owner.terminate()
+        owner.wait(10)
+        return took, n, hwm
+    finally:
+        s.stop()
+
+
+def wl_idle(sway):
+    """An idle agent on sway: wakeups over 5 s, Private_Dirty (smaps_rollup)."""
+    import agentlib
+    import wlagent
+    s = wlagent.WlSession(sway, debug=False)
+    try:
+        time.sleep(1)
+        w0 = agentlib.wakeups(s.proc.pid)
+        time.sleep(5)
+        w1 = agentlib.wakeups(s.proc.pid)
+        with open("/proc/%d/smaps_rollup" % s.proc.pid) as f:
+            dirty = sum(int(line.split()[1]) for line in f if line.startswith("Private_Dirty:"))
+        return w1 - w0, dirty
     finally:
         s.stop()
 
@@ -242,14 +316,24 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=64, help="MiB (default 64)")
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--agent", choices=("ours", "spice", "both"), default="both")
+    ap.add_argument("--agent", choices=("ours", "spice", "wayland", "both", "all"), default="both")
     args = ap.parse_args()
     line = b"The quick brown fox jumps over the lazy dog 0123456789.\n"
     data = (line * (args.size * MiB // len(line) + 1))[:args.size * MiB]
     runs = []
-    if args.agent in ("ours", "both"):
+    if args.agent in ("ours", "both", "all"):
         runs += [("vdagent", "host->guest", ours_host_to_guest), ("vdagent", "guest->host", ours_guest_to_host)]
-    if args.agent in ("spice", "both"):
+    sway = None
+    if args.agent in ("wayland", "all"):
+        import swayworld
+        try:
+            sway = swayworld.Sway(outputs=["HEADLESS-1 resolution 1280x800 position 0 0"])
+        except Exception as e:  # noqa: BLE001 - no sway, or not root: the X11 figures still come
+            print("vdagent/sway   skipped: %s" % e, flush=True)
+        if sway:
+            runs += [("vdagent/sway", "host->guest", lambda x, d: wl_host_to_guest(sway, d)),
+                     ("vdagent/sway", "guest->host", lambda x, d: wl_guest_to_host(sway, d))]
+    if args.agent in ("spice", "both", "all"):
         runs += [("spice-vdagent", "host->guest", spice_host_to_guest),
                  ("spice-vdagent", "guest->host", spice_guest_to_host)]
     x = cliplib.Xvfb()
@@ -271,8 +355,13 @@ def main():
             if times:
                 print("%-14s %-12s median %.3f s, peak RSS max %.1f MiB" % (
                     agent, direction, statistics.median(times), max(hwms) / 1024), flush=True)
+        if sway:
+            w, dirty = wl_idle(sway)
+            print("vdagent/sway   idle: %d wakeups in 5 s, Private_Dirty %d KiB" % (w, dirty), flush=True)
     finally:
         x.stop()
+        if sway:
+            sway.stop()
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@
 #include "logind.h"
 #include "power.h"
 #include "qga-helper.h"
+#include "qga-shell.h"
 #include "qga-verbs.h"
 
 
@@ -414,6 +415,17 @@ static const VdQgaArg set_memory_blocks_args[] = {{"mem-blks", VD_QGA_ARG_ARRAY,
 static const VdQgaArg set_password_args[] = {
     {"username", VD_QGA_ARG_STRING, FALSE}, {"password", VD_QGA_ARG_STRING, FALSE}, {"crypted", VD_QGA_ARG_BOOL, FALSE},
     {NULL}};
+static const VdQgaArg exec_args[] = {
+    {"path", VD_QGA_ARG_STRING, FALSE}, {"arg", VD_QGA_ARG_ARRAY, TRUE}, {"env", VD_QGA_ARG_ARRAY, TRUE},
+    {"input-data", VD_QGA_ARG_STRING, TRUE}, {"capture-output", VD_QGA_ARG_BOOL, TRUE}, {NULL}};
+static const VdQgaArg exec_status_args[] = {{"pid", VD_QGA_ARG_INT, FALSE}, {NULL}};
+static const VdQgaArg file_open_args[] = {{"path", VD_QGA_ARG_STRING, FALSE}, {"mode", VD_QGA_ARG_STRING, TRUE}, {NULL}};
+static const VdQgaArg handle_args[] = {{"handle", VD_QGA_ARG_INT, FALSE}, {NULL}};
+static const VdQgaArg file_read_args[] = {{"handle", VD_QGA_ARG_INT, FALSE}, {"count", VD_QGA_ARG_INT, TRUE}, {NULL}};
+static const VdQgaArg file_write_args[] = {
+    {"handle", VD_QGA_ARG_INT, FALSE}, {"buf-b64", VD_QGA_ARG_STRING, FALSE}, {"count", VD_QGA_ARG_INT, TRUE}, {NULL}};
+static const VdQgaArg file_seek_args[] = {
+    {"handle", VD_QGA_ARG_INT, FALSE}, {"offset", VD_QGA_ARG_INT, FALSE}, {"whence", VD_QGA_ARG_ANY, FALSE}, {NULL}};
 static const VdQgaArg ssh_get_args[] = {{"username", VD_QGA_ARG_STRING, FALSE}, {NULL}};
 static const VdQgaArg ssh_add_args[] = {
     {"username", VD_QGA_ARG_STRING, FALSE}, {"keys", VD_QGA_ARG_ARRAY, FALSE}, {"reset", VD_QGA_ARG_BOOL, TRUE}, {NULL}};
@@ -455,6 +467,15 @@ static const VdQgaCommand commands[] = {
     {"guest-ssh-get-authorized-keys", vd_qga_cmd_privileged, ssh_get_args, TRUE, FALSE},
     {"guest-ssh-add-authorized-keys", vd_qga_cmd_privileged, ssh_add_args, TRUE, TRUE},
     {"guest-ssh-remove-authorized-keys", vd_qga_cmd_privileged, ssh_remove_args, TRUE, TRUE},
+    /* qga-shell.h: disabled unless the policy file enables them */
+    {"guest-exec", vd_qga_cmd_exec, exec_args, TRUE, TRUE},
+    {"guest-exec-status", vd_qga_cmd_exec_status, exec_status_args, TRUE, FALSE},
+    {"guest-file-open", vd_qga_cmd_file_open, file_open_args, TRUE, TRUE},
+    {"guest-file-close", vd_qga_cmd_file_close, handle_args, TRUE, FALSE},
+    {"guest-file-read", vd_qga_cmd_file_read, file_read_args, TRUE, FALSE},
+    {"guest-file-write", vd_qga_cmd_file_write, file_write_args, TRUE, TRUE},
+    {"guest-file-seek", vd_qga_cmd_file_seek, file_seek_args, TRUE, FALSE},
+    {"guest-file-flush", vd_qga_cmd_file_flush, handle_args, TRUE, FALSE},
 };
 
 const VdQgaCommand *vd_qga_commands(gsize *ret_n)
@@ -470,6 +491,12 @@ const VdQgaCommand *vd_qga_command_find(const char *name)
             return &commands[i];
     }
     return NULL;
+}
+
+gboolean vd_qga_command_is_shell(const char *name)
+{
+    return g_str_equal(name, "guest-exec") || g_str_equal(name, "guest-exec-status") ||
+           g_str_has_prefix(name, "guest-file-");
 }
 
 gboolean vd_qga_command_is_known_elsewhere(const char *name)

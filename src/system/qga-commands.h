@@ -27,6 +27,7 @@ typedef enum {
     VD_QGA_ARG_STRING,
     VD_QGA_ARG_BOOL,
     VD_QGA_ARG_ARRAY, /* any array: the handler checks its elements */
+    VD_QGA_ARG_ANY,   /* any JSON value: the handler checks it */
 } VdQgaArgType;
 
 typedef struct {
@@ -50,6 +51,9 @@ const VdQgaCommand *vd_qga_commands(gsize *ret_n);
 const VdQgaCommand *vd_qga_command_find(const char *name);
 /* Names qemu-ga knows but we do not implement: accepted in policies without a warning. */
 gboolean vd_qga_command_is_known_elsewhere(const char *name);
+/* guest-exec, guest-exec-status, guest-file-*: they hand the host a root shell, so they are
+ * disabled unless the policy file's allow-rpcs names them (--allow-rpcs alone does not). */
+gboolean vd_qga_command_is_shell(const char *name);
 
 /* Accessors for handlers. */
 const char *vd_qga_call_verb(const VdQgaCall *call);

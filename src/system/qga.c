@@ -49,6 +49,7 @@ struct VdQga {
     GDBusConnection *system_bus;
     GHashTable *allowed; /* verb names, NULL: every verb not blocked */
     GHashTable *blocked; /* verb names */
+    GHashTable *file_allowed; /* the policy file's allow-rpcs: the only way to enable the shell verbs */
 
     VdQgaState state;
     int fd;
@@ -165,6 +166,8 @@ static gboolean load_config(VdQga *qga, const char *path, gboolean explicit_path
                     return FALSE;
             } else if (g_str_equal(keys[k], "allow-rpcs")) {
                 g_string_append_printf(allow_list, "%s,", value);
+                if (!policy_add(qga->file_allowed, value, what, error))
+                    return FALSE;
             } else {
                 g_warning("%s: ignoring unknown key", what);
             }
@@ -176,6 +179,9 @@ static gboolean load_config(VdQga *qga, const char *path, gboolean explicit_path
 static gboolean verb_enabled(const VdQga *qga, const char *verb)
 {
     if (g_hash_table_contains(qga->blocked, verb))
+        return FALSE;
+    /* guest-exec, guest-file-*: a root shell for the host; only the policy file enables them. */
+    if (vd_qga_command_is_shell(verb) && !g_hash_table_contains(qga->file_allowed, verb))
         return FALSE;
     return !qga->allowed || g_hash_table_contains(qga->allowed, verb);
 }
@@ -335,9 +341,11 @@ static gboolean check_args(const VdQgaCommand *command, JsonObject *args, char *
             *ret_desc = g_strdup_printf("Parameter '%s' is missing", a->name);
             return FALSE;
         }
-        static const char *const expected[] = {"integer", "string", "boolean", "array"};
+        static const char *const expected[] = {"integer", "string", "boolean", "array", "any"};
         gboolean ok;
-        if (a->type == VD_QGA_ARG_ARRAY) {
+        if (a->type == VD_QGA_ARG_ANY) {
+            ok = TRUE;
+        } else if (a->type == VD_QGA_ARG_ARRAY) {
             ok = JSON_NODE_HOLDS_ARRAY(node);
         } else {
             GType want = a->type == VD_QGA_ARG_INT ? G_TYPE_INT64
@@ -675,6 +683,7 @@ VdQga *vd_qga_new(const VdQgaConfig *config, GError **error)
     VdQga *qga = g_new0(VdQga, 1);
     qga->fd = -1;
     qga->blocked = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    qga->file_allowed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     qga->out = g_byte_array_new();
     qga->state = VD_QGA_STATE_STOPPED;
 
@@ -735,6 +744,7 @@ void vd_qga_free(VdQga *qga)
     g_byte_array_unref(qga->out);
     if (qga->allowed)
         g_hash_table_unref(qga->allowed);
+    g_hash_table_unref(qga->file_allowed);
     g_hash_table_unref(qga->blocked);
     g_clear_object(&qga->system_bus);
     g_free(qga->port_path);

@@ -31,11 +31,11 @@ check, Failure = base.check, base.Failure
 
 # Never given to the reference: it would change this machine (shared by everyone). Its
 # guest-fsfreeze-freeze-list is given our loop mount point only, never an empty list;
-# guest-set-vcpus and guest-set-memory-blocks only "online": true and indices that do not exist.
+# guest-set-vcpus and guest-set-memory-blocks only "online": true and indices that do not exist;
+# guest-exec only echo, cat and sh printing; guest-file-* only files in our temporary directory.
 REFERENCE_BLOCKED = ['guest-fsfreeze-freeze', 'guest-fstrim', 'guest-set-time',
                      'guest-shutdown', 'guest-suspend-disk', 'guest-suspend-ram', 'guest-suspend-hybrid',
-                     'guest-set-user-password', 'guest-exec',
-                     'guest-file-open', 'guest-ssh-add-authorized-keys', 'guest-ssh-remove-authorized-keys']
+                     'guest-set-user-password', 'guest-ssh-add-authorized-keys', 'guest-ssh-remove-authorized-keys']
 
 
 class Reference:
@@ -560,6 +560,100 @@ def t_ssh_keys(h, root, ref):
         check(f.read() == 'ssh-rsa ROOTONLY secret\n', 'the root-only file was changed')
 
 
+# --- guest-exec, guest-file-*: disabled unless the policy file enables them ---
+
+SHELL_VERBS = ['guest-exec', 'guest-exec-status', 'guest-file-open', 'guest-file-close', 'guest-file-read',
+               'guest-file-write', 'guest-file-seek', 'guest-file-flush']
+
+
+def t_shell_disabled(s):
+    agent, h = s.agent(['--allow-rpcs', ','.join(SHELL_VERBS + ['guest-info', 'guest-ping'])])
+    for verb in SHELL_VERBS:
+        h.error(verb, 'CommandNotFound', r'^Command %s has been disabled' % verb)
+    en = {c['name']: c['enabled'] for c in h.ret('guest-info')['supported_commands']}
+    check(not any(en[v] for v in SHELL_VERBS) and en['guest-ping'], 'guest-info %r' % en)
+    s.finish(agent, h)
+
+
+def shell_agent(s):
+    conf = os.path.join(s.tmp, 'shell.conf')
+    with open(conf, 'w') as f:
+        f.write('[general]\nallow-rpcs=guest-sync-delimited,guest-sync,guest-ping,guest-info,%s\n' % ','.join(SHELL_VERBS))
+    return s.agent(['--qga-config', conf])
+
+
+def exec_wait(agent_or_ref, args):
+    pid = agent_or_ref.ret('guest-exec', args)['pid']
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        st = agent_or_ref.ret('guest-exec-status', {'pid': pid})
+        if st['exited']:
+            return st
+        time.sleep(0.05)
+    raise Failure('%r did not finish' % args)
+
+
+def t_exec(s, ref):
+    agent, h = shell_agent(s)
+    import base64
+    cases = [
+        {'path': '/bin/sh', 'arg': ['-c', 'echo out; echo err >&2; exit 3'], 'capture-output': True},
+        {'path': 'cat', 'input-data': base64.b64encode(b'fed through stdin').decode(), 'capture-output': True},
+        {'path': '/bin/sh', 'arg': ['-c', 'kill -9 $$'], 'capture-output': True},
+        {'path': '/bin/echo', 'arg': ['not captured']},
+        {'path': '/usr/bin/env', 'env': ['ONLY=this'], 'capture-output': True},
+    ]
+    for args in cases:
+        ours, theirs = exec_wait(h, args), exec_wait(ref, args)
+        check(ours == theirs, 'guest-exec %r: %r, qemu-ga %r' % (args, ours, theirs))
+    # Output beyond the limit: truncated, and the child does not block on a full pipe.
+    st = exec_wait(h, {'path': '/bin/sh', 'arg': ['-c', 'head -c 300000 /dev/zero'], 'capture-output': True})
+    check(st.get('out-truncated') is True and len(base64.b64decode(st['out-data'])) == 256 * 1024, 'truncation %r'
+          % {k: (v if k != 'out-data' else len(v)) for k, v in st.items()})
+    r, ours = ref.call('guest-exec-status', {'pid': 1}), h.call('guest-exec-status', {'pid': 1})
+    check(ours == r, 'unknown pid: %r, qemu-ga %r' % (ours, r))
+    h.error({'execute': 'guest-exec', 'arguments': {'path': '/no/such/program'}}, 'GenericError', 'No such file')
+    h.error({'execute': 'guest-exec', 'arguments': {'path': '/bin/true', 'arg': [1]}}, 'GenericError', "'arg'")
+    log = agent.stderr()
+    check(re.search(r'qga audit: guest-exec mode=/bin/sh: started pid \d+ with 2 arguments', log), 'no audit line')
+    check('echo out' not in log, 'arguments logged')
+    s.finish(agent, h)
+
+
+def t_file(s, ref):
+    agent, h = shell_agent(s)
+    import base64
+    results = []
+    for peer in (h, ref):
+        path = os.path.join(s.tmp, 'file-%d' % len(results))
+        handle = peer.ret('guest-file-open', {'path': path, 'mode': 'w+'})
+        check(isinstance(handle, int), 'handle %r' % handle)
+        w = peer.ret('guest-file-write', {'handle': handle, 'buf-b64': base64.b64encode(b'hello world').decode()})
+        seek = peer.ret('guest-file-seek', {'handle': handle, 'offset': 6, 'whence': 'set'})
+        r1 = peer.ret('guest-file-read', {'handle': handle, 'count': 3})
+        r2 = peer.ret('guest-file-read', {'handle': handle})
+        seek2 = peer.ret('guest-file-seek', {'handle': handle, 'offset': 0, 'whence': 0})
+        flush = peer.ret('guest-file-flush', {'handle': handle})
+        close = peer.ret('guest-file-close', {'handle': handle})
+        gone = peer.call('guest-file-read', {'handle': handle})
+        missing = peer.call('guest-file-open', {'path': os.path.join(s.tmp, 'no-such-file')})
+        with open(path, 'rb') as f:
+            content = f.read()
+        results.append([w, seek, r1, r2, seek2, flush, close, content, gone['error']['class'], missing])
+    check(results[0] == results[1], 'file verbs: %r, qemu-ga %r' % tuple(results))
+    h.error({'execute': 'guest-file-open', 'arguments': {'path': '/x', 'mode': 'rw'}}, 'GenericError', 'mode')
+    handle = h.ret('guest-file-open', {'path': os.path.join(s.tmp, 'file-0')})
+    h.error({'execute': 'guest-file-read', 'arguments': {'handle': handle, 'count': 512 * 1024 + 1}},
+            'GenericError', 'invalid for argument count')
+    handles = [handle] + [h.ret('guest-file-open', {'path': os.path.join(s.tmp, 'file-0')}) for _ in range(63)]
+    h.error({'execute': 'guest-file-open', 'arguments': {'path': os.path.join(s.tmp, 'file-0')}}, 'GenericError',
+            'more than 64 files open')
+    for x in handles:
+        h.ret('guest-file-close', {'handle': x})
+    check(re.search(r"qga audit: guest-file-open mode=w\+ \S+file-0: handle \d+", agent.stderr()), 'no audit line')
+    s.finish(agent, h)
+
+
 # --- QEMU's tests/unit/test-qga.c: blocked-rpcs and allowed-rpcs, as it runs them ---
 
 def t_qemu_blocked_rpcs(s):
@@ -651,6 +745,9 @@ def main():
             skip_all(s, FS_CASES[5:6], loop_skip)
         s.tap.run(FS_CASES[8], t_no_helper, s)
         s.tap.run('guest-get-users from utmp as qemu-ga', t_users_vs_reference, s, ref)
+        s.tap.run('guest-exec and guest-file-* disabled unless the policy file enables them', t_shell_disabled, s)
+        s.tap.run('guest-exec and -status as qemu-ga (policy file)', t_exec, s, ref)
+        s.tap.run('guest-file-* as qemu-ga (policy file)', t_file, s, ref)
         s.tap.run("test-qga.c's blocked-rpcs case", t_qemu_blocked_rpcs, s)
         s.tap.run("test-qga.c's allowed-rpcs case", t_qemu_allowed_rpcs, s)
         s.tap.run('qemu-ga served every request', lambda: check(ref.proc.poll() is None, 'qemu-ga exited'))

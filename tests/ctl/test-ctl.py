@@ -21,9 +21,7 @@ import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.join(os.environ.get("VD_SOURCE_ROOT", os.path.join(os.path.dirname(
-    os.path.abspath(__file__)), "..", "..")), "tests", "system"))
-from daemonlib import *  # noqa: E402,F401
+from daemon import *  # noqa: E402,F401
 import vdipc  # noqa: E402
 from vdipc import ControlClient, FakeAgent, PeerError  # noqa: E402
 from vdwire import *  # noqa: E402,F401
@@ -45,7 +43,8 @@ tap = Tap()
 tmp = tempfile.mkdtemp(prefix="vd-ctl-test-")
 os.chmod(tmp, 0o755)  # the permission test runs vdagent-ctl as nobody: it must reach the socket
 host = TestHost(os.path.join(tmp, "port.sock"))
-daemon = Daemon(host.path, tmp=tmp)
+daemon = Vdagentd(host.path, tmp)
+daemon.wait_socket(5)
 CONTROL = os.path.join(tmp, "control.sock")
 host.accept(timeout=10)
 host.expect(MSG_ANNOUNCE_CAPABILITIES)
@@ -164,7 +163,8 @@ def test_status_port_never_opened():
     empty counters are not a table. Then the port appears: open, and the old error is gone."""
     d = tempfile.mkdtemp(prefix="vd-ctl-noport-", dir=tmp)
     port = os.path.join(d, "port.sock")
-    other = Daemon(port, tmp=d)
+    other = Vdagentd(port, d)
+    other.wait_socket(5)
     control = os.path.join(d, "control.sock")
     late = None
     try:
@@ -1070,7 +1070,8 @@ for name, fn in [
 def test_clean_exit():
     assert daemon.alive(), daemon.log_text()
     agent.close()
-    assert daemon.stop() == 0, daemon.log_text()
+    daemon.stop()
+    assert daemon.returncode == 0, daemon.log_text()
     assert not os.path.exists(CONTROL), "the control socket is left behind"
 
 

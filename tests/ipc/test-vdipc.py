@@ -14,6 +14,7 @@ import sys
 
 import vdipc as P
 from ipc_samples import MON, control_samples, session_samples
+from vdtest import Tap
 
 CODEC = os.environ.get("VD_IPC_CODEC") or sys.argv[1]
 REJECT, BAD_HEADER = 0xFFFF, 0xFFFE
@@ -144,11 +145,11 @@ def c_verdict(answer):
     return ("ok", P.frame(t, payload))
 
 
-results = []
+tap = Tap()
 
 
 def check(name, cond, detail=""):
-    results.append((name, bool(cond), detail))
+    tap.ok(bool(cond), name, detail)
 
 
 def mutations(payload):
@@ -323,9 +324,4 @@ except Exception:  # noqa: BLE001
     import traceback
     check("clients: FakeAgent/FakeDaemon/ControlClient over real sockets", False, traceback.format_exc())
 
-print("1..%d" % len(results))
-for i, (name, ok, detail) in enumerate(results, 1):
-    print("%s %d - %s" % ("ok" if ok else "not ok", i, name))
-    if not ok and detail:
-        print("# " + detail.replace("\n", "\n# "))
-sys.exit(0 if all(ok for _, ok, _ in results) else 1)
+tap.finish()

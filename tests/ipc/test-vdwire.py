@@ -13,6 +13,7 @@ import threading
 import traceback
 
 import vdwire as W
+from vdtest import Skip, Tap
 
 TESTS = []
 
@@ -65,7 +66,7 @@ def spice_enums(path):
 @test
 def constants_match_spice_protocol():
     if not os.path.exists(SPICE_HEADER):
-        return "skip %s not installed" % SPICE_HEADER
+        raise Skip("%s not installed" % SPICE_HEADER)
     enums = spice_enums(SPICE_HEADER)
     pairs = {"VD_AGENT_CAP_": "CAP_", "VD_AGENT_CLIPBOARD_SELECTION_": "SELECTION_",
              "VD_AGENT_FILE_XFER_STATUS_": "XFER_", "VD_AGENT_CLIPBOARD_": "CLIPBOARD_",
@@ -84,7 +85,7 @@ def constants_match_spice_protocol():
     assert enums["VD_AGENT_END_MESSAGE"] == W.MSG_END
     assert enums["VD_AGENT_END_CAP"] == W.CAP_END
     assert checked >= 16 + 18 + 7 + 3 + 8, "only %d constants matched" % checked
-    return "checked %d" % checked
+    print("# checked %d" % checked)
 
 
 @test
@@ -311,21 +312,7 @@ def test_host_over_a_socket():
         assert not os.path.exists(path)
 
 
-results = []
+tap = Tap(plan=len(TESTS))
 for fn in TESTS:
-    try:
-        r = fn()
-        results.append((fn.__name__, True, r))
-    except Exception:
-        results.append((fn.__name__, False, traceback.format_exc()))
-print("1..%d" % len(results))
-for i, (name, ok, detail) in enumerate(results, 1):
-    if ok and isinstance(detail, str) and detail.startswith("skip"):
-        print("ok %d - %s # SKIP %s" % (i, name, detail[5:]))
-    elif ok and detail:
-        print("ok %d - %s (%s)" % (i, name, detail))
-    else:
-        print("%s %d - %s" % ("ok" if ok else "not ok", i, name))
-    if not ok:
-        print("# " + detail.replace("\n", "\n# "))
-raise SystemExit(0 if all(ok for _, ok, _ in results) else 1)
+    tap.run(fn.__name__, fn)
+tap.finish()

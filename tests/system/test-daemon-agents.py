@@ -12,12 +12,11 @@ import shutil
 import socket
 import struct
 import subprocess
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemonlib import *  # noqa: E402,F401
+from daemon import *  # noqa: E402,F401
+from vdtest import Tap  # noqa: E402
 import vdipc  # noqa: E402
 from vdipc import FakeAgent, PeerError  # noqa: E402
 from vdwire import *  # noqa: E402,F401
@@ -25,7 +24,8 @@ from vdwire import *  # noqa: E402,F401
 tap = Tap()
 tmp = tempfile.mkdtemp(prefix="vd-agents-test-")
 host = TestHost(os.path.join(tmp, "port.sock"))
-daemon = Daemon(host.path)
+daemon = Vdagentd(host.path)
+daemon.wait_socket(5)
 host.accept(timeout=10)
 host.expect(MSG_ANNOUNCE_CAPABILITIES)
 host.negotiate(SPICE_GTK_CAPS)
@@ -834,7 +834,8 @@ def test_count_unknown_type_and_display():
 def test_count_uinput_write():
     """A device that refuses writes (/dev/full): each failed write is counted, the daemon lives."""
     h2 = TestHost(os.path.join(tmp, "port2.sock"))
-    d2 = Daemon(h2.path, extra=("--uinput", "/dev/full"))
+    d2 = Vdagentd(h2.path, extra=("--uinput", "/dev/full"))
+    d2.wait_socket(5)
     try:
         h2.accept(timeout=10)
         h2.expect(MSG_ANNOUNCE_CAPABILITIES)
@@ -847,7 +848,8 @@ def test_count_uinput_write():
         moved("uinput_write", e0, by=2, d=d2)
         assert d2.alive()
     finally:
-        assert d2.stop() == 0, d2.log_text()
+        d2.stop()
+        assert d2.returncode == 0, d2.log_text()
         d2.cleanup()
         h2.shutdown()
 
@@ -858,7 +860,8 @@ def test_host_grab_kept_until_agent():
     no serial), and never repeats that grab once the clipboard is announced. The daemon keeps it for
     the agent that comes, which can then ask for the data; a release meanwhile is kept too."""
     h2 = TestHost(os.path.join(tmp, "port-qemu.sock"))
-    d2 = Daemon(h2.path)
+    d2 = Vdagentd(h2.path)
+    d2.wait_socket(5)
     a = None
     try:
         h2.accept(timeout=10)
@@ -900,7 +903,8 @@ def test_host_grab_kept_until_agent():
     finally:
         if a:
             a.close()
-        assert d2.stop() == 0, d2.log_text()
+        d2.stop()
+        assert d2.returncode == 0, d2.log_text()
         d2.cleanup()
         h2.shutdown()
 

@@ -12,8 +12,8 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemonlib import VDAGENTD, Tap  # noqa: E402
+from daemon import VDAGENTD  # noqa: E402
+from vdtest import Tap  # noqa: E402
 import vdipc  # noqa: E402
 from vdwire import TestHost, MSG_ANNOUNCE_CAPABILITIES, parse_announce_caps  # noqa: E402
 
@@ -353,4 +353,4 @@ tap.run("READY=1 and STOPPING=1 on $NOTIFY_SOCKET", test_notify_ready)
 tap.run("socket activation: the passed socket serves agents", test_socket_activation)
 tap.run("without a uinput device: runs, MOUSE_STATE not announced", test_no_uinput)
 tap.run("--fake-uinput into a FIFO", test_fake_uinput_fifo)
-tap.done()
+tap.finish()

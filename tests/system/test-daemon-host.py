@@ -7,19 +7,19 @@ client disconnect, host disconnect and reconnect with backoff, malformed and ove
 import os
 import socket
 import struct
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemonlib import *  # noqa: E402,F401
+from daemon import *  # noqa: E402,F401
+from vdtest import Tap  # noqa: E402
 from vdwire import *  # noqa: E402,F401
 from footprint import MEASURE_ENV, VDAGENTD_IDLE_PRIVATE_DIRTY_KIB, describe, footprint  # noqa: E402
 
 tap = Tap()
 tmp = tempfile.mkdtemp(prefix="vd-host-test-")
 host = TestHost(os.path.join(tmp, "port.sock"))
-daemon = Daemon(host.path)
+daemon = Vdagentd(host.path)
+daemon.wait_socket(5)
 
 
 def connect():
@@ -276,7 +276,8 @@ def test_idle_footprint():
         print("# sanitizer build: memory figures not meaningful")
         return
     fp_host = TestHost(os.path.join(tmp, "footprint-port.sock"))
-    d = Daemon(fp_host.path, env=MEASURE_ENV)
+    d = Vdagentd(fp_host.path, env=MEASURE_ENV)
+    d.wait_socket(5)
     try:
         fp_host.accept(timeout=10)
         fp_host.expect(MSG_ANNOUNCE_CAPABILITIES)

@@ -6,10 +6,8 @@ where they exist), and a usage error is one line saying what is wrong, one line 
 --help, and exit status 2."""
 import os
 import subprocess
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemonlib import Tap  # noqa: E402
+from vdtest import Tap  # noqa: E402
 
 BUILD = os.environ["VD_BUILD_ROOT"]
 PROGRAMS = {
@@ -65,4 +63,4 @@ def test_usage_errors():
 tap.run("-V and --version print the program's name and version", test_version)
 tap.run("-h prints help; -d, -x and -V mean the same in vdagentd and vdagent", test_help)
 tap.run("a usage error is one line, a hint to --help, and exit status 2, in every program", test_usage_errors)
-tap.done()
+tap.finish()

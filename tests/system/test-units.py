@@ -7,8 +7,9 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
+
+from vdtest import Tap
 
 build_root = os.environ["VD_BUILD_ROOT"]
 unit_dir = os.path.join(build_root, "data", "systemd")
@@ -18,19 +19,11 @@ vdagent = os.path.join(build_root, "src", "session", "vdagent")
 if not os.path.exists(vdagent):
     vdagent = "/bin/true"
 
-n = 0
-failed = 0
+tap = Tap()
 
 
 def check(name, ok, detail=""):
-    global n, failed
-    n += 1
-    if not ok:
-        failed += 1
-    print("%s %d - %s" % ("ok" if ok else "not ok", n, name))
-    if detail and not ok:
-        for line in detail.splitlines():
-            print("# " + line)
+    tap.ok(ok, name, detail)
 
 
 with tempfile.TemporaryDirectory() as tmp:
@@ -81,8 +74,7 @@ with tempfile.TemporaryDirectory() as tmp:
     ours = [l for l in out.splitlines() if "vdagent" in l]
     # Without a user manager (CI containers) --user verify cannot run at all: say so, not pass.
     if "Failed to" in out and "user" in out.lower() and not ours:
-        print("ok %d - systemd-analyze --user verify vdagent.service # SKIP no user manager: %s" % (n + 1, out.splitlines()[0]))
-        n += 1
+        tap.skip("systemd-analyze --user verify vdagent.service", "no user manager: %s" % out.splitlines()[0])
     else:
         check("systemd-analyze --user verify vdagent.service", r.returncode == 0 and not ours, out)
 
@@ -244,5 +236,4 @@ for port in ("com.redhat.spice.0", "org.qemu.guest_agent.0"):
     actions = set(m.group(1).split("|")) if m else set()
     check("the udev rule for %s matches add and change events" % port, actions == {"add", "change"}, repr(line))
 
-print("1..%d" % n)
-sys.exit(1 if failed else 0)
+tap.finish()

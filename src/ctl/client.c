@@ -54,7 +54,27 @@ gboolean vd_ctl_client_send(VdCtlClient *client, const VdControlMsg *msg, GError
         g_set_error(error, VD_CTL_ERROR, VD_CTL_ERROR_USAGE, "request too large for one frame");
         return FALSE;
     }
-    return write_all(client, out->data, out->len, error);
+    g_autoptr(GError) write_error = NULL;
+    if (write_all(client, out->data, out->len, &write_error))
+        return TRUE;
+    /* A daemon that refuses us says why and hangs up at once: the reason, if it is here, is
+     * better news than EPIPE. */
+    for (int i = 0; i < 4 && write_error; i++) {
+        VdControlMsg early = { 0 };
+        g_autoptr(GError) why = NULL;
+        if (vd_ctl_client_recv(client, &early, 200, &why)) {
+            vd_control_msg_clear(&early);
+            continue;
+        }
+        if (why->code == VD_CTL_ERROR_VERSION || why->code == VD_CTL_ERROR_PERMISSION ||
+            why->code == VD_CTL_ERROR_FAILED) {
+            g_propagate_error(error, g_steal_pointer(&why));
+            return FALSE;
+        }
+        break;
+    }
+    g_propagate_error(error, g_steal_pointer(&write_error));
+    return FALSE;
 }
 
 static int queue_frame(uint16_t type, const uint8_t *payload, size_t len, void *user_data)
@@ -210,14 +230,22 @@ VdCtlClient *vd_ctl_client_connect(const char *path, int timeout_ms, GError **er
     hello.u.hello.software = (char *)"vdagent-ctl " VDAGENT_VERSION;
     g_autoptr(GError) send_error = NULL;
     if (!vd_ctl_client_send(client, &hello, &send_error)) {
-        /* A daemon that refuses us says why and hangs up, maybe before our HELLO is out. */
-        VdControlMsg early = { 0 };
-        g_autoptr(GError) why = NULL;
-        if (vd_ctl_client_recv(client, &early, 500, &why))
-            vd_control_msg_clear(&early);
-        else if (why->code == VD_CTL_ERROR_VERSION || why->code == VD_CTL_ERROR_PERMISSION ||
-                 why->code == VD_CTL_ERROR_FAILED)
-            g_propagate_error(error, g_steal_pointer(&why));
+        /* A daemon that refuses us says why (after its HELLO) and hangs up at once, maybe before
+         * our HELLO is out. */
+        for (int i = 0; i < 2; i++) {
+            VdControlMsg early = { 0 };
+            g_autoptr(GError) why = NULL;
+            if (vd_ctl_client_recv(client, &early, 500, &why)) {
+                gboolean greeted = early.type == VD_IPC_HELLO;
+                vd_control_msg_clear(&early);
+                if (greeted)
+                    continue;
+            } else if (why->code == VD_CTL_ERROR_VERSION || why->code == VD_CTL_ERROR_PERMISSION ||
+                       why->code == VD_CTL_ERROR_FAILED) {
+                g_propagate_error(error, g_steal_pointer(&why));
+            }
+            break;
+        }
         if (error && !*error)
             g_propagate_error(error, g_steal_pointer(&send_error));
         return NULL;

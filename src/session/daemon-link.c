@@ -45,7 +45,7 @@ struct VdDaemonLink {
     GByteArray *out;
     size_t out_pos;  /* bytes of out already written */
     bool above_low;  /* queue went above VD_LINK_LOW_WATER: tell the owner when it drains */
-    bool paused;     /* the owner asked us to stop reading (vd_daemon_link_set_paused) */
+    char *last_error; /* the daemon's last refusal, reported once until another one or success */
     const char *close_reason; /* set by a frame handler or a failed write: close after the current step */
 };
 
@@ -116,6 +116,13 @@ static gboolean on_writable(int fd, GIOCondition cond, gpointer data)
     VdDaemonLink *link = data;
     int r = flush_out(link);
 
+    if (r == -EPIPE || r == -ECONNRESET) {
+        /* As in queue_frame(): what the daemon said before hanging up is read first. */
+        link->out_watch = 0;
+        g_byte_array_set_size(link->out, 0);
+        link->out_pos = 0;
+        return G_SOURCE_REMOVE;
+    }
     if (r < 0) {
         link->out_watch = 0;
         g_message("daemon link: write failed: %s", g_strerror(-r));
@@ -152,6 +159,14 @@ static int queue_frame(VdDaemonLink *link, const VdSessionMsg *msg)
         return r;
     if (was_empty) {
         r = flush_out(link);
+        if (r == -EPIPE || r == -ECONNRESET) {
+            /* The daemon hung up, maybe after saying why (a refusal): read that first; EOF
+             * brings the link down. */
+            g_debug("daemon link: write failed: %s; reading what the daemon said", g_strerror(-r));
+            g_byte_array_set_size(link->out, 0);
+            link->out_pos = 0;
+            return 0;
+        }
         if (r < 0) {
             g_message("daemon link: write failed: %s", g_strerror(-r));
             close_soon(link, "write failed");
@@ -198,7 +213,9 @@ static void link_close(VdDaemonLink *link, const char *reason)
         link_schedule_retry(link);
     }
     if (was_up) {
-        g_message("daemon link: connection to the daemon lost (%s); reconnecting", reason);
+        /* After a refusal, the refusal was the news (said once, handle_error()). */
+        g_log(G_LOG_DOMAIN, link->last_error ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_MESSAGE,
+              "daemon link: connection to the daemon lost (%s); reconnecting", reason);
         if (link->cb.down)
             link->cb.down(link->user_data);
     }
@@ -242,10 +259,14 @@ static int handle_hello(VdDaemonLink *link, const VdSessionMsg *msg)
     g_clear_handle_id(&link->hello_timer, g_source_remove);
     link->state = LINK_UP;
     link->peer_features = h->features;
-    link->backoff_ms = VD_LINK_BACKOFF_MIN_MS;
+    /* After a refusal (HELLO, then ERROR) the backoff keeps growing until a message shows that
+     * we were accepted: a daemon that refuses us must not be asked again every half second. */
+    if (!link->last_error)
+        link->backoff_ms = VD_LINK_BACKOFF_MIN_MS;
     link->announced_absent = false;
-    g_message("daemon link: connected to \"%s\" (protocol %u.%u)", h->software ? h->software : "",
-              h->version_major, h->version_minor);
+    g_log(G_LOG_DOMAIN, link->last_error ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_MESSAGE,
+          "daemon link: connected to \"%s\" (protocol %u.%u)", h->software ? h->software : "",
+          h->version_major, h->version_minor);
     if (link->cb.up)
         link->cb.up(link->user_data);
     return 0;
@@ -254,9 +275,17 @@ static int handle_hello(VdDaemonLink *link, const VdSessionMsg *msg)
 static int handle_error(VdDaemonLink *link, const VdSessionMsg *msg)
 {
     const VdIpcError *e = &msg->u.error;
+    g_autofree char *text = g_strdup_printf("%s: \"%s\"", vd_ipc_error_code_to_string(e->code),
+                                            e->message ? e->message : "");
 
-    g_warning("daemon link: the daemon reports %s: \"%s\"", vd_ipc_error_code_to_string(e->code),
-              e->message ? e->message : "");
+    /* Said once: a refused agent retries with backoff, and would repeat it on every attempt. */
+    if (g_strcmp0(text, link->last_error) != 0) {
+        g_warning("daemon link: the daemon reports %s", text);
+        g_free(link->last_error);
+        link->last_error = g_steal_pointer(&text);
+    } else {
+        g_debug("daemon link: the daemon reports %s", text);
+    }
     if (e->code == VD_IPC_ERR_VERSION)
         return 1;
     /* Other errors are informational unless the daemon closes (which it does for BAD_FRAME,
@@ -292,13 +321,20 @@ static int on_frame(uint16_t type, const uint8_t *payload, size_t len, void *use
     int ret = 0;
     if (type == VD_IPC_HELLO) {
         ret = handle_hello(link, &msg);
+    } else if (type == VD_IPC_ERROR) {
+        /* Before HELLO too: a daemon of another version may refuse us without one. */
+        ret = handle_error(link, &msg);
+        if (link->state != LINK_UP && ret == 0)
+            link->close_reason = "refused";
     } else if (link->state != LINK_UP) {
         g_warning("daemon link: %s frame before HELLO; reconnecting", vd_session_msg_type_to_string(type));
         link->close_reason = "frame before HELLO";
         ret = -1;
-    } else if (type == VD_IPC_ERROR) {
-        ret = handle_error(link, &msg);
     } else if (link->cb.message) {
+        if (G_UNLIKELY(link->last_error)) {
+            link->backoff_ms = VD_LINK_BACKOFF_MIN_MS;
+            g_clear_pointer(&link->last_error, g_free);
+        }
         link->cb.message(&msg, link->user_data);
     }
     vd_session_msg_clear(&msg);
@@ -403,7 +439,6 @@ static void link_connect(VdDaemonLink *link)
     link->fd = fd;
     link->state = LINK_HELLO_WAIT;
     link->decoder = vd_ipc_decoder_new(VD_IPC_MAX_PAYLOAD);
-    link->paused = false;
     link->in_watch = g_unix_fd_add(fd, G_IO_IN, on_readable, link);
     link->hello_timer = g_timeout_add(VD_LINK_HELLO_TIMEOUT_MS, on_hello_timeout, link);
 
@@ -459,6 +494,7 @@ void vd_daemon_link_free(VdDaemonLink *link)
     link_close(link, "shutting down");
     g_clear_handle_id(&link->retry_timer, g_source_remove);
     g_byte_array_unref(link->out);
+    g_free(link->last_error);
     g_free(link->rbuf);
     g_free(link->path);
     g_free(link);
@@ -508,7 +544,6 @@ size_t vd_daemon_link_queued(const VdDaemonLink *link)
 
 void vd_daemon_link_set_paused(VdDaemonLink *link, bool paused)
 {
-    link->paused = paused;
     if (paused)
         g_clear_handle_id(&link->in_watch, g_source_remove);
     else if (!link->in_watch && link->fd >= 0)

@@ -34,6 +34,8 @@
 
 #include "control-proto.h"
 #include "fd-watch.h"
+#include "listener.h"
+#include "ratelimit.h"
 
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77
@@ -108,6 +110,9 @@ struct VdAgent {
     bool closing;   /* an ERROR was queued: read nothing more, deliver it, then linger */
     bool retired;   /* the router was told it is gone */
     bool lingering; /* ERROR delivered, write side shut: waiting for the peer to read it and leave */
+    bool full;       /* its queue went over VD_AGENT_OUT_HIGH: drained() is owed */
+    bool hello_sent; /* our HELLO is queued: a refusal comes after it, so the peer can read why */
+    VdLogLimit log;  /* what its frames make the router say */
     guint linger_timer;
     void *data;
     uint64_t frames_in, frames_out;
@@ -117,13 +122,12 @@ struct VdAgents {
     VdSessions *sessions;
     VdAgentsHandlers h;
     void *user_data;
-    int listen_fd;
-    guint listen_watch;
+    VdListener *listener;
+    VdLogLimits *uid_log; /* lines about connections, per uid: a connect loop is one peer */
     char *socket_path;  /* bound by us: unlinked at exit */
     GList *all;         /* VdAgent*, connection order */
     uint64_t next_serial;
     bool reading;
-    bool any_full;
     bool pinned;        /* tracking none: the uid of the first agent */
     uid_t pinned_uid;
     uint8_t *rbuf;
@@ -156,6 +160,29 @@ static void update_name(VdAgent *agent)
     g_free(agent->name);
     agent->name = g_strdup_printf("session %s (uid %u, pid %d)", agent->session ? agent->session : "?",
                                   (unsigned)agent->uid, (int)agent->pid);
+    g_autofree char *peer = g_strdup_printf("agent %s", agent->name);
+    vd_log_limit_set_peer(&agent->log, peer);
+}
+
+static VdLogLimit *uid_log(VdAgent *agent)
+{
+    return vd_log_limits_for_uid(agent->agents->uid_log, agent->uid);
+}
+
+/* Our HELLO, once: before anything else we send, a refusal included. */
+static void queue_hello(VdAgent *agent)
+{
+    if (agent->hello_sent)
+        return;
+    agent->hello_sent = true;
+    VdSessionMsg reply = { .type = VD_IPC_HELLO };
+    reply.u.hello = (VdIpcHello){ .magic = VD_SESSION_MAGIC, .version_major = VD_SESSION_VERSION_MAJOR,
+                                  .version_minor = VD_SESSION_VERSION_MINOR,
+                                  .features = VD_SESSION_FEATURES_ALL,
+                                  .software = (char *)"vdagentd " VDAGENT_VERSION };
+    size_t start = agent->out->len;
+    if (vd_session_msg_encode(agent->out, &reply) == 0)
+        count_type(&agent->agents->to_agent, VD_IPC_HELLO, agent->out->len - start - VD_IPC_HEADER_SIZE);
 }
 
 static void update_watch(VdAgent *agent)
@@ -182,16 +209,15 @@ static size_t queued(const VdAgent *agent)
     return agent->out->len - agent->out_pos;
 }
 
-static void check_drained(VdAgents *agents)
+/* Only the agent whose queue went over the mark counts: another one that stops reading must not
+ * hold up data for this one (it is dropped after VD_AGENT_STALL_MS). */
+static void check_drained(VdAgent *agent)
 {
-    if (!agents->any_full)
+    if (!agent->full || queued(agent) >= VD_AGENT_OUT_HIGH)
         return;
-    for (GList *l = agents->all; l; l = l->next)
-        if (queued(l->data) >= VD_AGENT_OUT_HIGH)
-            return;
-    agents->any_full = false;
-    if (agents->h.drained)
-        agents->h.drained(agents->user_data);
+    agent->full = false;
+    if (agent->agents->h.drained)
+        agent->agents->h.drained(agent, agent->agents->user_data);
 }
 
 static gboolean on_stall(gpointer user_data)
@@ -199,7 +225,7 @@ static gboolean on_stall(gpointer user_data)
     VdAgent *agent = user_data;
     agent->stall_timer = 0;
     agent->agents->stalled++;
-    g_warning("agent %s: has not read its socket for %u s; disconnecting it", agent->name,
+    vd_limited_warning(uid_log(agent), "stalled agent", "agent %s: has not read its socket for %u s; disconnecting it", agent->name,
               VD_AGENT_STALL_MS / 1000);
     agent_destroy(agent);
     return G_SOURCE_REMOVE;
@@ -216,7 +242,8 @@ static bool do_write(VdAgent *agent)
                 continue;
             if (errno == EAGAIN)
                 break;
-            g_message("agent %s: write error: %s; disconnecting it", agent->name, g_strerror(errno));
+            vd_limited_message(uid_log(agent), "write error", "agent %s: write error: %s; disconnecting it",
+                               agent->name, g_strerror(errno));
             agent_destroy(agent);
             return false;
         }
@@ -230,7 +257,7 @@ static bool do_write(VdAgent *agent)
         agent->out_pos = 0;
     }
     if (queued(agent) >= VD_AGENT_OUT_HIGH) {
-        agent->agents->any_full = true;
+        agent->full = true;
         if (!agent->stall_timer)
             agent->stall_timer = g_timeout_add(VD_AGENT_STALL_MS, on_stall, agent);
     } else if (agent->stall_timer) {
@@ -244,7 +271,7 @@ static bool do_write(VdAgent *agent)
         agent->lingering = true;
     }
     update_watch(agent);
-    check_drained(agent->agents);
+    check_drained(agent);
     return true;
 }
 
@@ -253,6 +280,7 @@ static void queue_error(VdAgent *agent, uint32_t code, const char *message)
     VdSessionMsg msg = { .type = VD_IPC_ERROR };
     msg.u.error.code = code;
     msg.u.error.message = (char *)message;
+    queue_hello(agent);
     size_t start = agent->out->len;
     if (vd_session_msg_encode(agent->out, &msg) == 0)
         count_type(&agent->agents->to_agent, VD_IPC_ERROR, agent->out->len - start - VD_IPC_HEADER_SIZE);
@@ -264,7 +292,7 @@ static void agent_retire(VdAgent *agent)
         return;
     agent->retired = true;
     if (agent->state == AGENT_READY) {
-        g_message("agent %s disconnected", agent->name);
+        vd_limited_message(uid_log(agent), "disconnected", "agent %s disconnected", agent->name);
         if (agent->agents->h.gone)
             agent->agents->h.gone(agent, agent->agents->user_data);
     }
@@ -282,7 +310,8 @@ void vd_agent_close(VdAgent *agent, uint32_t code, const char *message)
 {
     if (agent->closing)
         return;
-    g_message("agent %s: closing: %s (%s)", agent->name, message, vd_ipc_error_code_to_string(code));
+    vd_limited_message(uid_log(agent), "closing", "agent %s: closing: %s (%s)", agent->name, message,
+                       vd_ipc_error_code_to_string(code));
     queue_error(agent, code, message);
     agent->closing = true;
     if (agent->hello_timer) {
@@ -363,8 +392,8 @@ static void agent_destroy(VdAgent *agent)
     g_free(agent->session);
     g_free(agent->name);
     g_free(agent->software);
+    vd_log_limit_clear(&agent->log);
     g_free(agent);
-    check_drained(agents);
 }
 
 /* --- identification --- */
@@ -426,7 +455,6 @@ static void refuse(VdAgent *agent, uint32_t code, Refusal reason, const char *wh
         agent->agents->refused++;
         agent->agents->refused_by[reason]++;
     }
-    g_message("agent refused: %s: %s", agent->name, why);
     vd_agent_close(agent, code, why);
 }
 
@@ -534,17 +562,11 @@ static void handle_hello(VdAgent *agent, const VdSessionMsg *msg)
             g_message("session tracking is off: uid %u is now the display owner", (unsigned)agent->uid);
         }
     }
-    VdSessionMsg reply = { .type = VD_IPC_HELLO };
-    reply.u.hello = (VdIpcHello){ .magic = VD_SESSION_MAGIC, .version_major = VD_SESSION_VERSION_MAJOR,
-                                  .version_minor = VD_SESSION_VERSION_MINOR,
-                                  .features = VD_SESSION_FEATURES_ALL,
-                                  .software = (char *)"vdagentd " VDAGENT_VERSION };
-    size_t start = agent->out->len;
-    if (vd_session_msg_encode(agent->out, &reply) == 0)
-        count_type(&agents->to_agent, VD_IPC_HELLO, agent->out->len - start - VD_IPC_HEADER_SIZE);
+    queue_hello(agent);
     agent->state = AGENT_READY;
     /* Audit: a user process now receives clipboard, monitor and file data. */
-    g_message("agent %s accepted (\"%s\")", agent->name, agent->software ? agent->software : "");
+    vd_limited_message(uid_log(agent), "accepted", "agent %s accepted (\"%s\")", agent->name,
+                       agent->software ? agent->software : "");
     if (agents->h.ready)
         agents->h.ready(agent, agents->user_data);
 }
@@ -580,7 +602,8 @@ static int on_frame(uint16_t type, const uint8_t *payload, size_t len, void *use
     } else if (type == VD_IPC_HELLO) {
         refuse(agent, VD_IPC_ERR_BAD_FRAME, REFUSED_OTHER, "a second HELLO");
     } else if (type == VD_IPC_ERROR) {
-        g_message("agent %s reports an error: %s (%s)", agent->name, msg.u.error.message,
+        vd_limited_message(&agent->log, "error report", "agent %s reports an error: %s (%s)", agent->name,
+                           msg.u.error.message,
                   vd_ipc_error_code_to_string(msg.u.error.code));
     } else if (agents->h.message) {
         agents->h.message(agent, &msg, agents->user_data);
@@ -603,7 +626,8 @@ static gboolean on_agent_fd(int fd, GIOCondition cond, gpointer user_data)
         /* Not reading (identifying, paused): only a hang-up matters. */
         if (cond & (G_IO_HUP | G_IO_ERR)) {
             if (agent->state == AGENT_IDENTIFYING)
-                g_message("agent %s hung up before it was identified", agent->name);
+                vd_limited_message(uid_log(agent), "hung up early", "agent %s hung up before it was identified",
+                                   agent->name);
             agent_destroy(agent);
         }
         return G_SOURCE_CONTINUE;
@@ -616,7 +640,8 @@ static gboolean on_agent_fd(int fd, GIOCondition cond, gpointer user_data)
     }
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
         if (vd_ipc_decoder_pending(agent->decoder))
-            g_message("agent %s left in the middle of a frame", agent->name);
+            vd_limited_message(uid_log(agent), "left mid-frame", "agent %s left in the middle of a frame",
+                               agent->name);
         agent_destroy(agent);
         return G_SOURCE_CONTINUE;
     }
@@ -655,6 +680,12 @@ static unsigned connections_of(const VdAgents *agents, uid_t uid)
 static void reject_fd(int fd, const char *why)
 {
     g_autoptr(GByteArray) out = g_byte_array_new();
+    VdSessionMsg hello = { .type = VD_IPC_HELLO };
+    hello.u.hello = (VdIpcHello){ .magic = VD_SESSION_MAGIC, .version_major = VD_SESSION_VERSION_MAJOR,
+                                  .version_minor = VD_SESSION_VERSION_MINOR,
+                                  .features = VD_SESSION_FEATURES_ALL,
+                                  .software = (char *)"vdagentd " VDAGENT_VERSION };
+    vd_session_msg_encode(out, &hello);
     VdSessionMsg msg = { .type = VD_IPC_ERROR };
     msg.u.error.code = VD_IPC_ERR_LIMIT;
     msg.u.error.message = (char *)why;
@@ -663,29 +694,28 @@ static void reject_fd(int fd, const char *why)
     close(fd);
 }
 
-static void on_new_connection(VdAgents *agents, int fd)
+static void on_new_connection(int fd, const struct ucred *credp, void *user_data)
 {
-    struct ucred cred;
-    socklen_t len = sizeof(cred);
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.pid <= 0) {
-        g_warning("session socket: no peer credentials (%s); connection closed", g_strerror(errno));
-        close(fd);
-        return;
-    }
+    VdAgents *agents = user_data;
+    struct ucred cred = *credp;
+    socklen_t len;
     /* CVE-2020-25652: bounded connections, overall and per user (root is exempt from the latter:
      * it can exhaust the daemon in many other ways). */
     if (g_list_length(agents->all) >= VD_AGENTS_MAX_CONNECTIONS) {
         agents->refused++;
         agents->refused_by[REFUSED_LIMIT]++;
-        g_warning("session socket: %u connections already; refusing pid %d", VD_AGENTS_MAX_CONNECTIONS, cred.pid);
+        vd_limited_warning(vd_log_limits_for_uid(agents->uid_log, cred.uid), "connection limit",
+                           "session socket: %u connections already; refusing pid %d (uid %u)",
+                           VD_AGENTS_MAX_CONNECTIONS, cred.pid, (unsigned)cred.uid);
         reject_fd(fd, "too many connections");
         return;
     }
     if (cred.uid != 0 && connections_of(agents, cred.uid) >= VD_AGENTS_MAX_PER_UID) {
         agents->refused++;
         agents->refused_by[REFUSED_LIMIT]++;
-        g_warning("session socket: uid %u has %u connections already; refusing pid %d", (unsigned)cred.uid,
-                  VD_AGENTS_MAX_PER_UID, cred.pid);
+        vd_limited_warning(vd_log_limits_for_uid(agents->uid_log, cred.uid), "per-user limit",
+                           "session socket: uid %u has %u connections already; refusing pid %d",
+                           (unsigned)cred.uid, VD_AGENTS_MAX_PER_UID, cred.pid);
         reject_fd(fd, "too many connections for this user");
         return;
     }
@@ -696,6 +726,7 @@ static void on_new_connection(VdAgents *agents, int fd)
     agent->uid = cred.uid;
     agent->pid = cred.pid;
     agent->pidfd = -1;
+    vd_log_limit_init(&agent->log, NULL);
     int pidfd = -1;
     len = sizeof(pidfd);
     if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 && pidfd >= 0)
@@ -723,30 +754,14 @@ static void on_new_connection(VdAgents *agents, int fd)
     vd_sessions_lookup_pid(agents->sessions, agent->pid, agent->lookup, on_lookup, lookup);
 }
 
-static gboolean on_listen(int fd, GIOCondition cond, gpointer user_data)
-{
-    VdAgents *agents = user_data;
-    /* Bounded per wakeup so that a flood of connections cannot starve the port. */
-    for (int i = 0; i < 16; i++) {
-        int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (c < 0) {
-            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-                g_warning("session socket: accept: %s", g_strerror(errno));
-            break;
-        }
-        on_new_connection(agents, c);
-    }
-    return G_SOURCE_CONTINUE;
-}
-
 VdAgents *vd_agents_new(VdSessions *sessions, const VdAgentsHandlers *handlers, void *user_data)
 {
     VdAgents *agents = g_new0(VdAgents, 1);
     agents->sessions = sessions;
     agents->h = *handlers;
     agents->user_data = user_data;
-    agents->listen_fd = -1;
     agents->reading = true;
+    agents->uid_log = vd_log_limits_new("session socket");
     agents->rbuf = g_malloc(VD_AGENT_READ_SIZE);
     return agents;
 }
@@ -764,10 +779,8 @@ void vd_agents_free(VdAgents *agents)
     for (GList *l = agents->lookups; l; l = l->next)
         ((Lookup *)l->data)->agents = NULL;
     g_list_free(agents->lookups);
-    if (agents->listen_watch)
-        g_source_remove(agents->listen_watch);
-    if (agents->listen_fd >= 0)
-        close(agents->listen_fd);
+    vd_listener_free(agents->listener);
+    vd_log_limits_free(agents->uid_log);
     if (agents->socket_path)
         g_unlink(agents->socket_path);
     g_free(agents->socket_path);
@@ -786,9 +799,9 @@ bool vd_agents_listen(VdAgents *agents, const char *path, GError **error)
                     "systemd passed sockets, but not exactly one listening Unix stream socket");
         return false;
     }
+    int listen_fd;
     if (n > 0) {
-        agents->listen_fd = n;
-        (void)!fcntl(agents->listen_fd, F_SETFL, fcntl(agents->listen_fd, F_GETFL) | O_NONBLOCK);
+        listen_fd = n;
         g_message("session socket from systemd");
     } else {
         struct sockaddr_un addr = { .sun_family = AF_UNIX };
@@ -813,11 +826,11 @@ bool vd_agents_listen(VdAgents *agents, const char *path, GError **error)
             return false;
         }
         /* Any local user may connect: who they are is checked per connection, not by file mode. */
-        agents->listen_fd = fd;
+        listen_fd = fd;
         agents->socket_path = g_strdup(path);
         g_message("listening for session agents on \"%s\"", path);
     }
-    agents->listen_watch = g_unix_fd_add(agents->listen_fd, G_IO_IN, on_listen, agents);
+    agents->listener = vd_listener_new(listen_fd, "session socket", on_new_connection, agents);
     return true;
 }
 
@@ -849,11 +862,6 @@ void vd_agents_set_reading(VdAgents *agents, bool reading)
     agents->reading = reading;
     for (GList *l = agents->all; l; l = l->next)
         update_watch(l->data);
-}
-
-bool vd_agents_full(const VdAgents *agents)
-{
-    return agents->any_full;
 }
 
 GPtrArray *vd_agents_list(const VdAgents *agents)
@@ -1015,7 +1023,7 @@ int vd_agent_send(VdAgent *agent, const VdSessionMsg *msg)
             return -EPIPE;
     }
     if (queued(agent) >= VD_AGENT_OUT_HIGH)
-        agents->any_full = true;
+        agent->full = true;
     return 0;
 }
 
@@ -1052,4 +1060,10 @@ void vd_agent_set_data(VdAgent *agent, void *data)
 void *vd_agent_get_data(const VdAgent *agent)
 {
     return agent->data;
+}
+
+VdLogLimit *vd_agent_log_limit(VdAgent *agent)
+{
+    g_return_val_if_fail(agent, NULL);
+    return &agent->log;
 }

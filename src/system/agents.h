@@ -18,6 +18,7 @@
 
 #include "session-proto.h"
 #include "sessions.h"
+#include "ratelimit.h"
 #include "trace.h"
 
 /* Connections at once (identified or not), and per non-root uid (CVE-2020-25652: a local user
@@ -46,8 +47,8 @@ typedef struct {
     void (*gone)(VdAgent *agent, void *user_data);
     /* One decoded message (never HELLO/ERROR) of a ready agent. */
     void (*message)(VdAgent *agent, const VdSessionMsg *msg, void *user_data);
-    /* Every agent's output queue is below VD_AGENT_OUT_HIGH again. */
-    void (*drained)(void *user_data);
+    /* This agent's output queue, which went over VD_AGENT_OUT_HIGH, is below it again. */
+    void (*drained)(VdAgent *agent, void *user_data);
 } VdAgentsHandlers;
 
 VdAgents *vd_agents_new(VdSessions *sessions, const VdAgentsHandlers *handlers, void *user_data);
@@ -58,7 +59,6 @@ bool vd_agents_listen(VdAgents *agents, const char *path, GError **error);
 void vd_agents_sessions_changed(VdAgents *agents);
 /* Pause/resume reading from every agent (the host's output queue is full). */
 void vd_agents_set_reading(VdAgents *agents, bool reading);
-bool vd_agents_full(const VdAgents *agents);
 /* Ready agents, in connection order (borrowed pointers). */
 GPtrArray *vd_agents_list(const VdAgents *agents);
 void vd_agents_set_trace(VdAgents *agents, VdTraceFunc func, void *user_data);
@@ -88,6 +88,8 @@ uint32_t vd_agent_features(const VdAgent *agent);
 pid_t vd_agent_pid(const VdAgent *agent);
 /* A short name for logs: "session 2 (uid 1000, pid 1234)". */
 const char *vd_agent_name(const VdAgent *agent);
+/* The log limit for lines its messages make the router write. */
+VdLogLimit *vd_agent_log_limit(VdAgent *agent);
 /* Per-agent data for the router. */
 void vd_agent_set_data(VdAgent *agent, void *data);
 void *vd_agent_get_data(const VdAgent *agent);

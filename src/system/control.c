@@ -4,8 +4,11 @@
  * Each client goes HELLO -> READY, or to LINGER once it is refused: the ERROR is flushed, our side
  * shut down, and what the peer still sends is read and dropped until it hangs up or
  * VD_CONTROL_LINGER_MS pass (so its own HELLO, written before it reads, does not fail with EPIPE
- * and hide our reason). A client whose socket fails is marked dead and freed from an idle callback,
- * so no caller ever holds a freed client.
+ * and hide our reason). A client whose socket fails is marked dead, its descriptor closed at once,
+ * and its memory freed from a high-priority idle callback (before any other source runs), so no
+ * caller ever holds a freed client. A non-root peer is refused at once, without lingering: it is
+ * not owed an explanation worth a descriptor. A client that sends nothing for
+ * VD_CONTROL_IDLE_TIMEOUT_MS while no answer is owed and it is not monitoring is closed.
  */
 #include "control.h"
 
@@ -18,6 +21,7 @@
 #include <unistd.h>
 
 #include "control-proto.h"
+#include "listener.h"
 #include "session-proto.h"
 
 typedef enum {
@@ -47,8 +51,7 @@ typedef struct {
 struct VdControl {
     VdControlConfig config;
     char *path;
-    int listen_fd;
-    guint listen_id;
+    VdListener *listener;
     GList *clients; /* of Client*, the dead ones included until their idle free */
     unsigned n_clients, n_monitoring;
     gint64 started_us;
@@ -61,7 +64,7 @@ struct Client {
     uid_t uid;
     pid_t pid;
     ClientState state;
-    guint read_id, write_id, timer_id, free_id;
+    guint read_id, write_id, timer_id, free_id, idle_id;
     VdIpcDecoder *decoder;
     GByteArray *out;
     size_t out_pos;  /* bytes of out already sent */
@@ -86,6 +89,7 @@ static void client_unwatch(Client *c)
     if (c->timer_id)
         g_source_remove(c->timer_id);
     c->read_id = c->write_id = c->timer_id = 0;
+    g_clear_handle_id(&c->idle_id, g_source_remove);
 }
 
 static void client_stop_monitoring(Client *c)
@@ -136,7 +140,11 @@ static void client_kill(Client *c, const char *why)
     c->control->n_clients--;
     client_stop_monitoring(c);
     client_unwatch(c);
-    c->free_id = g_idle_add(on_free_idle, c);
+    if (c->fd >= 0) {
+        close(c->fd);
+        c->fd = -1;
+    }
+    c->free_id = g_idle_add_full(G_PRIORITY_HIGH, on_free_idle, c, NULL);
 }
 
 static gboolean on_writable(int fd, GIOCondition cond, gpointer user_data);
@@ -476,6 +484,20 @@ static void handle_request(Client *c, const VdControlMsg *msg)
     }
 }
 
+static gboolean on_idle_timeout(gpointer user_data)
+{
+    Client *c = user_data;
+    c->idle_id = 0;
+    if (c->monitoring || c->waiter || c->state != CLIENT_READY) {
+        c->idle_id = g_timeout_add(VD_CONTROL_IDLE_TIMEOUT_MS, on_idle_timeout, c);
+        return G_SOURCE_REMOVE;
+    }
+    g_debug("control client (pid %d): idle for %u ms", (int)c->pid, VD_CONTROL_IDLE_TIMEOUT_MS);
+    client_refuse(c, VD_IPC_ERR_TIMEOUT, "idle for too long");
+    client_flush(c);
+    return G_SOURCE_REMOVE;
+}
+
 static gboolean on_hello_timeout(gpointer user_data)
 {
     Client *c = user_data;
@@ -592,6 +614,8 @@ static gboolean on_readable(int fd, GIOCondition cond, gpointer user_data)
         return G_SOURCE_REMOVE;
     }
     if (c->state != CLIENT_LINGER) {
+        g_clear_handle_id(&c->idle_id, g_source_remove);
+        c->idle_id = g_timeout_add(VD_CONTROL_IDLE_TIMEOUT_MS, on_idle_timeout, c);
         const char *reason = NULL;
         c->dispatching = true;
         int r = vd_ipc_decoder_feed(c->decoder, buf, (size_t)n, on_frame, c, &reason);
@@ -622,45 +646,49 @@ static Client *client_new(VdControl *control, int fd)
     return c;
 }
 
-static gboolean on_accept(int fd, GIOCondition cond, gpointer user_data)
+/* A non-root peer: HELLO and ERROR in one write if the socket takes it, then closed at once. */
+static void refuse_at_once(VdControl *control, int fd, const struct ucred *cred)
+{
+    g_autoptr(GByteArray) out = g_byte_array_new();
+    VdControlMsg hello = { .type = VD_IPC_HELLO };
+    hello.u.hello.magic = VD_CONTROL_MAGIC;
+    hello.u.hello.version_major = VD_CONTROL_VERSION_MAJOR;
+    hello.u.hello.version_minor = VD_CONTROL_VERSION_MINOR;
+    hello.u.hello.software = (char *)"vdagentd " VDAGENT_VERSION;
+    vd_control_msg_encode(out, &hello);
+    VdControlMsg err = { .type = VD_IPC_ERROR };
+    err.u.error.code = VD_IPC_ERR_PERMISSION;
+    err.u.error.message = (char *)"vdagentd's control socket is for root only";
+    vd_control_msg_encode(out, &err);
+    (void)!send(fd, out->data, out->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    close(fd);
+    control->refused++;
+    vd_limited_message(vd_listener_log_limit(control->listener, cred->uid), "refused",
+                       "control socket: refused uid %u (pid %d): root only", (unsigned)cred->uid, (int)cred->pid);
+}
+
+static void on_accept(int cfd, const struct ucred *cred, void *user_data)
 {
     VdControl *control = user_data;
-    int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (cfd < 0) {
-        if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-            g_warning("control socket: accept: %s", g_strerror(errno));
-        return G_SOURCE_CONTINUE;
+    /* The socket is 0600 root, but its mode is not the check: the peer's credentials are. */
+    if (cred->uid != 0) {
+        refuse_at_once(control, cfd, cred);
+        return;
     }
     Client *c = client_new(control, cfd);
-
-    /* The socket is 0600 root, but its mode is not the check: the peer's credentials are. */
-    struct ucred cred;
-    socklen_t cl = sizeof(cred);
-    if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
-        control->refused++;
-        g_message("control socket: no peer credentials (%s): refused", g_strerror(errno));
-        client_refuse(c, VD_IPC_ERR_PERMISSION, "vdagentd could not identify you");
-        client_flush(c);
-        return G_SOURCE_CONTINUE;
-    }
-    c->uid = cred.uid;
-    c->pid = cred.pid;
-    if (cred.uid != 0) {
-        control->refused++;
-        g_message("control socket: refused uid %d (pid %d): root only", (int)cred.uid, (int)cred.pid);
-        client_refuse(c, VD_IPC_ERR_PERMISSION, "vdagentd's control socket is for root only");
-        client_flush(c);
-        return G_SOURCE_CONTINUE;
-    }
+    c->uid = cred->uid;
+    c->pid = cred->pid;
     if (control->n_clients > VD_CONTROL_MAX_CLIENTS) {
         control->refused++;
-        g_message("control socket: refused pid %d: already %u clients", (int)cred.pid, VD_CONTROL_MAX_CLIENTS);
+        vd_limited_message(vd_listener_log_limit(control->listener, cred->uid), "client limit",
+                           "control socket: refused pid %d: already %u clients", (int)cred->pid,
+                           VD_CONTROL_MAX_CLIENTS);
         client_refuse(c, VD_IPC_ERR_LIMIT, "too many vdagent-ctl clients");
         client_flush(c);
-        return G_SOURCE_CONTINUE;
+        return;
     }
     control->accepted++;
-    g_debug("control socket: client pid %d", (int)cred.pid);
+    g_debug("control socket: client pid %d", (int)cred->pid);
     /* Both sides say HELLO without waiting for the other's (docs/protocols.md). */
     VdControlMsg hello = { .type = VD_IPC_HELLO };
     hello.u.hello.magic = VD_CONTROL_MAGIC;
@@ -669,15 +697,14 @@ static gboolean on_accept(int fd, GIOCondition cond, gpointer user_data)
     hello.u.hello.software = (char *)"vdagentd " VDAGENT_VERSION;
     client_send(c, &hello);
     c->timer_id = g_timeout_add(VD_CONTROL_HELLO_TIMEOUT_MS, on_hello_timeout, c);
+    c->idle_id = g_timeout_add(VD_CONTROL_IDLE_TIMEOUT_MS, on_idle_timeout, c);
     client_flush(c);
-    return G_SOURCE_CONTINUE;
 }
 
 VdControl *vd_control_new(const VdControlConfig *config)
 {
     VdControl *control = g_new0(VdControl, 1);
     control->config = *config;
-    control->listen_fd = -1;
     control->started_us = g_get_monotonic_time();
     return control;
 }
@@ -688,10 +715,8 @@ void vd_control_free(VdControl *control)
         return;
     while (control->clients)
         client_free(control->clients->data);
-    if (control->listen_id)
-        g_source_remove(control->listen_id);
-    if (control->listen_fd >= 0) {
-        close(control->listen_fd);
+    if (control->listener) {
+        vd_listener_free(control->listener);
         unlink(control->path);
     }
     g_free(control->path);
@@ -726,9 +751,8 @@ bool vd_control_listen(VdControl *control, const char *path, GError **error)
                     g_strerror(e));
         return false;
     }
-    control->listen_fd = fd;
     control->path = g_strdup(path);
-    control->listen_id = g_unix_fd_add(fd, G_IO_IN, on_accept, control);
+    control->listener = vd_listener_new(fd, "control socket", on_accept, control);
     g_debug("control socket on \"%s\"", path);
     return true;
 }

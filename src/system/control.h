@@ -26,6 +26,10 @@
  * pile up unread: reading is paused then, so one read at most). Four 64 KiB clipboard offers. */
 #define VD_CONTROL_MAX_QUEUED (256u * 1024u)
 #define VD_CONTROL_HELLO_TIMEOUT_MS 5000u
+/* A client that sends nothing for this long, while no answer is owed and it is not monitoring, is
+ * closed: idle vdagent-ctl processes must not hold every place. Non-root peers get none at all
+ * (refused at once, no lingering). */
+#define VD_CONTROL_IDLE_TIMEOUT_MS 10000u
 /* After an ERROR, how long a refused client may take to read it before it is cut off. */
 #define VD_CONTROL_LINGER_MS 2000u
 

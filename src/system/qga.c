@@ -320,7 +320,44 @@ void vd_qga_call_done(VdQgaCall *call)
 
 /* ---- requests ---- */
 
-static gboolean check_args(const VdQgaCommand *command, JsonObject *args, char **ret_desc)
+/* Names of the members whose value is an integer literal outside int64. json-glib wraps such a
+ * literal silently (10^23 reads as -1); qemu-ga refuses it as "Invalid parameter type ... expected:
+ * integer", and so do we. The request was parsed as valid JSON already: this only scans it. */
+static GPtrArray *overflowing_members(const char *data, gsize len)
+{
+    GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+    g_autofree char *last_string = NULL;
+    g_autofree char *key = NULL;
+    for (gsize i = 0; i < len; i++) {
+        char ch = data[i];
+        if (ch == '"') {
+            gsize start = ++i;
+            while (i < len && data[i] != '"')
+                i += data[i] == '\\' ? 2 : 1;
+            g_free(last_string);
+            last_string = g_strndup(data + start, MIN(i, len) - start);
+        } else if (ch == ':') {
+            g_free(key);
+            key = g_steal_pointer(&last_string);
+        } else if (ch == '-' || g_ascii_isdigit(ch)) {
+            gsize start = i;
+            gboolean integer = TRUE;
+            while (i + 1 < len && data[i + 1] && (g_ascii_isdigit(data[i + 1]) || strchr("+-.eE", data[i + 1]))) {
+                integer = integer && !strchr(".eE", data[i + 1]);
+                i++;
+            }
+            g_autofree char *literal = g_strndup(data + start, i + 1 - start);
+            if (integer && key && !g_ascii_string_to_signed(literal, 10, G_MININT64, G_MAXINT64, NULL, NULL))
+                g_ptr_array_add(names, g_strdup(key));
+        } else if (g_ascii_isalpha(ch)) {
+            while (i + 1 < len && g_ascii_isalpha(data[i + 1]))
+                i++; /* true, false, null */
+        }
+    }
+    return names;
+}
+
+static gboolean check_args(const VdQgaCommand *command, JsonObject *args, GPtrArray *overflowing, char **ret_desc)
 {
     g_autoptr(GList) members = json_object_get_members(args);
     for (GList *l = members; l; l = l->next) {
@@ -352,6 +389,9 @@ static gboolean check_args(const VdQgaCommand *command, JsonObject *args, char *
                          : a->type == VD_QGA_ARG_BOOL ? G_TYPE_BOOLEAN : G_TYPE_STRING;
             ok = JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == want;
         }
+        /* json-glib wraps an integer literal outside int64 (10^23 reads as -1). */
+        if (a->type == VD_QGA_ARG_INT && g_ptr_array_find_with_equal_func(overflowing, a->name, g_str_equal, NULL))
+            ok = FALSE;
         if (!ok) {
             *ret_desc = g_strdup_printf("Invalid parameter type for '%s', expected: %s", a->name, expected[a->type]);
             return FALSE;
@@ -423,7 +463,8 @@ static void qga_dispatch(VdQga *qga, const char *data, gsize len)
     }
     g_autoptr(JsonObject) args = arguments ? json_object_ref(json_node_get_object(arguments)) : json_object_new();
     g_autofree char *desc = NULL;
-    if (!check_args(command, args, &desc)) {
+    g_autoptr(GPtrArray) overflowing = overflowing_members(data, len);
+    if (!check_args(command, args, overflowing, &desc)) {
         qga_send_error(qga, id, VD_QGA_ERROR_GENERIC, desc);
         return;
     }

@@ -40,7 +40,7 @@ void router_host_grab(VdRouter *r, const uint8_t *buf, size_t len)
     const char *reason = NULL;
     if (vd_parse_clipboard_grab(buf, len, vd_host_negotiated(r->host), &g, &reason) < 0) {
         r->bad_messages++;
-        g_warning("host: ignoring a malformed CLIPBOARD_GRAB: %s", reason);
+        vd_limited_warning(&r->host_log, "malformed CLIPBOARD_GRAB", "host: ignoring a malformed CLIPBOARD_GRAB: %s", reason);
         return;
     }
     if (!selection_ok(r, g.selection))
@@ -66,7 +66,7 @@ void router_host_request(VdRouter *r, const uint8_t *buf, size_t len)
     const char *reason = NULL;
     if (vd_parse_clipboard_request(buf, len, vd_host_negotiated(r->host), &q, &reason) < 0) {
         r->bad_messages++;
-        g_warning("host: ignoring a malformed CLIPBOARD_REQUEST: %s", reason);
+        vd_limited_warning(&r->host_log, "malformed CLIPBOARD_REQUEST", "host: ignoring a malformed CLIPBOARD_REQUEST: %s", reason);
         return;
     }
     if (!selection_ok(r, q.selection))
@@ -89,7 +89,7 @@ void router_host_release(VdRouter *r, const uint8_t *buf, size_t len)
     const char *reason = NULL;
     if (vd_parse_clipboard_release(buf, len, vd_host_negotiated(r->host), &s, &reason) < 0) {
         r->bad_messages++;
-        g_warning("host: ignoring a malformed CLIPBOARD_RELEASE: %s", reason);
+        vd_limited_warning(&r->host_log, "malformed CLIPBOARD_RELEASE", "host: ignoring a malformed CLIPBOARD_RELEASE: %s", reason);
         return;
     }
     if (!selection_ok(r, s) || r->sel[s].owner != OWNER_HOST)
@@ -173,6 +173,20 @@ void router_agent_clipboard_begin(VdRouter *r, VdAgent *agent, uint8_t s, uint32
     if (s >= VD_SELECTION_END)
         return;
     Selection *sel = &r->sel[s];
+    AgentData *d = agent_data(agent);
+    if (d->drop_left[s] > 0) {
+        vd_agent_close(agent, VD_IPC_ERR_BAD_FRAME, "clipboard data begun twice");
+        return;
+    }
+    if (agent != r->active) {
+        /* Nobody asked a background session for anything: whatever it sends is its own business
+         * and must not touch the selection, which belongs to the active agent's exchanges. */
+        vd_limited_message(vd_agent_log_limit(agent), "unrequested clipboard data",
+                           "agent %s: clipboard data of %" G_GUINT64_FORMAT " bytes from an inactive session: dropped",
+                           vd_agent_name(agent), total);
+        d->drop_left[s] = total;
+        return;
+    }
     if (sel->out != OUT_IDLE) {
         vd_agent_close(agent, VD_IPC_ERR_BAD_FRAME, "clipboard data begun twice");
         return;
@@ -188,7 +202,7 @@ void router_agent_clipboard_begin(VdRouter *r, VdAgent *agent, uint8_t s, uint32
             sel->out = OUT_CTL;
             sel->ctl_buf = g_byte_array_sized_new((guint)total);
         }
-    } else if (agent != r->active || !sel->host_waiting || !by_demand(r) || !selection_ok(r, s)) {
+    } else if (!sel->host_waiting || !by_demand(r) || !selection_ok(r, s)) {
         g_debug("agent %s: clipboard data nobody asked for: dropped", vd_agent_name(agent));
     } else {
         sel->host_waiting = false;
@@ -196,13 +210,15 @@ void router_agent_clipboard_begin(VdRouter *r, VdAgent *agent, uint8_t s, uint32
         uint64_t limit = r->max_clipboard >= 0 ? (uint64_t)r->max_clipboard : VD_LIMIT_STREAMED_MESSAGE;
         if (total + head > limit || total + head > VD_LIMIT_STREAMED_MESSAGE) {
             r->over_max_clipboard++;
-            g_message("agent %s: clipboard data of %" G_GUINT64_FORMAT " bytes is over the host's limit of %"
-                      G_GUINT64_FORMAT ": the host gets none",
-                      vd_agent_name(agent), total, limit);
+            vd_limited_message(vd_agent_log_limit(agent), "clipboard over the host's limit",
+                               "agent %s: clipboard data of %" G_GUINT64_FORMAT " bytes is over the host's limit of %"
+                               G_GUINT64_FORMAT ": the host gets none",
+                               vd_agent_name(agent), total, limit);
             router_host_clipboard_empty(r, s, type);
         } else if (vd_host_streaming(r->host)) {
-            g_message("agent %s: clipboard data for %s while other data is being sent: dropped",
-                      vd_agent_name(agent), vd_selection_to_string(s));
+            vd_limited_message(vd_agent_log_limit(agent), "clipboard while streaming",
+                               "agent %s: clipboard data for %s while other data is being sent: dropped",
+                               vd_agent_name(agent), vd_selection_to_string(s));
             router_host_clipboard_empty(r, s, type);
         } else if (vd_host_stream_begin(r->host, VD_MSG_CLIPBOARD, (uint32_t)(total + head)) == 0) {
             g_autoptr(GByteArray) p = g_byte_array_new();
@@ -223,6 +239,11 @@ void router_agent_clipboard_data(VdRouter *r, VdAgent *agent, uint8_t s, const u
     if (s >= VD_SELECTION_END)
         return;
     Selection *sel = &r->sel[s];
+    AgentData *d = agent_data(agent);
+    if (d->drop_left[s] > 0 && len <= d->drop_left[s]) {
+        d->drop_left[s] -= len;
+        return;
+    }
     if (sel->out == OUT_IDLE || sel->out_agent != agent || len > sel->out_left) {
         vd_agent_close(agent, VD_IPC_ERR_BAD_FRAME, "clipboard data past its announced size");
         return;

@@ -7,6 +7,7 @@
 #include "grab-serial.h"
 #include "layout.h"
 #include "router.h"
+#include "ratelimit.h"
 #include "xfers.h"
 
 typedef enum {
@@ -53,6 +54,9 @@ typedef struct {
 typedef struct {
     bool have_layout;
     VdLayoutMap layout;
+    /* Clipboard data this agent announced that goes nowhere (it is not the active agent, or lost
+     * that place mid-answer): counted here so that it changes no selection's state. */
+    uint64_t drop_left[VD_SELECTION_END];
     int sent_active, sent_locked; /* last SESSION_STATE sent, -1 = none yet */
     /* what the agent reported (VOLUME_APPLIED per direction: [0] record, [1] playback; DEVICE_MAP) */
     bool have_applied[2];
@@ -99,6 +103,9 @@ struct VdRouter {
     uint64_t dropped_no_agent; /* host clipboard/monitor/file messages no agent received */
     uint64_t unknown_display;  /* MOUSE_STATE for a display the layout lacks */
     uint64_t over_max_clipboard; /* guest clipboard data over the host's MAX_CLIPBOARD */
+    VdAgent *paused_for;  /* the agent whose full queue stopped the port, or NULL */
+    VdLogLimit host_log;  /* lines the host's messages make us write */
+    VdLogLimit state_log; /* active agent and pointer layout changes, which agents can trigger */
 };
 
 static inline AgentData *agent_data(VdAgent *agent)
@@ -137,6 +144,12 @@ static inline void host_send(VdRouter *r, uint32_t type, GByteArray *payload)
     if (vd_host_full(r->host))
         vd_agents_set_reading(r->agents, false);
 }
+
+/* A line the host's messages trigger: limited per format (ratelimit.h). */
+#define router_host_log(r, level, fmt, ...) vd_limited(&(r)->host_log, (level), fmt, fmt, __VA_ARGS__)
+/* A line an agent's messages trigger: limited per agent and format. */
+#define router_agent_log(agent, fmt, ...)                                                          \
+    vd_limited(vd_agent_log_limit(agent), G_LOG_LEVEL_MESSAGE, fmt, fmt, __VA_ARGS__)
 
 /* Owner names for status. */
 const char *router_owner_to_string(Owner owner);

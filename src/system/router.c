@@ -77,6 +77,15 @@ static void send_session_state(VdRouter *r, VdAgent *agent)
     send_agent(agent, &m);
 }
 
+/* The port was stopped for agent's full queue: nothing it holds up is for anybody else now. */
+static void unpause_for(VdRouter *r, VdAgent *agent)
+{
+    if (agent && r->paused_for == agent) {
+        r->paused_for = NULL;
+        vd_host_set_reading(r->host, true);
+    }
+}
+
 /* --- the pointer --- */
 
 static void update_layout(VdRouter *r)
@@ -90,7 +99,7 @@ static void update_layout(VdRouter *r)
         return;
     r->map = *m;
     r->unknown_displays_logged = 0;
-    g_message("pointer: desktop %ux%u at %d,%d from the %s layout", r->map.width, r->map.height, r->map.origin_x,
+    vd_limited_message(&r->state_log, "pointer layout", "pointer: desktop %ux%u at %d,%d from the %s layout", r->map.width, r->map.height, r->map.origin_x,
               r->map.origin_y, vd_layout_source_to_string(r->map.source));
 }
 
@@ -106,7 +115,7 @@ static void on_mouse(const VdMouseState *m, void *user_data)
         uint32_t bit = 1u << (m->display_id % 32);
         if (!(r->unknown_displays_logged & bit)) {
             r->unknown_displays_logged |= bit;
-            g_message("pointer: ignoring events for display %u, which the %s layout does not have", m->display_id,
+            router_host_log(r, G_LOG_LEVEL_MESSAGE, "pointer: ignoring events for display %u, which the %s layout does not have", m->display_id,
                       vd_layout_source_to_string(r->map.source));
         }
         return;
@@ -227,6 +236,7 @@ static void detach_agent(VdRouter *r, VdAgent *agent, bool abort_streams)
     for (unsigned s = 0; s < VD_SELECTION_END; s++)
         if (r->sel[s].requester == agent)
             r->sel[s].requester = NULL;
+    unpause_for(r, agent);
 }
 
 /* --- active session --- */
@@ -316,6 +326,14 @@ static void retire_active(VdRouter *r, VdAgent *old)
             router_host_clipboard_empty(r, (uint8_t)s, sel->host_waiting_type);
             sel->host_waiting = false;
         }
+        /* An answer it is still sending is cut; the rest of it goes nowhere, and the selection is
+         * free for the new active agent. */
+        if (sel->out != OUT_IDLE && sel->out_agent == old) {
+            AgentData *d = agent_data(old);
+            if (d)
+                d->drop_left[s] = sel->out_left;
+            router_abort_out(r, (uint8_t)s, "the agent's session is no longer the active one");
+        }
     }
     cancel_xfers(r, old, VD_XFER_CANCELLED, VD_XFER_CANCELLED);
     detach_agent(r, old, true);
@@ -325,7 +343,7 @@ static void update_active(VdRouter *r)
 {
     VdAgent *old = r->active, *now = find_active(r);
     if (now != old) {
-        g_message("active session agent: %s (was %s)", now ? vd_agent_name(now) : "none",
+        vd_limited_message(&r->state_log, "active agent", "active session agent: %s (was %s)", now ? vd_agent_name(now) : "none",
                   old ? vd_agent_name(old) : "none");
         r->active = now;
         if (old)
@@ -418,7 +436,7 @@ static void host_monitors_config(VdRouter *r, const uint8_t *buf, size_t len)
     VdMonitorsConfig c;
     if (vd_parse_monitors_config(buf, len, &c, &reason) < 0) {
         r->bad_messages++;
-        g_warning("host: ignoring a malformed MONITORS_CONFIG: %s", reason);
+        router_host_log(r, G_LOG_LEVEL_WARNING, "host: ignoring a malformed MONITORS_CONFIG: %s", reason);
         host_reply(r, VD_MSG_MONITORS_CONFIG, VD_REPLY_ERROR);
         return;
     }
@@ -449,7 +467,7 @@ static void host_xfer_start(VdRouter *r, const uint8_t *buf, size_t len)
     const char *reason = NULL;
     if (vd_parse_file_xfer_start(buf, len, st, &reason) < 0) {
         r->bad_messages++;
-        g_warning("host: ignoring a malformed FILE_XFER_START: %s", reason);
+        router_host_log(r, G_LOG_LEVEL_WARNING, "host: ignoring a malformed FILE_XFER_START: %s", reason);
         if (len >= 4)
             host_xfer_result(r, buf[0] | buf[1] << 8 | buf[2] << 16 | (uint32_t)buf[3] << 24, VD_XFER_ERROR);
         g_free(st);
@@ -457,17 +475,17 @@ static void host_xfer_start(VdRouter *r, const uint8_t *buf, size_t len)
     }
     uint32_t refusal;
     if (!files_allowed(r, &refusal)) {
-        g_message("host: file transfer %u refused: %s", st->id, vd_xfer_result_to_string(refusal));
+        router_host_log(r, G_LOG_LEVEL_MESSAGE, "host: file transfer %u refused: %s", st->id, vd_xfer_result_to_string(refusal));
         host_xfer_result(r, st->id, refusal);
         g_free(st);
         return;
     }
     int e = vd_xfers_add(r->xfers, st->id, r->active, st->size);
     if (e == -EEXIST) {
-        g_warning("host: ignoring a second FILE_XFER_START for transfer %u, which is in progress", st->id);
+        router_host_log(r, G_LOG_LEVEL_WARNING, "host: ignoring a second FILE_XFER_START for transfer %u, which is in progress", st->id);
     } else if (e < 0) {
         r->xfer_refused++;
-        g_warning("host: file transfer %u refused: %u transfers already in progress", st->id, VD_XFERS_MAX);
+        router_host_log(r, G_LOG_LEVEL_WARNING, "host: file transfer %u refused: %u transfers already in progress", st->id, VD_XFERS_MAX);
         host_xfer_result(r, st->id, VD_XFER_ERROR);
     } else {
         VdSessionMsg m = { .type = VD_S_XFER_START };
@@ -517,7 +535,7 @@ static void host_xfer_status_msg(VdRouter *r, const uint8_t *buf, size_t len)
     const char *reason = NULL;
     if (vd_parse_file_xfer_status(buf, len, &s, &reason) < 0) {
         r->bad_messages++;
-        g_warning("host: ignoring a malformed FILE_XFER_STATUS: %s", reason);
+        router_host_log(r, G_LOG_LEVEL_WARNING, "host: ignoring a malformed FILE_XFER_STATUS: %s", reason);
         return;
     }
     VdXfer *x = vd_xfers_get(r->xfers, s.id);
@@ -579,7 +597,7 @@ static void on_host_message(uint32_t type, const uint8_t *buf, size_t len, void 
         int32_t max;
         if (vd_parse_max_clipboard(buf, len, &max, &reason) < 0) {
             r->bad_messages++;
-            g_warning("host: ignoring a malformed MAX_CLIPBOARD: %s", reason);
+            router_host_log(r, G_LOG_LEVEL_WARNING, "host: ignoring a malformed MAX_CLIPBOARD: %s", reason);
             break;
         }
         r->max_clipboard = max;
@@ -593,7 +611,7 @@ static void on_host_message(uint32_t type, const uint8_t *buf, size_t len, void 
         VdGraphicsDeviceInfo *g = g_new0(VdGraphicsDeviceInfo, 1);
         if (vd_parse_graphics_device_info(buf, len, g, &reason) < 0) {
             r->bad_messages++;
-            g_warning("host: ignoring a malformed GRAPHICS_DEVICE_INFO: %s", reason);
+            router_host_log(r, G_LOG_LEVEL_WARNING, "host: ignoring a malformed GRAPHICS_DEVICE_INFO: %s", reason);
         } else {
             r->device_info = *g;
             r->have_device_info = true;
@@ -605,7 +623,7 @@ static void on_host_message(uint32_t type, const uint8_t *buf, size_t len, void 
     case VD_MSG_CLIPBOARD:
     case VD_MSG_FILE_XFER_DATA:
         /* Small ones arrive whole only if the reader is configured so; it streams them. */
-        g_warning("host: unexpected whole %s", vd_msg_type_to_string(type));
+        router_host_log(r, G_LOG_LEVEL_WARNING, "host: unexpected whole %s", vd_msg_type_to_string(type));
         break;
     default:
         g_debug("host: ignoring %s (%u bytes)", vd_msg_type_to_string(type), (unsigned)len);
@@ -640,8 +658,10 @@ static void forward_piece(VdRouter *r, InStream *in, const uint8_t *data, size_t
         data += n;
         len -= n;
     }
-    if (in->target && vd_agent_full(in->target))
+    if (in->target && vd_agent_full(in->target)) {
+        r->paused_for = in->target;
         vd_host_set_reading(r->host, false);
+    }
 }
 
 static void on_stream(const VdReadEvent *ev, void *user_data)
@@ -661,14 +681,24 @@ static void on_stream(const VdReadEvent *ev, void *user_data)
             if (!by_demand(r) || vd_parse_clipboard_head(ev->data, ev->len, ev->header.size,
                                                          vd_host_negotiated(r->host), &sel, &type, &consumed,
                                                          &reason) < 0) {
-                g_warning("host: ignoring a CLIPBOARD: %s", reason ? reason : "no clipboard negotiated");
+                router_host_log(r, G_LOG_LEVEL_WARNING, "host: ignoring a CLIPBOARD: %s", reason ? reason : "no clipboard negotiated");
                 return;
             }
             if (!selection_ok(r, sel))
                 return;
             /* The data goes to whoever asked; unrequested data to the active agent. */
+            VdAgent *target = r->sel[sel].requester ? r->sel[sel].requester : r->active;
+            InStream *other = &r->in[ev->port == 1 ? 2 : 1];
+            if (target && other->active && other->target == target && other->type == VD_MSG_CLIPBOARD &&
+                other->selection == sel) {
+                /* The agent may get one answer per selection at a time (docs/protocols.md). */
+                router_host_log(r, G_LOG_LEVEL_WARNING,
+                                "host: CLIPBOARD for %s on port %u while one is still arriving on the other port: dropped",
+                                vd_selection_to_string(sel), ev->port);
+                return;
+            }
             in->selection = sel;
-            in->target = r->sel[sel].requester ? r->sel[sel].requester : r->active;
+            in->target = target;
             r->sel[sel].requester = NULL;
             if (!in->target)
                 return;
@@ -682,7 +712,7 @@ static void on_stream(const VdReadEvent *ev, void *user_data)
             uint32_t id;
             uint64_t size;
             if (vd_parse_file_xfer_data_head(ev->data, ev->len, ev->header.size, &id, &size, &reason) < 0) {
-                g_warning("host: ignoring a FILE_XFER_DATA: %s", reason);
+                router_host_log(r, G_LOG_LEVEL_WARNING, "host: ignoring a FILE_XFER_DATA: %s", reason);
                 return;
             }
             VdXfer *x = vd_xfers_get(r->xfers, id);
@@ -729,7 +759,8 @@ static void agent_xfer_status(VdRouter *r, VdAgent *agent, const VdFileXferStatu
     /* CVE-2020-25651: only the agent the transfer was given to may speak for it. */
     VdXfer *x = vd_xfers_get_for(r->xfers, s->id, agent);
     if (!x) {
-        g_message("agent %s: status for transfer %u, which is not its own: ignored", vd_agent_name(agent), s->id);
+        router_agent_log(agent, "agent %s: status for transfer %u, which is not its own: ignored", vd_agent_name(agent),
+                         s->id);
         return;
     }
     host_xfer_status(r, s);
@@ -761,6 +792,7 @@ static void on_agent_message(VdAgent *agent, const VdSessionMsg *msg, void *user
     case VD_S_CLIPBOARD_ABORT:
         if (msg->u.abort.selection < VD_SELECTION_END) {
             Selection *sel = &r->sel[msg->u.abort.selection];
+            agent_data(agent)->drop_left[msg->u.abort.selection] = 0;
             if (sel->host_waiting && agent == r->active) {
                 sel->host_waiting = false;
                 router_host_clipboard_empty(r, msg->u.abort.selection, sel->host_waiting_type);
@@ -786,7 +818,7 @@ static void on_agent_message(VdAgent *agent, const VdSessionMsg *msg, void *user
         AgentData *d = agent_data(agent);
         d->have_layout = vd_layout_map_from_agent(&d->layout, &msg->u.layout) == 0;
         if (!d->have_layout)
-            g_message("agent %s: unusable layout report ignored", vd_agent_name(agent));
+            router_agent_log(agent, "agent %s: unusable layout report ignored", vd_agent_name(agent));
         if (agent == r->active)
             update_layout(r);
         break;
@@ -869,10 +901,9 @@ static void on_agent_gone(VdAgent *agent, void *user_data)
     update_active(r);
 }
 
-static void on_agents_drained(void *user_data)
+static void on_agents_drained(VdAgent *agent, void *user_data)
 {
-    VdRouter *r = user_data;
-    vd_host_set_reading(r->host, true);
+    unpause_for(user_data, agent);
 }
 
 /* --- lifecycle --- */
@@ -884,6 +915,8 @@ VdRouter *vd_router_new(const VdRouterConfig *config)
     r->uinput = config->uinput;
     r->max_clipboard = -1;
     r->xfers = vd_xfers_new();
+    vd_log_limit_init(&r->host_log, "host");
+    vd_log_limit_init(&r->state_log, "router");
     uint32_t w = 0, h = 0;
     if (vd_layout_kernel_size(config->sysfs_root ? config->sysfs_root : "/sys", &w, &h) == 0)
         vd_layout_map_single(&r->base_map, VD_LAYOUT_SOURCE_KERNEL, w, h);
@@ -927,6 +960,8 @@ void vd_router_free(VdRouter *r)
     vd_agents_free(r->agents);
     vd_host_free(r->host);
     vd_xfers_free(r->xfers);
+    vd_log_limit_clear(&r->host_log);
+    vd_log_limit_clear(&r->state_log);
     g_free(r);
 }
 

@@ -73,12 +73,12 @@ class World:
 
     # --- agents ---
 
-    def connect(self, uid, session_id, count=1, user_service=False):
-        """count connections to the session socket from one new process running as uid, whose
-        pid logind (the mock) says is in session_id (None: in no session). user_service: in no
-        session, but uid's (as a process of uid's service manager is)."""
+    def connect(self, uid, session_id, count=1, user_service=False, path=None):
+        """count connections to the session socket (or to path) from one new process running as
+        uid, whose pid logind (the mock) says is in session_id (None: in no session). user_service:
+        in no session, but uid's (as a process of uid's service manager is)."""
         ours, theirs = socket.socketpair()
-        argv = ["/usr/bin/python3", self.agent_proc, self.socket, str(count)]
+        argv = ["/usr/bin/python3", self.agent_proc, path or self.socket, str(count)]
         if uid != 0:
             argv = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid, "--clear-groups"] + argv
         child = subprocess.Popen(argv, stdin=theirs.fileno(), close_fds=True, cwd=self.dir)

@@ -505,6 +505,10 @@ class Connection:
         """Sends our HELLO and reads the peer's; raises PeerError if the peer answers ERROR."""
         self.send(HELLO, **hello_fields(self.proto, software, version, features))
         self.peer_hello = self.expect(HELLO, timeout)
+        # vdagentd refuses with its HELLO and the ERROR in one write: both are here already.
+        if self.queue and self.queue[0][0] == ERROR:
+            m = decode(self.proto, ERROR, self.queue.pop(0)[1])
+            raise PeerError(m["code"], m["message"])
         return self.peer_hello
 
     def recv_frame(self, timeout=5.0):

@@ -427,6 +427,12 @@ def t_bad_requests(h):
     h.error({'execute': 'guest-sync'}, 'GenericError', "'id' is missing")
     h.error({'execute': 'guest-sync', 'arguments': {'id': 'x'}}, 'GenericError', "'id'.*integer")
     h.error({'execute': 'guest-sync', 'arguments': {'id': 1.5}}, 'GenericError', "'id'")
+    # Integers outside int64 are refused as qemu-ga 7.2 does, not wrapped (10^23 was answered -1).
+    for big in ('100000000000000000000000', '9223372036854775808', '-9223372036854775809'):
+        h.error('{"execute": "guest-sync", "arguments": {"id": %s}}' % big, 'GenericError', "'id'.*integer")
+    for edge in (2**63 - 1, -2**63):
+        r = h.call('guest-sync', {'id': edge})
+        check(r == {'return': edge}, 'guest-sync %d replied %r' % (edge, r))
     h.error({'execute': 'guest-ping', 'arguments': {'x': 1}}, 'GenericError', "'x' is unexpected")
     h.error({'execute': 'guest-ping', 'arguments': []}, 'GenericError', 'arguments')
     h.error({'execute': 42}, 'GenericError', 'execute')

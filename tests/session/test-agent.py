@@ -251,6 +251,69 @@ def t_version_mismatch():
         x2.stop()
 
 
+def refuse(conn, code, message, hello=True):
+    """Plays vdagentd refusing an agent: HELLO (unless not), ERROR, hang up."""
+    if hello:
+        conn.send(vdipc.HELLO, **vdipc.hello_fields(vdipc.SESSION, "fake-daemon"))
+    conn.send(vdipc.ERROR, code=code, message=message)
+    conn.close()
+
+
+def t_refused_backs_off():
+    """A daemon that says HELLO, then refuses (another agent serves the session): the agent says why
+    once and retries with a growing delay, not every half second."""
+    x2 = Xvfb(800, 600)
+    try:
+        a = Agent(x2.display, sock_path)
+        try:
+            why = "another agent already serves this session"
+            t0 = time.monotonic()
+            times = []
+            while time.monotonic() - t0 < 4.0:
+                try:
+                    conn = daemon.accept(max(0.1, 4.0 - (time.monotonic() - t0)), hello=False)
+                except TimeoutError:
+                    break
+                times.append(time.monotonic() - t0)
+                refuse(conn, vdipc.ERR_LIMIT, why)
+            assert 2 <= len(times) <= 4, "connected at %s" % ["%.1f" % t for t in times]
+            assert a.proc.poll() is None, a.log()
+            lines = [l for l in a.log().splitlines() if why in l and "debug" not in l]
+            assert len(lines) == 1, a.log()
+        finally:
+            a.cleanup()
+            drain_backlog()
+    finally:
+        x2.stop()
+
+
+def drain_backlog():
+    """Connections of an agent that is gone, still waiting to be accepted."""
+    while True:
+        try:
+            daemon.accept(0.2, hello=False).close()
+        except TimeoutError:
+            return
+
+
+def t_version_error_without_hello():
+    """An older or newer daemon may refuse a version it does not speak with ERROR(VERSION) alone,
+    or after its HELLO: either way the agent exits 3 (incompatible) at once instead of retrying forever."""
+    for hello in (False, True):
+        x2 = Xvfb(800, 600)
+        try:
+            a = Agent(x2.display, sock_path)
+            try:
+                conn = daemon.accept(10.0, hello=False)
+                refuse(conn, vdipc.ERR_VERSION, "unsupported session protocol", hello=hello)
+                status = a.wait(10.0)
+                assert status == 3, "exit status %d\n%s" % (status, a.log())
+            finally:
+                a.cleanup()
+        finally:
+            x2.stop()
+
+
 def t_no_port_quiet():
     """Without --socket, on a machine with neither the agent port nor the daemon's socket."""
     if os.path.exists("/dev/virtio-ports/com.redhat.spice.0") or os.path.exists("/run/vdagentd/session.sock"):
@@ -313,6 +376,8 @@ try:
         ("unknown frame types are skipped", t_unknown_type_ignored),
         ("X server gone: exit 0", t_x_server_gone),
         ("daemon of another major version: ERROR, exit 2", t_version_mismatch),
+        ("refused after HELLO: the reason said once, retries back off", t_refused_backs_off),
+        ("ERROR(VERSION) with or without the daemon's HELLO: exit 3 (incompatible)", t_version_error_without_hello),
         ("no agent port, no socket: exit 0 quietly", t_no_port_quiet),
         ("--socket given: waits for the daemon", t_explicit_socket_waits),
         ("command line: --version, --help, bad option, no display", t_command_line),

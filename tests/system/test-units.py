@@ -98,6 +98,18 @@ with tempfile.TemporaryDirectory() as tmp:
     check("vdagentd.service is Type=notify and restarts on failure",
           "Type=notify" in service and "Restart=on-failure" in service)
     check("vdagentd.service runs vdagentd in the foreground", "--foreground" in service)
+    # LimitNOFILE covers what the connection caps allow (2 descriptors per agent, 1 per control
+    # client) with room for the daemon's own, and stays a real ceiling.
+    src_root = os.environ["VD_SOURCE_ROOT"]
+
+    def limit(header, name):
+        m = re.search(r"#define %s (\d+)u" % name, open(os.path.join(src_root, "src", "system", header)).read())
+        return int(m.group(1))
+
+    need = 2 * limit("agents.h", "VD_AGENTS_MAX_CONNECTIONS") + limit("control.h", "VD_CONTROL_MAX_CLIENTS") + 32
+    m = re.search(r"^LimitNOFILE=(\d+)$", service, flags=re.M)
+    check("vdagentd.service sets LimitNOFILE >= %d (the connection caps) and <= 1024" % need,
+          m is not None and need <= int(m.group(1)) <= 1024, m.group(0) if m else "no LimitNOFILE")
     user_unit = open(os.path.join(user, "vdagent.service")).read()
     check("vdagent.service belongs to graphical-session.target",
           "WantedBy=graphical-session.target" in user_unit and "Restart=on-failure" in user_unit)

@@ -35,8 +35,14 @@ static int set_element(snd_mixer_elem_t *e, const VdVolume *v, char **ret_text)
                     goto fail;
             }
         }
-        if (snd_mixer_selem_has_playback_switch(e) && (r = snd_mixer_selem_set_playback_switch_all(e, !v->mute)) < 0)
-            goto fail;
+        if (snd_mixer_selem_has_playback_switch(e)) {
+            if ((r = snd_mixer_selem_set_playback_switch_all(e, !v->mute)) < 0)
+                goto fail;
+        } else if (v->mute) {
+            *ret_text = g_strdup_printf("\"%s\" has no playback switch: the volume is set, mute is not",
+                                        snd_mixer_selem_get_name(e));
+            return -EOPNOTSUPP;
+        }
     } else {
         if (snd_mixer_selem_has_capture_volume(e)) {
             snd_mixer_selem_get_capture_volume_range(e, &min, &max);
@@ -49,8 +55,14 @@ static int set_element(snd_mixer_elem_t *e, const VdVolume *v, char **ret_text)
                     goto fail;
             }
         }
-        if (snd_mixer_selem_has_capture_switch(e) && (r = snd_mixer_selem_set_capture_switch_all(e, !v->mute)) < 0)
-            goto fail;
+        if (snd_mixer_selem_has_capture_switch(e)) {
+            if ((r = snd_mixer_selem_set_capture_switch_all(e, !v->mute)) < 0)
+                goto fail;
+        } else if (v->mute) {
+            *ret_text = g_strdup_printf("\"%s\" has no capture switch: the volume is set, mute is not",
+                                        snd_mixer_selem_get_name(e));
+            return -EOPNOTSUPP;
+        }
     }
     return 0;
 fail:

@@ -260,6 +260,10 @@ int vd_audio_pulse_apply(VdAudioPulse *p, const VdVolume *v, VdAudioDoneFunc don
         pa_context_set_state_callback(p->ctx, on_state, p);
         p->state = PULSE_CONNECTING;
         if (pa_context_connect(p->ctx, NULL, PA_CONTEXT_NOAUTOSPAWN, NULL) < 0) {
+            /* libpulse may have reported the failure through on_state already, which retired the
+             * context and scheduled the job's end with the real reason. */
+            if (!p->ctx)
+                break;
             g_autofree char *text = g_strdup_printf("sound server: %s", pa_strerror(pa_context_errno(p->ctx)));
             drop_context(p);
             finish_later(p, -EHOSTDOWN, text);

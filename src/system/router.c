@@ -509,17 +509,20 @@ static void host_volume(VdRouter *r, const uint8_t *buf, size_t len)
             reason = "no channels";
         else if (a->nchannels > VD_LIMIT_AUDIO_CHANNELS)
             reason = "more channels than VD_LIMIT_AUDIO_CHANNELS (32)";
-        else if (a->is_playback > 1 || a->mute > 1)
-            reason = "is_playback or mute is neither 0 nor 1";
     }
     if (reason) {
         r->bad_messages++;
-        g_warning("host: ignoring an AUDIO_VOLUME_SYNC: %s", reason);
+        g_warning("host: ignoring an AUDIO_VOLUME_SYNC (%zu bytes): %s", len, reason);
         return;
     }
-    unsigned dir = a->is_playback;
+    /* Both are C booleans to the host: spice-gtk sends a gboolean mute that is not always 0 or 1
+     * (seen from spice-gtk 0.42 over QEMU's SPICE server), and spice-vdagent reads any non-zero
+     * as true. */
+    if (a->is_playback > 1 || a->mute > 1)
+        g_debug("host: AUDIO_VOLUME_SYNC with is_playback %u, mute %u: taken as booleans", a->is_playback, a->mute);
+    unsigned dir = a->is_playback != 0;
     VdVolume *v = &r->volume[dir];
-    *v = (VdVolume){ .playback = a->is_playback, .mute = a->mute, .count = a->nchannels };
+    *v = (VdVolume){ .playback = dir, .mute = a->mute != 0, .count = a->nchannels };
     memcpy(v->volume, a->volume, sizeof(uint16_t) * a->nchannels);
     r->have_volume[dir] = true;
     if (!active_can(r, VD_SESSION_FEATURE_AUDIO)) {

@@ -136,9 +136,10 @@ class Guest:
     """One QEMU guest. host: 'vnc' (qemu-vdagent + VNC), 'spice' (QEMU's SPICE server) or None;
     qga: add the QEMU guest agent channel (a Unix socket on the host)."""
 
-    def __init__(self, name, host="vnc", qga=False, memory=1024, smp=None, own_session=False):
+    def __init__(self, name, host="vnc", qga=False, memory=1024, smp=None, own_session=False, display="VGA"):
         self.own_session = own_session  # QEMU out of our process group: a terminal's Ctrl-C does not kill it
         self.name = name
+        self.display = display  # the -device of the graphics card, e.g. "virtio-vga,max_outputs=2"
         self.host = host
         self.qga = qga
         self.memory = memory
@@ -172,7 +173,7 @@ class Guest:
                "-virtfs", f"local,path={self.results},mount_tag=results,{fs}",
                "-virtfs", f"local,path={SOURCE_ROOT},mount_tag=source,readonly=on,{fs}",
                "-virtfs", f"local,path={BUILD_ROOT},mount_tag=build,readonly=on,{fs}",
-               "-vga", "none", "-device", "VGA",
+               "-vga", "none", "-device", self.display,
                "-device", "virtio-serial-pci",
                "-chardev", f"socket,id=ctl,path={self.ctl_path},server=on,wait=off",
                "-device", "virtserialport,chardev=ctl,name=vdtest.ctl"]

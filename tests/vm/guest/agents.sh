@@ -3,7 +3,7 @@
 # Starts and stops what runs in the test guest (tests/vm): the system daemon, Xorg, the session agent and,
 # for the reference agent, qemu-ga. The agent is ours (VD_VM_AGENT=ours: BUILD/src/system/vdagentd and
 # BUILD/src/session/vdagent) or Debian's spice-vdagent 0.22 (VD_VM_AGENT=reference).
-#   agents.sh start-daemon | stop-daemon | kill-daemon | start-x [WxH] | stop-x
+#   agents.sh start-daemon | stop-daemon | kill-daemon | start-x [WxH] | start-x-kms | stop-x
 #   agents.sh start-session | stop-session | kill-session | freeze-session | thaw-session | start-qga
 #   agents.sh pointer-device | agent-device | status
 # Logs go to the results share (/run/vdtest/results/*.log); every wait has a timeout.
@@ -148,6 +148,50 @@ CONF
     echo $! >$run/x.pid
     wait_until 30 xdpyinfo || { alive $run/x.pid || die "Xorg exited (see Xorg.log)"; die "Xorg not ready in 30 s"; }
     xrandr --current | head -n 1
+    ;;
+start-x-kms)
+    # Xorg's modesetting driver on the guest's DRM card (virtio-gpu): its outputs are the card's
+    # connectors (Virtual-1…), as on a real desktop. No udev: the card is named explicitly.
+    dev=$(cat $run/pointer 2>/dev/null) || die "start the daemon first (its device is X's pointer)"
+    wait_until 30 test -e /dev/dri/card0 || die "no /dev/dri/card0 (is virtio_gpu loaded?)"
+    cat >$run/xorg.conf <<CONF
+Section "ServerFlags"
+    Option "AutoAddDevices" "false"
+    Option "AutoAddGPU" "false"
+    Option "DontVTSwitch" "true"
+    Option "BlankTime" "0"
+EndSection
+Section "ServerLayout"
+    Identifier "vdtest"
+    Screen "screen"
+    InputDevice "agent-pointer" "CorePointer"
+EndSection
+Section "InputDevice"
+    Identifier "agent-pointer"
+    Driver "evdev"
+    Option "Device" "$dev"
+EndSection
+Section "Device"
+    Identifier "kms"
+    Driver "modesetting"
+    Option "kmsdev" "/dev/dri/card0"
+    Option "AccelMethod" "none"
+EndSection
+Section "Screen"
+    Identifier "screen"
+    Device "kms"
+    DefaultDepth 24
+    SubSection "Display"
+        Depth 24
+        Virtual 4096 2048
+    EndSubSection
+EndSection
+CONF
+    /usr/lib/xorg/Xorg :0 -config $run/xorg.conf -noreset -nolisten tcp -logfile $res/Xorg.log \
+        -novtswitch -sharevts vt1 >$res/Xorg.stderr.log 2>&1 &
+    echo $! >$run/x.pid
+    wait_until 30 xdpyinfo || { alive $run/x.pid || die "Xorg exited (see Xorg.log)"; die "Xorg not ready in 30 s"; }
+    xrandr --current | head -n 3
     ;;
 stop-x) stop_pid $run/x.pid TERM ;;
 start-session)

@@ -96,6 +96,12 @@ def main():
                                "--output Virtual-2 --mode 800x600 --pos 1024x0", timeout=30)
             if rc != 0:
                 return False, f"xrandr: {out}{err}"
+            # The pointer follows the agent's layout report: wait until the daemon has it (a position
+            # sent before is dropped for a display the layout lacks, and the client sends it once).
+            want_layout = [dict(display_id=0, x=0, y=0, width=1024, height=768),
+                           dict(display_id=1, x=1024, y=0, width=800, height=600)]
+            if not wait_for(lambda: status().get("mouse", {}).get("layout") == want_layout, 30, interval=0.5):
+                return False, f"the daemon's layout: {status().get('mouse')}"
             client.cmd("mouse-mode", timeout=30)
             bad = []
             for display, x, y, want in [(1, 100, 50, (1124, 50)), (0, 10, 700, (10, 700)),

@@ -74,7 +74,7 @@ struct VdBackend {
     void *clip;
     const VdDisplayOps *disp_ops;   /* NULL: no layout, no monitors */
     void *disp;
-    bool can_apply;       /* disp applies MONITORS_CONFIG (else it only reports layouts) */
+    bool can_apply;       /* disp answers MONITORS_CONFIG (Wayland: always, with an error where nothing applies) */
     void (*free)(VdBackend *backend);
 };
 

@@ -575,9 +575,7 @@ int main(int argc, char **argv)
         features |= VD_SESSION_FEATURE_CLIPBOARD;
     if (app.disp_ops)
         features |= VD_SESSION_FEATURE_LAYOUT;
-    /* Under Wayland the host's configs come to us even when the compositor offers no way to apply
-     * them, so that the host hears "error" rather than the daemon's "nobody to ask" success. */
-    if (app.can_apply || (app.disp_ops && kind == VD_BACKEND_WAYLAND))
+    if (app.can_apply)
         features |= VD_SESSION_FEATURE_MONITORS;
     if (audio_mode != VD_AUDIO_OFF)
         features |= VD_SESSION_FEATURE_AUDIO;

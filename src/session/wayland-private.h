@@ -6,6 +6,7 @@
  *   wayland-clipboard.c  CLIPBOARD and PRIMARY over ext-data-control-v1 or zwlr-data-control v2
  *   wayland-datacontrol.c one face for the two data-control protocols (same shape, other names)
  *   wayland-outman.c     MONITORS_CONFIG through zwlr_output_manager_v1 (wlroots)
+ *   wayland-mutter.c     MONITORS_CONFIG through org.gnome.Mutter.DisplayConfig (GNOME)
  */
 #pragma once
 
@@ -109,6 +110,16 @@ void vd_wl_outman_free(VdWlOutman *om);
 void vd_wl_outman_apply(VdWlOutman *om, uint32_t request_id, const VdMonitorsConfig *config);
 /* The heads' names in name order (what display ids count in, disabled heads included). */
 unsigned vd_wl_outman_names(VdWlOutman *om, const char **names, unsigned max);
+
+/* --- Mutter's DisplayConfig (wayland-mutter.c) --- */
+
+typedef struct VdWlMutter VdWlMutter;
+
+/* Watches the session bus for org.gnome.Mutter.DisplayConfig (asynchronously). */
+VdWlMutter *vd_wl_mutter_new(const VdBackendHost *host, void *user_data);
+void vd_wl_mutter_free(VdWlMutter *mu);
+bool vd_wl_mutter_present(const VdWlMutter *mu);
+void vd_wl_mutter_apply(VdWlMutter *mu, uint32_t request_id, const VdMonitorsConfig *config);
 
 /* --- the clipboard (wayland-clipboard.c) --- */
 

@@ -41,6 +41,7 @@ struct WaylandBackend {
     GPtrArray *outputs; /* WlOutput, in registry order */
     VdWlClipboard *clipboard;
     VdWlOutman *outman;
+    VdWlMutter *mutter; /* without output management: GNOME's D-Bus API, if Mutter is there */
     bool dead;
     guint layout_idle; /* outputs changed: tell main.c once this batch of events is dispatched */
     GSource *source;
@@ -255,8 +256,7 @@ static void on_global_remove(void *data, struct wl_registry *registry, uint32_t 
         WlOutput *o = g_ptr_array_index(wl->outputs, i);
         if (o->global == name) {
             g_debug("wayland: output \"%s\" removed", o->info.name);
-            g_ptr_array_remove_index(wl->outputs, i);
-            output_free(o);
+            g_ptr_array_remove_index(wl->outputs, i); /* frees it */
             schedule_layout(wl);
             return;
         }
@@ -275,12 +275,14 @@ static const struct wl_registry_listener registry_listener = {
 static void disp_apply(void *disp, uint32_t request_id, const VdMonitorsConfig *config)
 {
     WaylandBackend *wl = disp;
-    if (!wl->outman) {
+    if (wl->outman) {
+        vd_wl_outman_apply(wl->outman, request_id, config);
+    } else if (vd_wl_mutter_present(wl->mutter)) {
+        vd_wl_mutter_apply(wl->mutter, request_id, config);
+    } else {
         g_message("monitors config %u refused: this compositor offers no output management", request_id);
         wl->host.monitors_done(request_id, VD_REPLY_ERROR, wl->user_data);
-        return;
     }
-    vd_wl_outman_apply(wl->outman, request_id, config);
 }
 
 /* The outputs in name order, the names display ids count in (the heads' when output management
@@ -463,6 +465,7 @@ static void wayland_backend_free(VdBackend *b)
     }
     vd_wl_clipboard_free(wl->clipboard);
     vd_wl_outman_free(wl->outman);
+    vd_wl_mutter_free(wl->mutter);
     vd_dc_free(&wl->dc);
     g_ptr_array_free(wl->outputs, TRUE);
     if (wl->xdg_manager)
@@ -508,9 +511,11 @@ VdBackend *vd_wayland_backend_new(const char *display, const VdBackendHost *host
 
     wl->base.disp_ops = &wayland_display_ops;
     wl->base.disp = wl;
-    wl->base.can_apply = wl->outman != NULL;
+    /* The backend answers every config itself: an error when the compositor offers no way to apply
+     * it, so that the host hears that rather than the daemon's "no agent to ask" success. */
+    wl->base.can_apply = true;
     if (!wl->outman)
-        g_message("wayland: no output management (zwlr_output_manager_v1): monitors configs will be refused");
+        wl->mutter = vd_wl_mutter_new(&wl->host, wl->user_data);
     if (!wl->xdg_manager)
         g_warning("wayland: the compositor has no xdg-output: no layout report (the pointer follows the host's "
                   "monitors config)");

@@ -4,7 +4,11 @@
 FakeDaemon playing a connected host, with wl-copy and wl-paste as the applications. TAP; one group
 of cases per run:
 
-    test-agent-wayland.py clipboard|layout
+    test-agent-wayland.py clipboard|layout|gnome
+
+gnome: a headless Mutter 43 with two virtual monitors and its Xwayland (tests/lib/mutterworld.py):
+the hybrid (layout from wl_output/xdg-output, clipboard through Xwayland with the X11 backend, one
+process) and MONITORS_CONFIG through org.gnome.Mutter.DisplayConfig.
 """
 
 import hashlib
@@ -18,6 +22,7 @@ import vdipc
 from cliplib import (CAP_CLIPBOARD_SELECTION, CLIP_CAPS, CLIPBOARD, IMAGE_BMP, IMAGE_JPG, IMAGE_PNG, IMAGE_TIFF,
                      PRIMARY, SANITIZED, UTF8_TEXT, Tap)
 from agentlib import layout_rects, monitor, wakeups
+from mutterworld import Mutter
 from swayworld import Sway
 from vdtest import Skip, wait_for
 from wlagent import WlSession
@@ -28,8 +33,8 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4  # bytes are bytes: nobody de
 
 
 class Env:
-    def __init__(self, **sway_kw):
-        self.sway = Sway(**sway_kw)
+    def __init__(self, compositor=Sway, **kw):
+        self.sway = compositor(**kw)
         self.s = None
         self.problems = []
         self.restart()
@@ -518,12 +523,126 @@ LAYOUT_CASES = [
 ]
 
 
+# --- GNOME (Mutter) ---
+
+def mutter_logical(env):
+    """{connector: (x, y)} of Mutter's logical monitors, from GetCurrentState."""
+    import re
+    out = env.sway.state()
+    return {m[2]: (int(m[0]), int(m[1])) for m in
+            re.findall(r"\((-?\d+), (-?\d+), [\d.]+, (?:uint32 )?\d+, (?:true|false), \[\('([^']+)'", out)}
+
+
+def case_gnome_hybrid(env):
+    log = env.s.log()
+    assert "clipboard through Xwayland" in log and 'started on Wayland display' in log, log
+    assert layout_rects(env.layout) == {0: (1280, 800, 0, 0), 1: (1024, 768, 1280, 0)}, env.layout
+
+
+def case_gnome_clipboard(env):
+    s, m = env.s, env.sway
+    owner = m.popen(["xclip", "-i", "-selection", "clipboard"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL)
+    owner.stdin.write(TEXT)
+    owner.stdin.close()
+    s.expect(vdipc.S_CLIPBOARD_GRAB, 10, selection=CLIPBOARD)
+    s.request(CLIPBOARD, UTF8_TEXT)
+    assert s.recv_data(CLIPBOARD)[1] == TEXT
+    s.grab(CLIPBOARD, [UTF8_TEXT])
+    # Mutter's own X client asks too, at once (its clipboard manager keeps a copy of text selections,
+    # and its bridge serves Wayland clients): the host answers every request, in order, while xclip
+    # waits for the agent to own the selection and then pastes.
+    data = "from the host, into Xwayland ✓".encode()
+    p = None
+    deadline = time.monotonic() + 20
+    while (p is None or p.poll() is None) and time.monotonic() < deadline:
+        try:
+            s.expect(vdipc.S_CLIPBOARD_REQUEST, 0.3, selection=CLIPBOARD, type=UTF8_TEXT)
+            s.send_data(CLIPBOARD, UTF8_TEXT, data)
+        except TimeoutError:
+            pass
+        if p is None and b"UTF8_STRING" in m.run(["xclip", "-o", "-selection", "clipboard", "-t", "TARGETS"],
+                                                 check=False).stdout:
+            p = m.popen(["xclip", "-o", "-selection", "clipboard", "-t", "UTF8_STRING"], stdout=subprocess.PIPE)
+    assert p, "the agent never owned the X selection"
+    out, _ = p.communicate(timeout=5)
+    assert out == data, out
+    owner.wait(10)  # xclip -i exits when the agent takes the selection
+
+
+def case_gnome_monitors_use_pos(env):
+    r, rects, _ = apply_mutter(env, [monitor(1280, 800, 0, 0), monitor(1024, 768, 0, 800)],
+                               flags=vdipc.MONITORS_USE_POS, request_id=41)
+    assert r == vdipc.REPLY_SUCCESS, r
+    assert mutter_logical(env) == {"Meta-0": (0, 0), "Meta-1": (0, 800)}, env.sway.state()
+    assert rects == {0: (1280, 800, 0, 0), 1: (1024, 768, 0, 800)}, rects
+    r, rects, _ = apply_mutter(env, [monitor(1280, 800), monitor(1024, 768)], request_id=42)
+    assert r == vdipc.REPLY_SUCCESS, r
+    assert mutter_logical(env) == {"Meta-0": (0, 0), "Meta-1": (1280, 0)}, env.sway.state()
+
+
+def case_gnome_monitors_no_mode(env):
+    before = env.sway.state()
+    r, rects, _ = apply_mutter(env, [monitor(1366, 768), monitor(1024, 768)], request_id=43)
+    assert r == vdipc.REPLY_ERROR, r
+    assert "has no 1366x768 mode (Mutter has no custom modes)" in env.s.log()
+    assert env.sway.state() == before
+    assert rects == {0: (1280, 800, 0, 0), 1: (1024, 768, 1280, 0)}, rects  # the layout report goes on
+
+
+def case_gnome_monitors_disable(env):
+    r, rects, _ = apply_mutter(env, [monitor(1280, 800), monitor(0, 0)], request_id=44)
+    assert r == vdipc.REPLY_SUCCESS, r
+    assert mutter_logical(env) == {"Meta-0": (0, 0)}, env.sway.state()
+    assert rects == {0: (1280, 800, 0, 0)}, rects
+
+
+def case_gnome_nothing_to_apply(env):
+    # Without Mutter's D-Bus API (no session bus here) the compositor offers no way to configure
+    # outputs: the host hears an error, and the layout report keeps working.
+    env.restart(env={"DBUS_SESSION_BUS_ADDRESS": "unix:path=/nonexistent/bus"})
+    try:
+        r, rects, _ = apply_mutter(env, [monitor(1280, 800)], request_id=45)
+        assert r == vdipc.REPLY_ERROR, r
+        assert "monitors config 45 refused: this compositor offers no output management" in env.s.log()
+        assert rects == {0: (1280, 800, 0, 0)}, rects
+    finally:
+        env.restart()
+
+
+def apply_mutter(env, monitors, flags=0, request_id=1):
+    s = env.s
+    s.conn.send(vdipc.S_MONITORS_CONFIG, request_id=request_id, flags=flags, monitors=monitors)
+    while True:
+        t, m = s.conn.recv(15)
+        if t == vdipc.S_MONITORS_RESULT:
+            break
+        if t != vdipc.S_LAYOUT:
+            s.pending.append((t, m))
+    assert m["request_id"] == request_id, m
+    layout = env.settle(quiet=0.5)
+    return m["result"], layout_rects(layout), None
+
+
+GNOME_CASES = [
+    ("hybrid: Wayland layout, X11 clipboard, one process", case_gnome_hybrid),
+    ("clipboard both ways through Xwayland", case_gnome_clipboard),
+    ("DisplayConfig: USE_POS, then left to right", case_gnome_monitors_use_pos),
+    ("DisplayConfig: no such mode: error, layout kept", case_gnome_monitors_no_mode),
+    ("DisplayConfig: a monitor disabled", case_gnome_monitors_disable),
+    ("no DisplayConfig: error, layout still reported", case_gnome_nothing_to_apply),
+]
+
+
 def main():
     group = sys.argv[1] if len(sys.argv) > 1 else "clipboard"
-    cases = {"clipboard": CLIPBOARD_CASES, "layout": LAYOUT_CASES}[group]
+    cases = {"clipboard": CLIPBOARD_CASES, "layout": LAYOUT_CASES, "gnome": GNOME_CASES}[group]
     tap = Tap()
     try:
-        env = Env(outputs=["HEADLESS-1 resolution 1280x800 position 0 0"])
+        if group == "gnome":
+            env = Env(Mutter, monitors=("1280x800", "1024x768"))
+        else:
+            env = Env(outputs=["HEADLESS-1 resolution 1280x800 position 0 0"])
     except Skip as e:
         print("1..0 # SKIP %s" % e)
         return 0

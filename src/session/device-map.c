@@ -103,7 +103,7 @@ static char *resolve(const VdDeviceMap *map, const char *address, uint32_t index
     g_autofree char *prefix = g_strconcat(card, "-", NULL);
     Connector conns[VD_DEVICE_MAP_MAX_CONNECTORS];
     unsigned n = 0;
-    while ((name = g_dir_read_name(dir)) && n < VD_DEVICE_MAP_MAX_CONNECTORS) {
+    while ((name = g_dir_read_name(dir))) {
         if (!g_str_has_prefix(name, prefix))
             continue;
         g_autofree char *idfile = g_build_filename(drm, name, "connector_id", NULL);
@@ -111,7 +111,20 @@ static char *resolve(const VdDeviceMap *map, const char *address, uint32_t index
         unsigned long id = G_MAXULONG;
         if (g_file_get_contents(idfile, &text, NULL, NULL))
             id = strtoul(text, NULL, 10);
-        conns[n++] = (Connector){ id, g_strdup(name + strlen(prefix)) };
+        Connector c = { id, (char *)name + strlen(prefix) };
+        if (n < VD_DEVICE_MAP_MAX_CONNECTORS) {
+            conns[n++] = (Connector){ id, g_strdup(c.name) };
+            continue;
+        }
+        /* Full: keep the first ones in connector order, whatever order readdir gives. */
+        unsigned last = 0;
+        for (unsigned i = 1; i < n; i++)
+            if (compare_connectors(&conns[i], &conns[last]) > 0)
+                last = i;
+        if (compare_connectors(&c, &conns[last]) < 0) {
+            g_free(conns[last].name);
+            conns[last] = (Connector){ id, g_strdup(c.name) };
+        }
     }
     qsort(conns, n, sizeof(Connector), compare_connectors);
     char *found = index < n ? g_strdup(conns[index].name) : NULL;

@@ -268,6 +268,25 @@ def t_cancelled():
     assert first["replaces"] == 0 and last["replaces"] == first["nid"], (first, last)
 
 
+def t_action_limit():
+    """VD_NOTIFY_MAX_ACTIONS: the last 32 completed notifications keep their Open folder action."""
+    mark = len(notifies())
+    for i in range(33):
+        send_file("many-%02d.txt" % i)
+    wait_for(lambda: len(notifies(mark)) >= 33, 10.0, what="33 notifications")
+    got = notifies(mark)
+    first, last = got[0], got[32]
+    assert first["summary"] == 'Received "many-00.txt"' and last["summary"] == 'Received "many-32.txt"', got
+    mock(FM).ClearCalls()
+    for n in (first, last):
+        mock(NOTIFY).EmitSignal("org.freedesktop.Notifications", "ActionInvoked", "us",
+                                dbus.Array([dbus.UInt32(n["nid"]), "default"], signature="v"))
+    wait_for(lambda: calls(FM, "ShowItems"), 5.0, what="ShowItems")
+    time.sleep(0.5)
+    got = calls(FM, "ShowItems")
+    assert [list(c[0]) for c in got] == [["file://" + os.path.join(home, "Telechargements", "many-32.txt")]], got
+
+
 def t_open_dir():
     start_agent(["--open-dir", "--no-notifications"])
     mock(FM).ClearCalls()
@@ -284,6 +303,19 @@ def t_open_dir():
     got = calls(FM, "ShowItems")
     assert len(got) == 1 and list(got[0][0]) == ["file://" + os.path.join(home, "Telechargements", "batch-b.txt")], got
     assert notifies(mark) == [], "--no-notifications still notified"
+
+
+def t_open_dir_timeout():
+    """VD_OPEN_FOLDER_TIMEOUT_MS: a file manager that does not answer in 5 s is given up for xdg-open."""
+    mock(FM).AddMethod("", "ShowItems", "ass", "", '__import__("time").sleep(8)')
+    argv_file = os.path.join(tmp, "xdg-open.argv")
+    t0 = time.monotonic()
+    send_file("slow-fm.txt")
+    wait_for(lambda: os.path.exists(argv_file), 12.0, what="xdg-open to run")
+    waited = time.monotonic() - t0
+    assert 4.5 <= waited <= 9.0, waited
+    assert open(argv_file).read() == os.path.join(home, "Telechargements") + "\n"
+    os.unlink(argv_file)
 
 
 def t_open_dir_xdg_open():
@@ -318,7 +350,9 @@ try:
         ("Open folder: ShowItems with the file's URI; other notifications' actions ignored", t_action),
         ("a transfer over 3 s: progress in one notification, at most once a second; ctl status", t_progress),
         ("a cancelled transfer whose progress was shown: the notification says so", t_cancelled),
+        ("the last 32 notifications keep their action, the 33rd oldest not", t_action_limit),
         ("--open-dir: one ShowItems per batch; --no-notifications", t_open_dir),
+        ("--open-dir with a file manager that does not answer: xdg-open after 5 s", t_open_dir_timeout),
         ("--open-dir without a file manager: xdg-open DIR", t_open_dir_xdg_open),
         ("every option of vdagent --help is in vdagent(1) and docs/session-agent.md", t_options_documented),
     ], first_is_setup=True)

@@ -223,6 +223,36 @@ static void test_limits(Sysfs *s, gconstpointer data)
     g_free(g);
 }
 
+/* VD_DEVICE_MAP_MAX_CONNECTORS: a card with more connectors keeps the first ones in connector id
+ * order, whatever order the directory lists them in; the last device display id there can be
+ * (VD_LIMIT_MONITORS - 1) still reaches its connector. */
+static void test_connector_limit(Sysfs *s, gconstpointer data)
+{
+    enum { N = VD_DEVICE_MAP_MAX_CONNECTORS + 8 };
+    card(s->root, "card2", "devices/pci0000:00/0000:00:05.0");
+    const char *outs[N];
+    char names[N][32];
+    for (unsigned i = 0; i < N; i++) {
+        g_snprintf(names[i], sizeof(names[i]), "card2-Virtual-%u", i + 1);
+        g_autofree char *id = g_strdup_printf("%u\n", 100 + i);
+        connector(s->root, names[i], id);
+        outs[N - 1 - i] = names[i] + strlen("card2-"); /* the backend lists them backwards */
+    }
+    G_STATIC_ASSERT(VD_LIMIT_MONITORS <= VD_DEVICE_MAP_MAX_CONNECTORS);
+    VdGraphicsDeviceInfo *g = g_new0(VdGraphicsDeviceInfo, 1);
+    add(g, 0, 0, VD_LIMIT_MONITORS - 1, "pci/0000/05.0");
+    add(g, 1, 0, 0, "pci/0000/05.0");
+    VdDeviceMap *m = vd_device_map_new(s->root);
+    vd_device_map_set_info(m, g);
+    bool by_info;
+    /* device display 31 is Virtual-32 (id 131): output N - 32 in the backwards list */
+    g_assert_cmpint(vd_device_map_lookup(m, 0, outs, N, &by_info), ==, N - (int)VD_LIMIT_MONITORS);
+    g_assert_true(by_info);
+    g_assert_cmpint(vd_device_map_lookup(m, 1, outs, N, NULL), ==, N - 1); /* Virtual-1 */
+    vd_device_map_free(m);
+    g_free(g);
+}
+
 /* No info at all, and no sysfs: the output order. */
 static void test_order(void)
 {
@@ -245,5 +275,6 @@ int main(int argc, char **argv)
     g_test_add("/device-map/two-devices", Sysfs, NULL, sysfs_setup, test_two_devices, sysfs_teardown);
     g_test_add("/device-map/unresolved", Sysfs, NULL, sysfs_setup, test_unresolved, sysfs_teardown);
     g_test_add("/device-map/limits", Sysfs, NULL, sysfs_setup, test_limits, sysfs_teardown);
+    g_test_add("/device-map/connector-limit", Sysfs, NULL, sysfs_setup, test_connector_limit, sysfs_teardown);
     return g_test_run();
 }

@@ -27,6 +27,7 @@ struct VdAudioPulse {
     char *error;          /* the first failure of the job */
     guint finish_source;  /* done() is called from an idle source when the job fails early */
     int finish_err;
+    guint job_timer;      /* VD_AUDIO_PULSE_TIMEOUT_MS per job */
 };
 
 static void finish(VdAudioPulse *p, int err, const char *text)
@@ -38,6 +39,8 @@ static void finish(VdAudioPulse *p, int err, const char *text)
     p->busy = false;
     p->done = NULL;
     g_clear_pointer(&p->error, g_free);
+    g_clear_handle_id(&p->job_timer, g_source_remove);
+    g_clear_handle_id(&p->finish_source, g_source_remove);
     if (done)
         done(err, owned, user_data);
 }
@@ -235,10 +238,24 @@ static void on_state(pa_context *c, void *user_data)
     }
 }
 
+/* A server that accepts and then says nothing must not hold the volume back forever. */
+static gboolean on_job_timeout(gpointer user_data)
+{
+    VdAudioPulse *p = user_data;
+
+    p->job_timer = 0;
+    g_message("audio: the sound server did not answer in %u ms: disconnecting", VD_AUDIO_PULSE_TIMEOUT_MS);
+    drop_context(p); /* cancels the operations in flight: their callbacks do not run */
+    g_autofree char *text = g_strdup_printf("the sound server did not answer in %u ms", VD_AUDIO_PULSE_TIMEOUT_MS);
+    finish(p, -ETIMEDOUT, text);
+    return G_SOURCE_REMOVE;
+}
+
 int vd_audio_pulse_apply(VdAudioPulse *p, const VdVolume *v, VdAudioDoneFunc done, void *user_data)
 {
     if (p->busy)
         return -EBUSY;
+    p->job_timer = g_timeout_add(VD_AUDIO_PULSE_TIMEOUT_MS, on_job_timeout, p);
     p->busy = true;
     p->job = *v;
     p->done = done;
@@ -287,6 +304,7 @@ void vd_audio_pulse_free(VdAudioPulse *p)
         return;
     if (p->finish_source)
         g_source_remove(p->finish_source);
+    g_clear_handle_id(&p->job_timer, g_source_remove);
     drop_context(p);
     pa_glib_mainloop_free(p->ml);
     g_free(p->error);

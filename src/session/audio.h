@@ -20,6 +20,10 @@
  * another -errno with a human-readable text otherwise. */
 typedef void (*VdAudioDoneFunc)(int err, const char *text, void *user_data);
 
+/* One job (connecting if needed, asking for the default device, setting it) must end within this;
+ * else the connection is dropped and the job fails with -ETIMEDOUT. */
+#define VD_AUDIO_PULSE_TIMEOUT_MS 5000u
+
 typedef struct VdAudioPulse VdAudioPulse;
 
 VdAudioPulse *vd_audio_pulse_new(void);

@@ -10,6 +10,7 @@ shows what was applied."""
 
 import json
 import os
+import socket
 import subprocess
 import tempfile
 import time
@@ -185,6 +186,28 @@ def t_no_server():
         assert "cannot apply the host's playback" in state["agent"].log()
 
 
+def t_silent_server():
+    """VD_AUDIO_PULSE_TIMEOUT_MS: a socket that accepts and never answers fails the volume after 5 s."""
+    path = os.path.join(state["pulse"].run, "pulse", "native")
+    if os.path.exists(path):
+        os.unlink(path)
+    silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    silent.bind(path)
+    silent.listen(4)
+    try:
+        t0 = time.monotonic()
+        send_volume(True, False, [pct(15)] * 2)
+        wait_for(lambda: ctl_status()["audio"]["playback"]["applied"]["percent"] == [15, 15], 10.0, interval=0.2,
+                 what="the agent to report the volume")
+        waited = time.monotonic() - t0
+        ap = ctl_status()["audio"]["playback"]["applied"]
+        assert ap["backend"] == "pulse" and "did not answer in 5000 ms" in ap["error"], ap
+        assert 4.5 <= waited <= 8.0, waited
+    finally:
+        silent.close()
+        os.unlink(path)
+
+
 def t_server_back():
     state["pulse"].start()
     time.sleep(MIN_INTERVAL)
@@ -233,6 +256,7 @@ try:
         ("bad messages (channels vs data, 40 channels, none) dropped with a log line", t_bad_input),
         ("is_playback and mute are C booleans: 2 and 0xc8 mean playback, muted", t_boolean_flags),
         ("no sound server: the ALSA mixer is tried, status says so", t_no_server),
+        ("a sound server that never answers: the volume fails after 5 s, reported", t_silent_server),
         ("the sound server comes back: volumes go through it again", t_server_back),
         ("PipeWire (pipewire-pulse, WirePlumber) replaces PulseAudio: volumes applied there", t_pipewire),
         ("--audio off: capability withdrawn, nothing applied", t_audio_off),

@@ -10,8 +10,6 @@
 #define NOTIFY_PATH "/org/freedesktop/Notifications"
 #define NOTIFY_IFACE "org.freedesktop.Notifications"
 #define ACTION_OPEN "open-folder"
-/* Timeout of one Notify call. */
-#define NOTIFY_CALL_TIMEOUT_MS 5000
 
 typedef enum {
     SHOW_NONE = 0,
@@ -152,7 +150,7 @@ static void send_note(Note *n, Show what)
     g_dbus_connection_call(v->bus, NOTIFY_NAME, NOTIFY_PATH, NOTIFY_IFACE, "Notify",
                            g_variant_new("(susssasa{sv}i)", "vdagent", n->nid, "folder-download", summary, body,
                                          &actions, &hints, -1),
-                           G_VARIANT_TYPE("(u)"), G_DBUS_CALL_FLAGS_NONE, NOTIFY_CALL_TIMEOUT_MS, NULL, on_notified,
+                           G_VARIANT_TYPE("(u)"), G_DBUS_CALL_FLAGS_NONE, VD_NOTIFY_CALL_TIMEOUT_MS, NULL, on_notified,
                            n);
 }
 

@@ -15,6 +15,9 @@
 
 #define VD_NOTIFY_PROGRESS_AFTER_MS 3000u
 #define VD_NOTIFY_UPDATE_INTERVAL_MS 1000u
+/* One Notify call; a server that does not answer in time is logged once and the next content is
+ * sent. */
+#define VD_NOTIFY_CALL_TIMEOUT_MS 5000
 /* Completed notifications whose action is remembered (the oldest is forgotten first). */
 #define VD_NOTIFY_MAX_ACTIONS 32u
 

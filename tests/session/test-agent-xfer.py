@@ -268,6 +268,25 @@ def t_cancelled():
     assert first["replaces"] == 0 and last["replaces"] == first["nid"], (first, last)
 
 
+def t_notify_timeout():
+    """VD_NOTIFY_CALL_TIMEOUT_MS: a notification server that hangs is given up on after 5 s, logged
+    once, and the next file's notification goes out."""
+    m = mock(NOTIFY)
+    # The template's Notify, after a sleep: ids stay the template's numbering (notifies()).
+    template = "if args[1]:\n    ret = args[1]\nelse:\n    ret = self.next_id\n    self.next_id += 1\n"
+    m.AddMethod("org.freedesktop.Notifications", "Notify", "susssasa{sv}i", "u",
+                '__import__("time").sleep(6)\n' + template)
+    send_file("hung-server.txt")
+    wait_for(lambda: "no notifications (" in state["agent"].log(), 8.0, what="the agent to give up")
+    assert "Timeout" in state["agent"].log() or "timed out" in state["agent"].log(), state["agent"].log()[-800:]
+    m.AddMethod("org.freedesktop.Notifications", "Notify", "susssasa{sv}i", "u", template)
+    time.sleep(1.5)  # the mock finishes its sleep
+    mark = len(notifies())
+    send_file("after-hang.txt")
+    wait_for(lambda: any(n["summary"] == 'Received "after-hang.txt"' for n in notifies(mark)), 5.0,
+             what="the next notification")
+
+
 def t_action_limit():
     """VD_NOTIFY_MAX_ACTIONS: the last 32 completed notifications keep their Open folder action."""
     mark = len(notifies())
@@ -350,6 +369,7 @@ try:
         ("Open folder: ShowItems with the file's URI; other notifications' actions ignored", t_action),
         ("a transfer over 3 s: progress in one notification, at most once a second; ctl status", t_progress),
         ("a cancelled transfer whose progress was shown: the notification says so", t_cancelled),
+        ("a notification server that hangs: given up after 5 s, the next file still notified", t_notify_timeout),
         ("the last 32 notifications keep their action, the 33rd oldest not", t_action_limit),
         ("--open-dir: one ShowItems per batch; --no-notifications", t_open_dir),
         ("--open-dir with a file manager that does not answer: xdg-open after 5 s", t_open_dir_timeout),

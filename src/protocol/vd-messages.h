@@ -137,6 +137,9 @@ typedef struct {
     uint32_t nr, total; /* 0 when absent */
 } VdFileXferStart;
 int vd_parse_file_xfer_start(const uint8_t *buf, size_t len, VdFileXferStart *ret, const char **reason);
+/* Only the id of a FILE_XFER_START (for answering one that vd_parse_file_xfer_start refused):
+ * 0, or -EBADMSG when len < 4. */
+int vd_peek_file_xfer_id(const uint8_t *buf, size_t len, uint32_t *ret_id);
 void vd_build_file_xfer_start(GByteArray *out, const VdFileXferStart *s);
 
 /* --- FILE_XFER_STATUS (11) ---

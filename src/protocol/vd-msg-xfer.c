@@ -98,6 +98,14 @@ int vd_parse_file_xfer_start(const uint8_t *buf, size_t len, VdFileXferStart *re
     return 0;
 }
 
+int vd_peek_file_xfer_id(const uint8_t *buf, size_t len, uint32_t *ret_id)
+{
+    if (!buf || len < 4)
+        return -EBADMSG;
+    *ret_id = vd_le32(buf);
+    return 0;
+}
+
 void vd_build_file_xfer_start(GByteArray *out, const VdFileXferStart *s)
 {
     g_autoptr(GKeyFile) kf = g_key_file_new();

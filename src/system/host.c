@@ -9,6 +9,7 @@
 #include "chunk-writer.h"
 #include "control-proto.h"
 #include "port.h"
+#include "ratelimit.h"
 
 struct VdHost {
     VdPort *port;
@@ -20,6 +21,8 @@ struct VdHost {
     uint32_t stream_size;
     GByteArray *pending;      /* framed whole messages waiting for the stream to end */
     bool streaming_in[3];     /* a streamed message is arriving on port 1/2 */
+    bool skipping_in[3];      /* one whose head was refused: its pieces are dropped */
+    VdLogLimit log;           /* lines the host's messages make us write */
     VdCaps ours, theirs, negotiated;
     bool caps_known;
     VdTraceFunc trace;
@@ -47,6 +50,7 @@ static void announce(VdHost *host, bool request)
 
 static void cut_stream(VdHost *host, uint32_t port)
 {
+    host->skipping_in[port] = false;
     if (!host->streaming_in[port])
         return;
     host->streaming_in[port] = false;
@@ -106,6 +110,99 @@ static void handle_caps(VdHost *host, const uint8_t *buf, size_t len)
         host->h.caps(caps.request != 0, host->user_data);
 }
 
+/* Decodes a message the router acts on; a refused one is counted, logged and reported. */
+static void dispatch_typed(VdHost *host, uint32_t port, uint32_t type, const uint8_t *buf, size_t len)
+{
+    g_autofree VdHostMsg *m = g_new0(VdHostMsg, 1); /* the union is ~9 KiB (device info) */
+    const VdCaps *neg = &host->negotiated;
+    const char *reason = NULL;
+    int r;
+
+    m->type = type;
+    m->port = port;
+    switch (type) {
+    case VD_MSG_MONITORS_CONFIG:
+        r = vd_parse_monitors_config(buf, len, &m->u.monitors_config, &reason);
+        break;
+    case VD_MSG_DISPLAY_CONFIG:
+        r = vd_parse_display_config(buf, len, &m->u.display_config, &reason);
+        break;
+    case VD_MSG_CLIPBOARD_GRAB:
+        r = vd_parse_clipboard_grab(buf, len, neg, &m->u.clipboard_grab, &reason);
+        break;
+    case VD_MSG_CLIPBOARD_REQUEST:
+        r = vd_parse_clipboard_request(buf, len, neg, &m->u.clipboard_request, &reason);
+        break;
+    case VD_MSG_CLIPBOARD_RELEASE:
+        r = vd_parse_clipboard_release(buf, len, neg, &m->u.clipboard_release, &reason);
+        break;
+    case VD_MSG_FILE_XFER_START:
+        r = vd_parse_file_xfer_start(buf, len, &m->u.file_xfer_start, &reason);
+        break;
+    case VD_MSG_FILE_XFER_STATUS:
+        r = vd_parse_file_xfer_status(buf, len, &m->u.file_xfer_status, &reason);
+        break;
+    case VD_MSG_MAX_CLIPBOARD:
+        r = vd_parse_max_clipboard(buf, len, &m->u.max_clipboard, &reason);
+        break;
+    case VD_MSG_AUDIO_VOLUME_SYNC:
+        r = vd_parse_audio_volume_sync(buf, len, &m->u.audio_volume_sync, &reason);
+        break;
+    case VD_MSG_GRAPHICS_DEVICE_INFO:
+        r = vd_parse_graphics_device_info(buf, len, &m->u.graphics_device_info, &reason);
+        break;
+    case VD_MSG_CLIPBOARD:
+    case VD_MSG_FILE_XFER_DATA:
+        /* The reader streams these; whole ones would mean it is configured otherwise. */
+        vd_limited_warning(&host->log, "unexpected whole", "host: unexpected whole %s", vd_msg_type_to_string(type));
+        return;
+    default:
+        g_debug("host: ignoring %s (%zu bytes)", vd_msg_type_to_string(type), len);
+        return;
+    }
+    if (r < 0) {
+        host->bad_messages++;
+        vd_limited_warning(&host->log, vd_msg_type_to_string(type), "host: ignoring a malformed %s: %s",
+                           vd_msg_type_to_string(type), reason);
+        VdHostBadMsg bad = { .type = type, .reason = reason };
+        if (type == VD_MSG_FILE_XFER_START)
+            bad.has_xfer_id = vd_peek_file_xfer_id(buf, len, &bad.xfer_id) == 0;
+        if (host->h.bad_message)
+            host->h.bad_message(&bad, host->user_data);
+        return;
+    }
+    host->h.message(m, host->user_data);
+}
+
+/* A streamed message's BEGIN: its head decoded, or the whole stream skipped. */
+static void stream_begin(VdHost *host, const VdReadEvent *ev)
+{
+    VdHostStream s = { .kind = VD_HOST_STREAM_BEGIN, .port = ev->port, .type = ev->header.type };
+    const char *reason = NULL;
+    size_t consumed;
+    int r;
+    if (ev->header.type == VD_MSG_CLIPBOARD) {
+        r = vd_parse_clipboard_head(ev->data, ev->len, ev->header.size, &host->negotiated, &s.u.clipboard.selection,
+                                    &s.u.clipboard.type, &consumed, &reason);
+        if (r == 0)
+            s.u.clipboard.total = ev->header.size - (uint32_t)consumed;
+    } else {
+        r = vd_parse_file_xfer_data_head(ev->data, ev->len, ev->header.size, &s.u.xfer.id, &s.u.xfer.size, &reason);
+        consumed = VD_FILE_XFER_DATA_HEAD;
+    }
+    if (r < 0) {
+        host->bad_messages++;
+        vd_limited_warning(&host->log, vd_msg_type_to_string(ev->header.type), "host: ignoring a malformed %s: %s",
+                           vd_msg_type_to_string(ev->header.type), reason);
+        host->skipping_in[ev->port] = true;
+        return;
+    }
+    s.data = ev->data + consumed;
+    s.len = ev->len - consumed;
+    host->streaming_in[ev->port] = true;
+    host->h.stream(&s, host->user_data);
+}
+
 static void dispatch_whole(VdHost *host, uint32_t port, uint32_t type, const uint8_t *buf, size_t len)
 {
     host->messages_in++;
@@ -146,7 +243,7 @@ static void dispatch_whole(VdHost *host, uint32_t port, uint32_t type, const uin
             g_debug("host: skipping a message of unknown type %u (%zu bytes)", type, len);
             return;
         }
-        host->h.message(type, buf, len, host->user_data);
+        dispatch_typed(host, port, type, buf, len);
         return;
     }
 }
@@ -164,15 +261,22 @@ static int on_event(const VdReadEvent *ev, void *user_data)
         if (G_UNLIKELY(host->trace))
             host->trace(VD_TRACE_HOST_TO_GUEST, ev->port, ev->header.type, ev->header.size, "", ev->data, ev->len,
                         host->trace_data);
-        host->streaming_in[ev->port] = true;
-        host->h.stream(ev, host->user_data);
+        stream_begin(host, ev);
         break;
     case VD_READ_DATA:
-        host->h.stream(ev, host->user_data);
+        if (host->streaming_in[ev->port]) {
+            VdHostStream s = { .kind = VD_HOST_STREAM_DATA, .port = ev->port, .type = ev->header.type,
+                               .data = ev->data, .len = ev->len };
+            host->h.stream(&s, host->user_data);
+        }
         break;
     case VD_READ_END:
-        host->streaming_in[ev->port] = false;
-        host->h.stream(ev, host->user_data);
+        host->skipping_in[ev->port] = false;
+        if (host->streaming_in[ev->port]) {
+            host->streaming_in[ev->port] = false;
+            VdHostStream s = { .kind = VD_HOST_STREAM_END, .port = ev->port, .type = ev->header.type };
+            host->h.stream(&s, host->user_data);
+        }
         break;
     }
     return 0;
@@ -209,6 +313,7 @@ VdHost *vd_host_new(const char *port_path, const VdHostHandlers *handlers, void 
     host->user_data = user_data;
     host->reader = vd_chunk_reader_new(NULL);
     host->pending = g_byte_array_new();
+    vd_log_limit_init(&host->log, "host");
     vd_chunk_writer_init(&host->writer);
     static const VdPortCallbacks cb = {
         .opened = on_opened, .data = on_data, .closed = on_closed, .drained = on_drained };
@@ -221,6 +326,7 @@ void vd_host_free(VdHost *host)
     if (!host)
         return;
     vd_port_free(host->port);
+    vd_log_limit_clear(&host->log);
     vd_chunk_reader_free(host->reader);
     g_byte_array_unref(host->pending);
     g_free(host);

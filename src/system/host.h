@@ -4,9 +4,13 @@
  *
  * On every open it announces our capabilities with request=1 (QEMU stays silent otherwise) and
  * answers every announcement that asks for ours; negotiated = ours ∩ the host's. Mouse events go
- * straight to their handler (the hot path); CLIENT_DISCONNECTED resets the client port's reassembly;
- * streamed types (CLIPBOARD, FILE_XFER_DATA) pass through piece by piece. A framing error closes
- * the port and reopens it with backoff.
+ * straight to their handler (the hot path); CLIENT_DISCONNECTED resets the client port's reassembly.
+ * Every other message is decoded here by its parser in src/protocol (with the negotiated caps) and
+ * handed on as a VdHostMsg; one its parser refuses is counted, logged (rate-limited) and reported as
+ * a VdHostBadMsg. Streamed types (CLIPBOARD, FILE_XFER_DATA) pass through piece by piece after their
+ * head is decoded (VdHostStream); a stream whose head is refused is skipped whole. Nothing past this
+ * module reads the host's bytes, except the payload of streams. A framing error closes the port and
+ * reopens it with backoff.
  *
  * Outgoing: whole messages (vd_host_send) or one streamed message at a time (vd_host_stream_*).
  * The wire cannot interleave messages, so whole messages sent during a stream wait (bounded by
@@ -25,6 +29,58 @@
 
 typedef struct VdHost VdHost;
 
+/* A whole message from the host, decoded. */
+typedef struct {
+    uint32_t type; /* VD_MSG_*: one of the members below */
+    uint32_t port;
+    union {
+        VdMonitorsConfig monitors_config;
+        VdDisplayConfig display_config;
+        VdClipboardGrab clipboard_grab;
+        VdClipboardRequest clipboard_request;
+        uint8_t clipboard_release; /* the selection */
+        VdFileXferStart file_xfer_start;
+        VdFileXferStatus file_xfer_status;
+        int32_t max_clipboard;
+        VdAudioVolumeSync audio_volume_sync;
+        VdGraphicsDeviceInfo graphics_device_info;
+    } u;
+} VdHostMsg;
+
+/* A message of one of those types that its parser refused (already counted and logged). */
+typedef struct {
+    uint32_t type;
+    const char *reason;
+    bool has_xfer_id; /* FILE_XFER_START long enough to name its transfer */
+    uint32_t xfer_id;
+} VdHostBadMsg;
+
+/* A streamed message, in order: BEGIN (head decoded), DATA…, END. */
+typedef enum {
+    VD_HOST_STREAM_BEGIN,
+    VD_HOST_STREAM_DATA,
+    VD_HOST_STREAM_END,
+} VdHostStreamKind;
+
+typedef struct {
+    VdHostStreamKind kind;
+    uint32_t port;
+    uint32_t type; /* VD_MSG_CLIPBOARD or VD_MSG_FILE_XFER_DATA */
+    union {        /* BEGIN only */
+        struct {
+            uint8_t selection;
+            uint32_t type;
+            uint32_t total; /* the data's bytes, without the head */
+        } clipboard;
+        struct {
+            uint32_t id;
+            uint64_t size;
+        } xfer;
+    } u;
+    const uint8_t *data; /* BEGIN, DATA: payload bytes after the head */
+    size_t len;
+} VdHostStream;
+
 /* Whole messages queued behind a stream in progress. */
 #define VD_HOST_PENDING_MAX (256u * 1024u)
 /* Output queued for a host that does not read: past this, whole messages are dropped (producers
@@ -40,11 +96,12 @@ typedef struct {
     void (*mouse)(const VdMouseState *mouse, void *user_data);
     /* Called once after each batch of input (one read): flush what the batch produced. */
     void (*batch_end)(void *user_data);
-    /* Any other whole message. */
-    void (*message)(uint32_t type, const uint8_t *buf, size_t len, void *user_data);
+    /* Any other whole message we act on, decoded; or one of those refused by its parser. */
+    void (*message)(const VdHostMsg *msg, void *user_data);
+    void (*bad_message)(const VdHostBadMsg *bad, void *user_data);
     /* Streamed messages: BEGIN, DATA…, END; cut (no END will come) when the port closed or the
      * client left mid-message. */
-    void (*stream)(const VdReadEvent *event, void *user_data);
+    void (*stream)(const VdHostStream *stream, void *user_data);
     void (*stream_cut)(uint32_t port, void *user_data);
     /* The output queue has room again (resume agents paused for backpressure). */
     void (*drained)(void *user_data);

@@ -34,41 +34,28 @@ void router_agent_abort_clipboard(VdAgent *agent, uint8_t sel)
     send_agent(agent, &m);
 }
 
-void router_host_grab(VdRouter *r, const uint8_t *buf, size_t len)
+void router_host_grab(VdRouter *r, const VdClipboardGrab *g)
 {
-    VdClipboardGrab g;
-    const char *reason = NULL;
-    if (vd_parse_clipboard_grab(buf, len, vd_host_negotiated(r->host), &g, &reason) < 0) {
-        r->bad_messages++;
-        vd_limited_warning(&r->host_log, "malformed CLIPBOARD_GRAB", "host: ignoring a malformed CLIPBOARD_GRAB: %s", reason);
+    if (!selection_ok(r, g->selection))
         return;
-    }
-    if (!selection_ok(r, g.selection))
-        return;
-    Selection *sel = &r->sel[g.selection];
-    if (g.has_serial && !vd_grab_serial_accept(&sel->serial, g.serial)) {
-        g_debug("host: dropping a stale grab of %s (serial %u)", vd_selection_to_string(g.selection), g.serial);
+    Selection *sel = &r->sel[g->selection];
+    if (g->has_serial && !vd_grab_serial_accept(&sel->serial, g->serial)) {
+        g_debug("host: dropping a stale grab of %s (serial %u)", vd_selection_to_string(g->selection), g->serial);
         return;
     }
     router_ctl_offer_clear(sel);
     sel->owner = OWNER_HOST;
-    sel->n_types = g.n_types;
-    memcpy(sel->types, g.types, sizeof(uint32_t) * g.n_types);
+    sel->n_types = g->n_types;
+    memcpy(sel->types, g->types, sizeof(uint32_t) * g->n_types);
     VdSessionMsg m = { .type = VD_S_CLIPBOARD_GRAB };
-    m.u.grab = g;
+    m.u.grab = *g;
     m.u.grab.has_serial = false;
     send_agent(r->active, &m);
 }
 
-void router_host_request(VdRouter *r, const uint8_t *buf, size_t len)
+void router_host_request(VdRouter *r, const VdClipboardRequest *req)
 {
-    VdClipboardRequest q;
-    const char *reason = NULL;
-    if (vd_parse_clipboard_request(buf, len, vd_host_negotiated(r->host), &q, &reason) < 0) {
-        r->bad_messages++;
-        vd_limited_warning(&r->host_log, "malformed CLIPBOARD_REQUEST", "host: ignoring a malformed CLIPBOARD_REQUEST: %s", reason);
-        return;
-    }
+    VdClipboardRequest q = *req;
     if (!selection_ok(r, q.selection))
         return;
     Selection *sel = &r->sel[q.selection];
@@ -83,15 +70,8 @@ void router_host_request(VdRouter *r, const uint8_t *buf, size_t len)
     send_agent(r->active, &m);
 }
 
-void router_host_release(VdRouter *r, const uint8_t *buf, size_t len)
+void router_host_release(VdRouter *r, uint8_t s)
 {
-    uint8_t s;
-    const char *reason = NULL;
-    if (vd_parse_clipboard_release(buf, len, vd_host_negotiated(r->host), &s, &reason) < 0) {
-        r->bad_messages++;
-        vd_limited_warning(&r->host_log, "malformed CLIPBOARD_RELEASE", "host: ignoring a malformed CLIPBOARD_RELEASE: %s", reason);
-        return;
-    }
     if (!selection_ok(r, s) || r->sel[s].owner != OWNER_HOST)
         return;
     r->sel[s].owner = OWNER_NONE;

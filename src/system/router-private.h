@@ -161,9 +161,9 @@ void router_ctl_get_finish(VdRouter *r, uint8_t s, const uint8_t *data, size_t l
 void router_host_clipboard_release(VdRouter *r, uint8_t sel);
 void router_host_clipboard_empty(VdRouter *r, uint8_t sel, uint32_t type);
 void router_agent_abort_clipboard(VdAgent *agent, uint8_t sel);
-void router_host_grab(VdRouter *r, const uint8_t *buf, size_t len);
-void router_host_request(VdRouter *r, const uint8_t *buf, size_t len);
-void router_host_release(VdRouter *r, const uint8_t *buf, size_t len);
+void router_host_grab(VdRouter *r, const VdClipboardGrab *g);
+void router_host_request(VdRouter *r, const VdClipboardRequest *q);
+void router_host_release(VdRouter *r, uint8_t s);
 void router_agent_grab(VdRouter *r, VdAgent *agent, const VdClipboardGrab *g);
 void router_agent_request(VdRouter *r, VdAgent *agent, const VdClipboardRequest *q);
 void router_agent_release(VdRouter *r, VdAgent *agent, uint8_t s);

@@ -430,19 +430,11 @@ static gboolean on_monitors_timeout(gpointer user_data)
     return G_SOURCE_REMOVE;
 }
 
-static void host_monitors_config(VdRouter *r, const uint8_t *buf, size_t len)
+static void host_monitors_config(VdRouter *r, const VdMonitorsConfig *c)
 {
-    const char *reason = NULL;
-    VdMonitorsConfig c;
-    if (vd_parse_monitors_config(buf, len, &c, &reason) < 0) {
-        r->bad_messages++;
-        router_host_log(r, G_LOG_LEVEL_WARNING, "host: ignoring a malformed MONITORS_CONFIG: %s", reason);
-        host_reply(r, VD_MSG_MONITORS_CONFIG, VD_REPLY_ERROR);
-        return;
-    }
-    r->monitors = c;
+    r->monitors = *c;
     r->have_monitors = true;
-    r->have_host_map = vd_layout_map_from_monitors(&r->host_map, &c) == 0;
+    r->have_host_map = vd_layout_map_from_monitors(&r->host_map, c) == 0;
     update_layout(r);
     if (r->monitors_reply_for) {
         /* Superseded before the agent answered: this one is owed its REPLY now. */
@@ -461,23 +453,12 @@ static void host_monitors_config(VdRouter *r, const uint8_t *buf, size_t len)
     r->monitors_timer = g_timeout_add(VD_ROUTER_MONITORS_TIMEOUT_MS, on_monitors_timeout, r);
 }
 
-static void host_xfer_start(VdRouter *r, const uint8_t *buf, size_t len)
+static void host_xfer_start(VdRouter *r, const VdFileXferStart *st)
 {
-    VdFileXferStart *st = g_new0(VdFileXferStart, 1);
-    const char *reason = NULL;
-    if (vd_parse_file_xfer_start(buf, len, st, &reason) < 0) {
-        r->bad_messages++;
-        router_host_log(r, G_LOG_LEVEL_WARNING, "host: ignoring a malformed FILE_XFER_START: %s", reason);
-        if (len >= 4)
-            host_xfer_result(r, buf[0] | buf[1] << 8 | buf[2] << 16 | (uint32_t)buf[3] << 24, VD_XFER_ERROR);
-        g_free(st);
-        return;
-    }
     uint32_t refusal;
     if (!files_allowed(r, &refusal)) {
         router_host_log(r, G_LOG_LEVEL_MESSAGE, "host: file transfer %u refused: %s", st->id, vd_xfer_result_to_string(refusal));
         host_xfer_result(r, st->id, refusal);
-        g_free(st);
         return;
     }
     int e = vd_xfers_add(r->xfers, st->id, r->active, st->size);
@@ -493,26 +474,22 @@ static void host_xfer_start(VdRouter *r, const uint8_t *buf, size_t len)
         m.u.xfer_start.size = st->size;
         m.u.xfer_start.nr = st->nr;
         m.u.xfer_start.total = st->total;
-        m.u.xfer_start.name = st->name;
+        m.u.xfer_start.name = (char *)st->name;
         send_agent(r->active, &m);
     }
-    g_free(st);
 }
 
 /* Checked here, so that the agent gets only what it can apply (docs/protocols.md, VOLUME). */
-static void host_volume(VdRouter *r, const uint8_t *buf, size_t len)
+static void host_volume(VdRouter *r, const VdAudioVolumeSync *a)
 {
-    g_autofree VdAudioVolumeSync *a = g_new0(VdAudioVolumeSync, 1);
     const char *reason = NULL;
-    if (vd_parse_audio_volume_sync(buf, len, a, &reason) == 0) {
-        if (a->nchannels == 0)
-            reason = "no channels";
-        else if (a->nchannels > VD_LIMIT_AUDIO_CHANNELS)
-            reason = "more channels than VD_LIMIT_AUDIO_CHANNELS (32)";
-    }
+    if (a->nchannels == 0)
+        reason = "no channels";
+    else if (a->nchannels > VD_LIMIT_AUDIO_CHANNELS)
+        reason = "more channels than VD_LIMIT_AUDIO_CHANNELS (32)";
     if (reason) {
         r->bad_messages++;
-        g_warning("host: ignoring an AUDIO_VOLUME_SYNC (%zu bytes): %s", len, reason);
+        router_host_log(r, G_LOG_LEVEL_WARNING, "host: ignoring an AUDIO_VOLUME_SYNC: %s", reason);
         return;
     }
     /* Both are C booleans to the host: spice-gtk sends a gboolean mute that is not always 0 or 1
@@ -532,15 +509,9 @@ static void host_volume(VdRouter *r, const uint8_t *buf, size_t len)
     send_volume(r, r->active, dir);
 }
 
-static void host_xfer_status_msg(VdRouter *r, const uint8_t *buf, size_t len)
+static void host_xfer_status_msg(VdRouter *r, const VdFileXferStatus *st)
 {
-    VdFileXferStatus s;
-    const char *reason = NULL;
-    if (vd_parse_file_xfer_status(buf, len, &s, &reason) < 0) {
-        r->bad_messages++;
-        router_host_log(r, G_LOG_LEVEL_WARNING, "host: ignoring a malformed FILE_XFER_STATUS: %s", reason);
-        return;
-    }
+    VdFileXferStatus s = *st;
     VdXfer *x = vd_xfers_get(r->xfers, s.id);
     if (!x) {
         g_debug("host: status %s for transfer %u, which is not in progress: ignored",
@@ -557,16 +528,16 @@ static void host_xfer_status_msg(VdRouter *r, const uint8_t *buf, size_t len)
     vd_xfers_remove(r->xfers, s.id);
 }
 
-static void on_host_message(uint32_t type, const uint8_t *buf, size_t len, void *user_data)
+static void on_host_message(const VdHostMsg *msg, void *user_data)
 {
     VdRouter *r = user_data;
-    const char *reason = NULL;
+    uint32_t type = msg->type;
     if (G_UNLIKELY(!r->active) && (type == VD_MSG_CLIPBOARD_GRAB || type == VD_MSG_CLIPBOARD_REQUEST ||
                                    type == VD_MSG_CLIPBOARD_RELEASE || type == VD_MSG_FILE_XFER_START))
         r->dropped_no_agent++;
     switch (type) {
     case VD_MSG_MONITORS_CONFIG:
-        host_monitors_config(r, buf, len);
+        host_monitors_config(r, &msg->u.monitors_config);
         break;
     case VD_MSG_DISPLAY_CONFIG:
         /* Wallpaper and font smoothing are the desktop's business; acknowledged, not applied. */
@@ -578,60 +549,51 @@ static void on_host_message(uint32_t type, const uint8_t *buf, size_t len, void 
          * them (in the format of the caps we last announced) and never repeats one when we
          * announce the clipboard again. send_cached() hands the grab to the next active agent. */
         if (r->client)
-            router_host_grab(r, buf, len);
+            router_host_grab(r, &msg->u.clipboard_grab);
         break;
     case VD_MSG_CLIPBOARD_REQUEST:
         if (by_demand(r))
-            router_host_request(r, buf, len);
+            router_host_request(r, &msg->u.clipboard_request);
         break;
     case VD_MSG_CLIPBOARD_RELEASE:
         /* Without the clipboard negotiated, only to forget a kept grab: QEMU also echoes our own
          * releases, and one sent before it read our new caps is in the old format. */
         if (by_demand(r) || (r->client && r->sel[VD_SELECTION_CLIPBOARD].owner == OWNER_HOST))
-            router_host_release(r, buf, len);
+            router_host_release(r, msg->u.clipboard_release);
         break;
     case VD_MSG_FILE_XFER_START:
-        host_xfer_start(r, buf, len);
+        host_xfer_start(r, &msg->u.file_xfer_start);
         break;
     case VD_MSG_FILE_XFER_STATUS:
-        host_xfer_status_msg(r, buf, len);
+        host_xfer_status_msg(r, &msg->u.file_xfer_status);
         break;
-    case VD_MSG_MAX_CLIPBOARD: {
-        int32_t max;
-        if (vd_parse_max_clipboard(buf, len, &max, &reason) < 0) {
-            r->bad_messages++;
-            router_host_log(r, G_LOG_LEVEL_WARNING, "host: ignoring a malformed MAX_CLIPBOARD: %s", reason);
-            break;
-        }
-        r->max_clipboard = max;
+    case VD_MSG_MAX_CLIPBOARD:
+        r->max_clipboard = msg->u.max_clipboard;
         broadcast_host_state(r);
         break;
-    }
     case VD_MSG_AUDIO_VOLUME_SYNC:
-        host_volume(r, buf, len);
+        host_volume(r, &msg->u.audio_volume_sync);
         break;
-    case VD_MSG_GRAPHICS_DEVICE_INFO: {
-        VdGraphicsDeviceInfo *g = g_new0(VdGraphicsDeviceInfo, 1);
-        if (vd_parse_graphics_device_info(buf, len, g, &reason) < 0) {
-            r->bad_messages++;
-            router_host_log(r, G_LOG_LEVEL_WARNING, "host: ignoring a malformed GRAPHICS_DEVICE_INFO: %s", reason);
-        } else {
-            r->device_info = *g;
-            r->have_device_info = true;
-            send_device_info(r, r->active);
-        }
-        g_free(g);
-        break;
-    }
-    case VD_MSG_CLIPBOARD:
-    case VD_MSG_FILE_XFER_DATA:
-        /* Small ones arrive whole only if the reader is configured so; it streams them. */
-        router_host_log(r, G_LOG_LEVEL_WARNING, "host: unexpected whole %s", vd_msg_type_to_string(type));
+    case VD_MSG_GRAPHICS_DEVICE_INFO:
+        r->device_info = msg->u.graphics_device_info;
+        r->have_device_info = true;
+        send_device_info(r, r->active);
         break;
     default:
-        g_debug("host: ignoring %s (%u bytes)", vd_msg_type_to_string(type), (unsigned)len);
+        /* host.c hands on only the types above. */
+        g_critical("router: host message of type %s, which host.c does not hand on", vd_msg_type_to_string(type));
         break;
     }
+}
+
+/* host.c has counted and logged it; what the host is owed for it. */
+static void on_host_bad_message(const VdHostBadMsg *bad, void *user_data)
+{
+    VdRouter *r = user_data;
+    if (bad->type == VD_MSG_MONITORS_CONFIG || bad->type == VD_MSG_DISPLAY_CONFIG)
+        host_reply(r, bad->type, VD_REPLY_ERROR);
+    else if (bad->type == VD_MSG_FILE_XFER_START && bad->has_xfer_id)
+        host_xfer_result(r, bad->xfer_id, VD_XFER_ERROR);
 }
 
 /* Passes a piece of host data to an agent; pauses the port while that agent is behind. */
@@ -667,24 +629,19 @@ static void forward_piece(VdRouter *r, InStream *in, const uint8_t *data, size_t
     }
 }
 
-static void on_stream(const VdReadEvent *ev, void *user_data)
+static void on_stream(const VdHostStream *ev, void *user_data)
 {
     VdRouter *r = user_data;
     InStream *in = &r->in[ev->port];
-    const char *reason = NULL;
     switch (ev->kind) {
-    case VD_READ_BEGIN:
-        *in = (InStream){ .active = true, .type = ev->header.type };
+    case VD_HOST_STREAM_BEGIN:
+        *in = (InStream){ .active = true, .type = ev->type };
         if (!r->active)
             r->dropped_no_agent++;
-        if (ev->header.type == VD_MSG_CLIPBOARD) {
-            uint8_t sel;
-            uint32_t type;
-            size_t consumed;
-            if (!by_demand(r) || vd_parse_clipboard_head(ev->data, ev->len, ev->header.size,
-                                                         vd_host_negotiated(r->host), &sel, &type, &consumed,
-                                                         &reason) < 0) {
-                router_host_log(r, G_LOG_LEVEL_WARNING, "host: ignoring a CLIPBOARD: %s", reason ? reason : "no clipboard negotiated");
+        if (ev->type == VD_MSG_CLIPBOARD) {
+            uint8_t sel = ev->u.clipboard.selection;
+            if (!by_demand(r)) {
+                router_host_log(r, G_LOG_LEVEL_WARNING, "host: ignoring a CLIPBOARD: %s", "no clipboard negotiated");
                 return;
             }
             if (!selection_ok(r, sel))
@@ -707,17 +664,12 @@ static void on_stream(const VdReadEvent *ev, void *user_data)
                 return;
             VdSessionMsg m = { .type = VD_S_CLIPBOARD_BEGIN };
             m.u.begin.selection = sel;
-            m.u.begin.type = type;
-            m.u.begin.total = ev->header.size - consumed;
+            m.u.begin.type = ev->u.clipboard.type;
+            m.u.begin.total = ev->u.clipboard.total;
             (void)vd_agent_send(in->target, &m);
-            forward_piece(r, in, ev->data + consumed, ev->len - consumed);
+            forward_piece(r, in, ev->data, ev->len);
         } else {
-            uint32_t id;
-            uint64_t size;
-            if (vd_parse_file_xfer_data_head(ev->data, ev->len, ev->header.size, &id, &size, &reason) < 0) {
-                router_host_log(r, G_LOG_LEVEL_WARNING, "host: ignoring a FILE_XFER_DATA: %s", reason);
-                return;
-            }
+            uint32_t id = ev->u.xfer.id;
             VdXfer *x = vd_xfers_get(r->xfers, id);
             if (!x || !x->accepted) {
                 g_debug("host: data for transfer %u, which is not in progress: ignored", id);
@@ -725,15 +677,14 @@ static void on_stream(const VdReadEvent *ev, void *user_data)
             }
             in->xfer_id = id;
             in->target = x->agent;
-            forward_piece(r, in, ev->data + VD_FILE_XFER_DATA_HEAD, ev->len - VD_FILE_XFER_DATA_HEAD);
+            forward_piece(r, in, ev->data, ev->len);
         }
         break;
-    case VD_READ_DATA:
+    case VD_HOST_STREAM_DATA:
         if (in->active && in->target)
             forward_piece(r, in, ev->data, ev->len);
         break;
-    case VD_READ_END:
-    case VD_READ_MESSAGE:
+    case VD_HOST_STREAM_END:
         in->active = false;
         in->target = NULL;
         break;
@@ -932,6 +883,7 @@ VdRouter *vd_router_new(const VdRouterConfig *config)
         .mouse = on_mouse,
         .batch_end = on_batch_end,
         .message = on_host_message,
+        .bad_message = on_host_bad_message,
         .stream = on_stream,
         .stream_cut = on_stream_cut,
         .drained = on_host_drained,

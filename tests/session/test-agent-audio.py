@@ -10,6 +10,7 @@ shows what was applied."""
 
 import json
 import os
+import re
 import socket
 import subprocess
 import tempfile
@@ -155,7 +156,9 @@ def t_bad_input():
     host.send_message(vdwire.MSG_AUDIO_VOLUME_SYNC, bytes([1, 0, 2]) + pct(10).to_bytes(2, "little"))
     send_volume(True, False, [pct(10)] * 40)
     send_volume(True, False, [])
-    wait_for(lambda: state["daemon"].log_text()[log0:].count("ignoring an AUDIO_VOLUME_SYNC") >= 3, 5.0,
+    # The first is refused by its parser (host.c), the others by the router's channel limits.
+    wait_for(lambda: len(re.findall(r"ignoring (an|a malformed) AUDIO_VOLUME_SYNC",
+                                    state["daemon"].log_text()[log0:])) >= 3, 5.0,
              what="three log lines for three bad messages")
     text = state["daemon"].log_text()[log0:]
     for why in ("shorter than its volumes", "more channels than", "no channels"):

@@ -306,6 +306,51 @@ def case_host_silent(env):
     assert rc == 0 and out == b"after the silence", (rc, out)
 
 
+def case_owner_silent(env):
+    # An owner that never writes: VD_CLIP_OWNER_TIMEOUT_MS (5 s), then an empty answer. Meanwhile the
+    # host's requests queue up to VD_CLIP_HOST_PENDING_MAX (16); one more is answered empty at once.
+    s = env.s
+    owner = wl_copy(env, b"never written")
+    s.expect(vdipc.S_CLIPBOARD_GRAB, 10, selection=CLIPBOARD)
+    owner.send_signal(signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        for _ in range(1 + 16 + 1):  # the one in flight, 16 waiting, one too many
+            s.request(CLIPBOARD, UTF8_TEXT)
+        b = s.expect(vdipc.S_CLIPBOARD_BEGIN, 3, selection=CLIPBOARD)
+        assert b["total"] == 0 and time.monotonic() - t0 < 2, b
+        assert "16 host requests for CLIPBOARD already wait" in s.log()
+        b = s.expect(vdipc.S_CLIPBOARD_BEGIN, 10, selection=CLIPBOARD)
+        assert b["total"] == 0 and 4.5 < time.monotonic() - t0 < 8, (b, time.monotonic() - t0)
+        assert "sent nothing for 5 s" in s.log()
+    finally:
+        owner.send_signal(signal.SIGCONT)
+    # the 16 waiting ones are then asked in turn: the owner answers now
+    for _ in range(16):
+        t, got = s.recv_data(CLIPBOARD, 10)
+        assert got == b"never written", got
+    stop(owner, env)
+
+
+def case_requestor_stalls(env):
+    # A pasting client that stops reading: VD_CLIP_REQUESTOR_TIMEOUT_MS (5 s) after its pipe filled up,
+    # the paste is abandoned and the rest of the host's answer dropped; the next paste works.
+    s = env.s
+    s.grab(CLIPBOARD, [UTF8_TEXT])
+    wait_for(lambda: mime_list(env), 5)
+    p = wl_paste_start(env)
+    s.expect(vdipc.S_CLIPBOARD_REQUEST, 10, selection=CLIPBOARD, type=UTF8_TEXT)
+    p.send_signal(signal.SIGSTOP)
+    t0 = time.monotonic()
+    s.send_data(CLIPBOARD, UTF8_TEXT, b"q" * (2 * MiB))
+    wait_for(lambda: "the client took nothing for 5 s" in s.log(), 10, what="the requestor timeout")
+    assert 4.5 < time.monotonic() - t0 < 9, time.monotonic() - t0
+    p.kill()
+    p.wait(5)
+    rc, out = host_paste(env, CLIPBOARD, b"after the stall")
+    assert rc == 0 and out == b"after the stall", (rc, out)
+
+
 def case_reconnect_reannounces(env):
     s = env.s
     owner = wl_copy(env, b"owned before the daemon restarts")
@@ -331,6 +376,8 @@ CLIPBOARD_CASES = [
     ("a client dies mid-paste", case_client_dies_mid_paste),
     ("an owner dies mid-copy", case_owner_dies_mid_copy),
     ("host silent: timeout", case_host_silent),
+    ("owner silent: timeout; host requests limit", case_owner_silent),
+    ("pasting client stalls: timeout", case_requestor_stalls),
     ("daemon restart: owner re-announced", case_reconnect_reannounces),
 ]
 

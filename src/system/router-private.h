@@ -49,6 +49,10 @@ typedef struct {
     VdAgent *target;     /* NULL: dropping */
     uint8_t selection;
     uint32_t xfer_id;
+    /* Data of consecutive host chunks not yet sent: one frame of up to VD_IPC_MAX_PIECE per run
+     * instead of one per 2 KiB chunk (flushed when full, at the end of each read, and before
+     * anything else is sent). Allocated while a stream is in progress only. */
+    GByteArray *pending;
 } InStream;
 
 typedef struct {

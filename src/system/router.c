@@ -77,6 +77,8 @@ static void send_session_state(VdRouter *r, VdAgent *agent)
     send_agent(agent, &m);
 }
 
+static void flush_streams(VdRouter *r);
+
 /* The port was stopped for agent's full queue: nothing it holds up is for anybody else now. */
 static void unpause_for(VdRouter *r, VdAgent *agent)
 {
@@ -131,6 +133,7 @@ static void on_mouse(const VdMouseState *m, void *user_data)
 static void on_batch_end(void *user_data)
 {
     VdRouter *r = user_data;
+    flush_streams(r);
     if (r->uinput)
         vd_uinput_flush(r->uinput);
 }
@@ -197,6 +200,66 @@ static void update_caps(VdRouter *r)
         broadcast_host_state(r);
 }
 
+/* --- host -> agent streams --- */
+
+/* The stream's target is gone or cancelled: what is pending goes nowhere. */
+static void in_drop(InStream *in)
+{
+    in->target = NULL;
+    if (in->pending)
+        g_byte_array_set_size(in->pending, 0);
+}
+
+static void in_reset(InStream *in)
+{
+    g_clear_pointer(&in->pending, g_byte_array_unref);
+    *in = (InStream){ 0 };
+}
+
+/* Sends the run of data gathered for in's target as one frame; pauses the port while that agent
+ * is behind. */
+static void in_flush(VdRouter *r, InStream *in)
+{
+    if (!in->pending || in->pending->len == 0)
+        return;
+    if (!in->target) {
+        g_byte_array_set_size(in->pending, 0);
+        return;
+    }
+    VdSessionMsg m;
+    if (in->type == VD_MSG_CLIPBOARD) {
+        m = (VdSessionMsg){ .type = VD_S_CLIPBOARD_DATA };
+        m.u.data.selection = in->selection;
+        m.u.data.data = in->pending->data;
+        m.u.data.len = in->pending->len;
+    } else {
+        m = (VdSessionMsg){ .type = VD_S_XFER_DATA };
+        m.u.xfer_data.id = in->xfer_id;
+        m.u.xfer_data.data = in->pending->data;
+        m.u.xfer_data.len = in->pending->len;
+        VdXfer *x = vd_xfers_get(r->xfers, in->xfer_id);
+        if (x)
+            x->received += in->pending->len;
+    }
+    int e = vd_agent_send(in->target, &m);
+    g_byte_array_set_size(in->pending, 0);
+    if (e < 0) {
+        in->target = NULL;
+        return;
+    }
+    if (vd_agent_full(in->target)) {
+        r->paused_for = in->target;
+        vd_host_set_reading(r->host, false);
+    }
+}
+
+/* Before anything else reaches an agent, the data gathered so far does (order is kept). */
+static void flush_streams(VdRouter *r)
+{
+    for (guint p = 1; p < 3; p++)
+        in_flush(r, &r->in[p]);
+}
+
 /* --- transfers --- */
 
 static void cancel_xfers(VdRouter *r, VdAgent *agent, uint32_t to_agent, uint32_t to_host)
@@ -217,7 +280,7 @@ static void cancel_xfers(VdRouter *r, VdAgent *agent, uint32_t to_agent, uint32_
             host_xfer_result(r, id, to_host);
         for (guint p = 1; p < 3; p++)
             if (r->in[p].active && r->in[p].type == VD_MSG_FILE_XFER_DATA && r->in[p].xfer_id == id)
-                r->in[p].target = NULL;
+                in_drop(&r->in[p]);
         vd_xfers_remove(r->xfers, id);
     }
 }
@@ -228,9 +291,9 @@ static void detach_agent(VdRouter *r, VdAgent *agent, bool abort_streams)
     for (guint p = 1; p < 3; p++) {
         InStream *in = &r->in[p];
         if (in->active && in->target == agent) {
+            in_drop(in);
             if (abort_streams && in->type == VD_MSG_CLIPBOARD)
                 router_agent_abort_clipboard(agent, in->selection);
-            in->target = NULL;
         }
     }
     for (unsigned s = 0; s < VD_SELECTION_END; s++)
@@ -371,6 +434,7 @@ void vd_router_sessions_changed(VdRouter *r)
 static void on_link(bool open, void *user_data)
 {
     VdRouter *r = user_data;
+    flush_streams(r);
     if (open)
         return; /* nothing to tell until the client's caps arrive */
     bool had_client = r->client;
@@ -403,6 +467,7 @@ static void on_link(bool open, void *user_data)
 static void on_caps(bool new_client, void *user_data)
 {
     VdRouter *r = user_data;
+    flush_streams(r);
     if (new_client)
         for (unsigned s = 0; s < VD_SELECTION_END; s++)
             vd_grab_serial_reset(&r->sel[s].serial);
@@ -524,13 +589,14 @@ static void host_xfer_status_msg(VdRouter *r, const VdFileXferStatus *st)
     send_agent(x->agent, &m);
     for (guint p = 1; p < 3; p++)
         if (r->in[p].active && r->in[p].type == VD_MSG_FILE_XFER_DATA && r->in[p].xfer_id == s.id)
-            r->in[p].target = NULL;
+            in_drop(&r->in[p]);
     vd_xfers_remove(r->xfers, s.id);
 }
 
 static void on_host_message(const VdHostMsg *msg, void *user_data)
 {
     VdRouter *r = user_data;
+    flush_streams(r);
     uint32_t type = msg->type;
     if (G_UNLIKELY(!r->active) && (type == VD_MSG_CLIPBOARD_GRAB || type == VD_MSG_CLIPBOARD_REQUEST ||
                                    type == VD_MSG_CLIPBOARD_RELEASE || type == VD_MSG_FILE_XFER_START))
@@ -596,36 +662,20 @@ static void on_host_bad_message(const VdHostBadMsg *bad, void *user_data)
         host_xfer_result(r, bad->xfer_id, VD_XFER_ERROR);
 }
 
-/* Passes a piece of host data to an agent; pauses the port while that agent is behind. */
+/* Gathers a piece of host data for in's target. */
 static void forward_piece(VdRouter *r, InStream *in, const uint8_t *data, size_t len)
 {
+    if (!in->target || len == 0)
+        return;
+    if (!in->pending)
+        in->pending = g_byte_array_sized_new(VD_IPC_MAX_PIECE);
     while (len > 0 && in->target) {
-        size_t n = MIN(len, (size_t)VD_IPC_MAX_PIECE);
-        VdSessionMsg m;
-        if (in->type == VD_MSG_CLIPBOARD) {
-            m = (VdSessionMsg){ .type = VD_S_CLIPBOARD_DATA };
-            m.u.data.selection = in->selection;
-            m.u.data.data = data;
-            m.u.data.len = n;
-        } else {
-            m = (VdSessionMsg){ .type = VD_S_XFER_DATA };
-            m.u.xfer_data.id = in->xfer_id;
-            m.u.xfer_data.data = data;
-            m.u.xfer_data.len = n;
-            VdXfer *x = vd_xfers_get(r->xfers, in->xfer_id);
-            if (x)
-                x->received += n;
-        }
-        if (vd_agent_send(in->target, &m) < 0) {
-            in->target = NULL;
-            return;
-        }
+        size_t n = MIN(len, (size_t)VD_IPC_MAX_PIECE - in->pending->len);
+        g_byte_array_append(in->pending, data, (guint)n);
         data += n;
         len -= n;
-    }
-    if (in->target && vd_agent_full(in->target)) {
-        r->paused_for = in->target;
-        vd_host_set_reading(r->host, false);
+        if (in->pending->len == VD_IPC_MAX_PIECE)
+            in_flush(r, in);
     }
 }
 
@@ -633,8 +683,11 @@ static void on_stream(const VdHostStream *ev, void *user_data)
 {
     VdRouter *r = user_data;
     InStream *in = &r->in[ev->port];
+    if (ev->kind != VD_HOST_STREAM_DATA)
+        flush_streams(r);
     switch (ev->kind) {
     case VD_HOST_STREAM_BEGIN:
+        in_reset(in);
         *in = (InStream){ .active = true, .type = ev->type };
         if (!r->active)
             r->dropped_no_agent++;
@@ -685,8 +738,7 @@ static void on_stream(const VdHostStream *ev, void *user_data)
             forward_piece(r, in, ev->data, ev->len);
         break;
     case VD_HOST_STREAM_END:
-        in->active = false;
-        in->target = NULL;
+        in_reset(in);
         break;
     }
 }
@@ -695,9 +747,10 @@ static void on_stream_cut(uint32_t port, void *user_data)
 {
     VdRouter *r = user_data;
     InStream *in = &r->in[port];
+    in_flush(r, in);
     if (in->active && in->target && in->type == VD_MSG_CLIPBOARD)
         router_agent_abort_clipboard(in->target, in->selection);
-    *in = (InStream){ 0 };
+    in_reset(in);
 }
 
 static void on_host_drained(void *user_data)
@@ -917,6 +970,8 @@ void vd_router_free(VdRouter *r)
     vd_xfers_free(r->xfers);
     vd_log_limit_clear(&r->host_log);
     vd_log_limit_clear(&r->state_log);
+    for (guint p = 0; p < G_N_ELEMENTS(r->in); p++)
+        in_reset(&r->in[p]);
     g_free(r);
 }
 

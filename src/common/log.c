@@ -9,10 +9,10 @@
 
 static const char *log_program = "vdagent";
 static int log_debug_level;
-static gboolean log_to_journal;
-static gboolean log_to_syslog;
+static bool log_to_journal;
+static bool log_to_syslog;
 
-gboolean vd_log_debug_enabled(void)
+bool vd_log_debug_enabled(void)
 {
     return log_debug_level > 0;
 }
@@ -83,6 +83,6 @@ void vd_log_detached(void)
     log_to_journal = access("/run/systemd/journal/socket", W_OK) == 0;
     if (!log_to_journal) {
         openlog(log_program, LOG_PID | LOG_NDELAY, LOG_DAEMON);
-        log_to_syslog = TRUE;
+        log_to_syslog = true;
     }
 }

@@ -7,11 +7,13 @@
  * the level; without it debug records are dropped before formatting. */
 #pragma once
 
+#include <stdbool.h>
+
 #include <glib.h>
 
 /* program: "vdagentd", "vdagent"…; debug_level: how many --debug were given. */
 void vd_log_init(const char *program, int debug_level);
 /* Whether records at debug level are being written (to skip building expensive summaries). */
-gboolean vd_log_debug_enabled(void);
+bool vd_log_debug_enabled(void);
 /* After daemon(): stderr is /dev/null. Records go to the journal if it runs, else to syslog. */
 void vd_log_detached(void);

@@ -30,7 +30,7 @@ void vd_ctl_client_free(VdCtlClient *client)
     g_free(client);
 }
 
-static gboolean write_all(VdCtlClient *client, const guint8 *buf, gsize len, GError **error)
+static bool write_all(VdCtlClient *client, const guint8 *buf, gsize len, GError **error)
 {
     while (len > 0) {
         ssize_t n = send(client->fd, buf, len, MSG_NOSIGNAL);
@@ -39,24 +39,24 @@ static gboolean write_all(VdCtlClient *client, const guint8 *buf, gsize len, GEr
                 continue;
             g_set_error(error, VD_CTL_ERROR, VD_CTL_ERROR_PROTOCOL, "writing to the daemon: %s",
                         g_strerror(errno));
-            return FALSE;
+            return false;
         }
         buf += n;
         len -= (gsize)n;
     }
-    return TRUE;
+    return true;
 }
 
-gboolean vd_ctl_client_send(VdCtlClient *client, const VdControlMsg *msg, GError **error)
+bool vd_ctl_client_send(VdCtlClient *client, const VdControlMsg *msg, GError **error)
 {
     g_autoptr(GByteArray) out = g_byte_array_new();
     if (vd_control_msg_encode(out, msg) < 0) {
         g_set_error(error, VD_CTL_ERROR, VD_CTL_ERROR_USAGE, "request too large for one frame");
-        return FALSE;
+        return false;
     }
     g_autoptr(GError) write_error = NULL;
     if (write_all(client, out->data, out->len, &write_error))
-        return TRUE;
+        return true;
     /* A daemon that refuses us says why and hangs up at once: the reason, if it is here, is
      * better news than EPIPE. */
     for (int i = 0; i < 4 && write_error; i++) {
@@ -69,12 +69,12 @@ gboolean vd_ctl_client_send(VdCtlClient *client, const VdControlMsg *msg, GError
         if (why->code == VD_CTL_ERROR_VERSION || why->code == VD_CTL_ERROR_PERMISSION ||
             why->code == VD_CTL_ERROR_FAILED) {
             g_propagate_error(error, g_steal_pointer(&why));
-            return FALSE;
+            return false;
         }
         break;
     }
     g_propagate_error(error, g_steal_pointer(&write_error));
-    return FALSE;
+    return false;
 }
 
 static int queue_frame(uint16_t type, const uint8_t *payload, size_t len, void *user_data)
@@ -87,7 +87,7 @@ static int queue_frame(uint16_t type, const uint8_t *payload, size_t len, void *
     return 0;
 }
 
-static gboolean error_from_frame(const VdControlMsg *msg, GError **error)
+static bool error_from_frame(const VdControlMsg *msg, GError **error)
 {
     const VdIpcError *e = &msg->u.error;
     int code = e->code == VD_IPC_ERR_VERSION      ? VD_CTL_ERROR_VERSION
@@ -95,10 +95,10 @@ static gboolean error_from_frame(const VdControlMsg *msg, GError **error)
                                                   : VD_CTL_ERROR_FAILED;
     g_set_error(error, VD_CTL_ERROR, code, "the daemon says: %s (%s)", e->message ? e->message : "",
                 vd_ipc_error_code_to_string(e->code));
-    return FALSE;
+    return false;
 }
 
-gboolean vd_ctl_client_recv(VdCtlClient *client, VdControlMsg *ret, int timeout_ms, GError **error)
+bool vd_ctl_client_recv(VdCtlClient *client, VdControlMsg *ret, int timeout_ms, GError **error)
 {
     gint64 deadline = timeout_ms < 0 ? -1 : g_get_monotonic_time() + (gint64)timeout_ms * 1000;
 
@@ -109,7 +109,7 @@ gboolean vd_ctl_client_recv(VdCtlClient *client, VdControlMsg *ret, int timeout_
             if (left <= 0) {
                 g_set_error(error, VD_CTL_ERROR, VD_CTL_ERROR_TIMEOUT, "no reply from the daemon in %d ms",
                             timeout_ms);
-                return FALSE;
+                return false;
             }
             wait = (int)((left + 999) / 1000);
         }
@@ -119,7 +119,7 @@ gboolean vd_ctl_client_recv(VdCtlClient *client, VdControlMsg *ret, int timeout_
             continue;
         if (r < 0) {
             g_set_error(error, VD_CTL_ERROR, VD_CTL_ERROR_PROTOCOL, "poll: %s", g_strerror(errno));
-            return FALSE;
+            return false;
         }
         if (r == 0)
             continue;
@@ -130,13 +130,13 @@ gboolean vd_ctl_client_recv(VdCtlClient *client, VdControlMsg *ret, int timeout_
         if (n <= 0) {
             g_set_error(error, VD_CTL_ERROR, VD_CTL_ERROR_PROTOCOL, "the daemon closed the connection%s%s",
                         n < 0 ? ": " : "", n < 0 ? g_strerror(errno) : "");
-            return FALSE;
+            return false;
         }
         const char *reason = NULL;
         if (vd_ipc_decoder_feed(client->decoder, buf, (size_t)n, queue_frame, client, &reason) < 0) {
             g_set_error(error, VD_CTL_ERROR, VD_CTL_ERROR_PROTOCOL, "malformed frame from the daemon: %s",
                         reason ? reason : "?");
-            return FALSE;
+            return false;
         }
     }
 
@@ -151,33 +151,33 @@ gboolean vd_ctl_client_recv(VdCtlClient *client, VdControlMsg *ret, int timeout_
     if (r < 0) {
         g_set_error(error, VD_CTL_ERROR, VD_CTL_ERROR_PROTOCOL, "bad %s frame from the daemon: %s",
                     vd_control_msg_type_to_string(type), reason ? reason : g_strerror(-r));
-        return FALSE;
+        return false;
     }
     if (ret->type == VD_IPC_ERROR) {
         error_from_frame(ret, error);
         vd_control_msg_clear(ret);
-        return FALSE;
+        return false;
     }
-    return TRUE;
+    return true;
 }
 
-gboolean vd_ctl_client_call(VdCtlClient *client, const VdControlMsg *request, int timeout_ms, GError **error)
+bool vd_ctl_client_call(VdCtlClient *client, const VdControlMsg *request, int timeout_ms, GError **error)
 {
     if (!vd_ctl_client_send(client, request, error))
-        return FALSE;
+        return false;
     VdControlMsg reply = { 0 };
     if (!vd_ctl_client_recv(client, &reply, timeout_ms, error))
-        return FALSE;
-    gboolean ok = TRUE;
+        return false;
+    bool ok = true;
     if (reply.type != VD_C_RESULT) {
         g_set_error(error, VD_CTL_ERROR, VD_CTL_ERROR_PROTOCOL, "expected RESULT, the daemon sent %s",
                     vd_control_msg_type_to_string(reply.type));
-        ok = FALSE;
+        ok = false;
     } else if (reply.u.result.code != 0) {
         g_set_error(error, VD_CTL_ERROR, VD_CTL_ERROR_FAILED, "%s (%s)",
                     reply.u.result.message ? reply.u.result.message : "failed",
                     vd_ipc_error_code_to_string(reply.u.result.code));
-        ok = FALSE;
+        ok = false;
     }
     vd_control_msg_clear(&reply);
     return ok;
@@ -236,7 +236,7 @@ VdCtlClient *vd_ctl_client_connect(const char *path, int timeout_ms, GError **er
             VdControlMsg early = { 0 };
             g_autoptr(GError) why = NULL;
             if (vd_ctl_client_recv(client, &early, 500, &why)) {
-                gboolean greeted = early.type == VD_IPC_HELLO;
+                bool greeted = early.type == VD_IPC_HELLO;
                 vd_control_msg_clear(&early);
                 if (greeted)
                     continue;
@@ -254,17 +254,17 @@ VdCtlClient *vd_ctl_client_connect(const char *path, int timeout_ms, GError **er
     VdControlMsg reply = { 0 };
     if (!vd_ctl_client_recv(client, &reply, timeout_ms, error))
         return NULL;
-    gboolean ok = TRUE;
+    bool ok = true;
     if (reply.type != VD_IPC_HELLO || reply.u.hello.magic != VD_CONTROL_MAGIC) {
         g_set_error(error, VD_CTL_ERROR, VD_CTL_ERROR_PROTOCOL,
                     "\"%s\" does not speak the vdagentd control protocol", path);
-        ok = FALSE;
+        ok = false;
     } else if (reply.u.hello.version_major != VD_CONTROL_VERSION_MAJOR) {
         g_set_error(error, VD_CTL_ERROR, VD_CTL_ERROR_VERSION,
                     "control protocol version mismatch: the daemon speaks %u.%u, this vdagent-ctl %u.%u",
                     reply.u.hello.version_major, reply.u.hello.version_minor, VD_CONTROL_VERSION_MAJOR,
                     VD_CONTROL_VERSION_MINOR);
-        ok = FALSE;
+        ok = false;
     }
     vd_control_msg_clear(&reply);
     return ok ? g_steal_pointer(&client) : NULL;

@@ -4,6 +4,8 @@
  * deadline, except the open-ended trace of `monitor`. */
 #pragma once
 
+#include <stdbool.h>
+
 #include <gio/gio.h>
 
 #include "control-proto.h"
@@ -29,10 +31,10 @@ VdCtlClient *vd_ctl_client_connect(const char *path, int timeout_ms, GError **er
 void vd_ctl_client_free(VdCtlClient *client);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdCtlClient, vd_ctl_client_free)
 
-gboolean vd_ctl_client_send(VdCtlClient *client, const VdControlMsg *msg, GError **error);
+bool vd_ctl_client_send(VdCtlClient *client, const VdControlMsg *msg, GError **error);
 /* Reads the next frame; timeout_ms < 0 waits indefinitely. An ERROR frame becomes a GError
  * (VERSION, PERMISSION or FAILED) and FALSE. ret must be cleared with vd_control_msg_clear; its
  * blobs (clipboard data, trace bytes) point into the frame, valid until the next recv. */
-gboolean vd_ctl_client_recv(VdCtlClient *client, VdControlMsg *ret, int timeout_ms, GError **error);
+bool vd_ctl_client_recv(VdCtlClient *client, VdControlMsg *ret, int timeout_ms, GError **error);
 /* send + recv, expecting a RESULT frame with code 0 (else FALSE with the daemon's message). */
-gboolean vd_ctl_client_call(VdCtlClient *client, const VdControlMsg *request, int timeout_ms, GError **error);
+bool vd_ctl_client_call(VdCtlClient *client, const VdControlMsg *request, int timeout_ms, GError **error);

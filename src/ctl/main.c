@@ -20,8 +20,8 @@
 
 typedef struct {
     const char *control;
-    gboolean json;
-    gboolean hex;
+    bool json;
+    bool hex;
     int display;
     const char *buttons;
     const char *selection;
@@ -80,13 +80,13 @@ G_GNUC_PRINTF(1, 2) static int usage_error(const char *fmt, ...)
     return VD_CTL_ERROR_USAGE;
 }
 
-static gboolean parse_u32(const char *s, uint32_t max, uint32_t *ret)
+static bool parse_u32(const char *s, uint32_t max, uint32_t *ret)
 {
     guint64 v;
     if (!g_ascii_string_to_unsigned(s, 10, 0, max, &v, NULL))
-        return FALSE;
+        return false;
     *ret = (uint32_t)v;
-    return TRUE;
+    return true;
 }
 
 static int parse_selection(const char *name)
@@ -119,7 +119,7 @@ static int cmd_status(VdCtlClient *client, const Options *o, const char *section
         return VD_CTL_ERROR_PROTOCOL;
     }
     g_autoptr(JsonParser) parser = json_parser_new();
-    gboolean ok = json_parser_load_from_data(parser, reply.u.status.json, -1, &error);
+    bool ok = json_parser_load_from_data(parser, reply.u.status.json, -1, &error);
     vd_control_msg_clear(&reply);
     if (!ok || !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
         fprintf(stderr, "vdagent-ctl: the daemon's status is not a JSON object: %s\n",
@@ -206,11 +206,11 @@ static int parse_mouse(const Options *o, VdControlMsg *req)
         };
         g_auto(GStrv) words = g_strsplit(o->buttons, ",", -1);
         for (char **w = words; *w; w++) {
-            gboolean found = FALSE;
+            bool found = false;
             for (size_t i = 0; i < G_N_ELEMENTS(names); i++)
                 if (g_str_equal(*w, names[i].name)) {
                     req->u.mouse.buttons |= names[i].mask;
-                    found = TRUE;
+                    found = true;
                 }
             if (!found)
                 return usage_error("unknown button \"%s\" (left, middle, right, up, down, side, extra)", *w);
@@ -220,18 +220,18 @@ static int parse_mouse(const Options *o, VdControlMsg *req)
 }
 
 /* "1920x1080+0+0", "1280x1024+1920+0", "off" */
-static gboolean parse_monitor(const char *spec, VdMonitor *ret)
+static bool parse_monitor(const char *spec, VdMonitor *ret)
 {
     memset(ret, 0, sizeof(*ret));
     if (g_str_equal(spec, "off"))
-        return TRUE;
+        return true;
     unsigned w, h;
     int x, y, n = 0;
     if (sscanf(spec, "%ux%u%d%d%n", &w, &h, &x, &y, &n) != 4 || spec[n] != '\0' || w == 0 || h == 0 ||
         w > 16384 || h > 16384)
-        return FALSE;
+        return false;
     *ret = (VdMonitor){ .width = w, .height = h, .depth = 32, .x = x, .y = y };
-    return TRUE;
+    return true;
 }
 
 static int parse_monitors(const Options *o, VdControlMsg *req)
@@ -306,7 +306,7 @@ static int parse_args(int argc, char **argv, Options *o)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *value = NULL;
-        gboolean takes_value = g_str_equal(a, "--control") || g_str_equal(a, "--display") ||
+        bool takes_value = g_str_equal(a, "--control") || g_str_equal(a, "--display") ||
                                g_str_equal(a, "--buttons") || g_str_equal(a, "--selection");
         if (takes_value) {
             if (i + 1 >= argc)
@@ -320,9 +320,9 @@ static int parse_args(int argc, char **argv, Options *o)
             printf("vdagent-ctl %s\n", VDAGENT_VERSION);
             exit(0);
         } else if (g_str_equal(a, "--json")) {
-            o->json = TRUE;
+            o->json = true;
         } else if (g_str_equal(a, "--hex")) {
-            o->hex = TRUE;
+            o->hex = true;
         } else if (g_str_equal(a, "--control")) {
             o->control = value;
         } else if (g_str_equal(a, "--display")) {
@@ -349,7 +349,7 @@ static int parse_args(int argc, char **argv, Options *o)
 /* Options that only make sense with some commands. */
 static int check_options(const char *cmd, const Options *o)
 {
-    gboolean reader = g_str_equal(cmd, "status") || g_str_equal(cmd, "sessions") || g_str_equal(cmd, "caps") ||
+    bool reader = g_str_equal(cmd, "status") || g_str_equal(cmd, "sessions") || g_str_equal(cmd, "caps") ||
                       g_str_equal(cmd, "monitor");
     if (o->json && !reader)
         return usage_error("--json is for status, sessions, caps and monitor, not %s", cmd);

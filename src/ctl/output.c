@@ -64,7 +64,7 @@ static char *node_to_text(JsonNode *node)
 /* "since" members are times (seconds since the epoch), "uptime" a duration: shown for people. */
 static char *member_to_text(const char *name, JsonNode *node)
 {
-    gboolean number = JSON_NODE_HOLDS_VALUE(node) && (json_node_get_value_type(node) == G_TYPE_DOUBLE ||
+    bool number = JSON_NODE_HOLDS_VALUE(node) && (json_node_get_value_type(node) == G_TYPE_DOUBLE ||
                                                       json_node_get_value_type(node) == G_TYPE_INT64);
     if (number && g_str_equal(name, "since")) {
         double t = json_node_get_double(node);
@@ -86,18 +86,18 @@ static char *member_to_text(const char *name, JsonNode *node)
     return node_to_text(node);
 }
 
-static gboolean is_flat_object(JsonNode *node)
+static bool is_flat_object(JsonNode *node)
 {
     if (!JSON_NODE_HOLDS_OBJECT(node))
-        return FALSE;
+        return false;
     JsonObject *o = json_node_get_object(node);
     g_autoptr(GList) members = json_object_get_members(o);
     for (GList *l = members; l; l = l->next) {
         JsonNode *v = json_object_get_member(o, l->data);
         if (JSON_NODE_HOLDS_OBJECT(v) || JSON_NODE_HOLDS_ARRAY(v))
-            return FALSE;
+            return false;
     }
-    return TRUE;
+    return true;
 }
 
 static guint object_size(JsonNode *node)
@@ -109,40 +109,40 @@ static guint object_size(JsonNode *node)
  * type: {messages, bytes}): a table, one row per member, its name in the first column. Objects
  * with different members (the counters' directions and error kinds, before any traffic) are not
  * one table: that made a 15-column table of dashes. */
-static gboolean is_keyed_table(JsonNode *node)
+static bool is_keyed_table(JsonNode *node)
 {
     if (!JSON_NODE_HOLDS_OBJECT(node))
-        return FALSE;
+        return false;
     JsonObject *o = json_node_get_object(node);
     g_autoptr(GList) members = json_object_get_members(o);
     JsonObject *first = NULL;
     for (GList *l = members; l; l = l->next) {
         JsonNode *v = json_object_get_member(o, l->data);
         if (!is_flat_object(v) || object_size(v) == 0)
-            return FALSE;
+            return false;
         JsonObject *row = json_node_get_object(v);
         if (!first) {
             first = row;
             continue;
         }
         if (json_object_get_size(row) != json_object_get_size(first))
-            return FALSE;
+            return false;
         g_autoptr(GList) names = json_object_get_members(row);
         for (GList *n = names; n; n = n->next)
             if (!json_object_has_member(first, n->data))
-                return FALSE;
+                return false;
     }
     return members != NULL;
 }
 
-static gboolean is_table(JsonNode *node)
+static bool is_table(JsonNode *node)
 {
     if (!JSON_NODE_HOLDS_ARRAY(node))
-        return FALSE;
+        return false;
     JsonArray *a = json_node_get_array(node);
     for (guint i = 0; i < json_array_get_length(a); i++)
         if (!JSON_NODE_HOLDS_OBJECT(json_array_get_element(a, i)))
-            return FALSE;
+            return false;
     return json_array_get_length(a) > 0;
 }
 
@@ -234,7 +234,7 @@ static void print_value(FILE *out, const char *text, size_t column)
 }
 
 /* An empty object is a scalar line, "none", not an empty section. */
-static gboolean is_section(JsonNode *v)
+static bool is_section(JsonNode *v)
 {
     return (JSON_NODE_HOLDS_OBJECT(v) && object_size(v) > 0) || is_table(v);
 }
@@ -310,9 +310,9 @@ static const char *direction_label(uint32_t direction)
     return "?";
 }
 
-void vd_ctl_print_trace(FILE *out, const VdTrace *t, gboolean json)
+void vd_ctl_print_trace(FILE *out, const VdTrace *t, bool json)
 {
-    gboolean host = t->direction == VD_TRACE_HOST_TO_GUEST || t->direction == VD_TRACE_GUEST_TO_HOST;
+    bool host = t->direction == VD_TRACE_HOST_TO_GUEST || t->direction == VD_TRACE_GUEST_TO_HOST;
     const char *type_name = host ? vd_msg_type_to_string(t->type) : vd_session_msg_type_to_string(t->type);
     if (json) {
         g_autoptr(JsonBuilder) b = json_builder_new();

@@ -4,6 +4,8 @@
  * for arrays of objects), so a member the daemon adds later still shows up. */
 #pragma once
 
+#include <stdbool.h>
+
 #include <json-glib/json-glib.h>
 #include <stdio.h>
 
@@ -14,4 +16,4 @@ void vd_ctl_print_json(FILE *out, JsonNode *node);
 /* The plain rendering of a status (sub)document. */
 void vd_ctl_print_plain(FILE *out, JsonNode *node);
 /* One trace record: a line (plus a hex dump when it carries bytes), or one JSON object per line. */
-void vd_ctl_print_trace(FILE *out, const VdTrace *trace, gboolean json);
+void vd_ctl_print_trace(FILE *out, const VdTrace *trace, bool json);

@@ -2,6 +2,7 @@
 /* verdict.c — the one-line clipboard verdict of `vdagent-ctl status` (see verdict.h). */
 #include "verdict.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 /* Members read defensively: the document comes from another program (maybe another version). */
@@ -24,7 +25,7 @@ static const char *get_string(JsonObject *o, const char *name)
                                                                                         : NULL;
 }
 
-static gboolean get_bool(JsonObject *o, const char *name)
+static bool get_bool(JsonObject *o, const char *name)
 {
     JsonNode *n = o ? json_object_get_member(o, name) : NULL;
     return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_BOOLEAN && json_node_get_boolean(n);
@@ -36,14 +37,14 @@ static gint64 get_int(JsonObject *o, const char *name)
     return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_INT64 ? json_node_get_int(n) : -1;
 }
 
-static gboolean array_has_string(JsonArray *a, const char *s)
+static bool array_has_string(JsonArray *a, const char *s)
 {
     for (guint i = 0; a && i < json_array_get_length(a); i++) {
         JsonNode *n = json_array_get_element(a, i);
         if (JSON_NODE_HOLDS_VALUE(n) && g_strcmp0(json_node_get_string(n), s) == 0)
-            return TRUE;
+            return true;
     }
-    return FALSE;
+    return false;
 }
 
 /* The agent serving session id ("none" without session tracking), preferring the active one. */

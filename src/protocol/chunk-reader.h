@@ -16,6 +16,7 @@
  */
 #pragma once
 
+#include <glib.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -77,6 +78,7 @@ void vd_chunk_reader_config_init(VdChunkReaderConfig *config);
 /* config may be NULL for the defaults. */
 VdChunkReader *vd_chunk_reader_new(const VdChunkReaderConfig *config);
 void vd_chunk_reader_free(VdChunkReader *reader);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdChunkReader, vd_chunk_reader_free)
 
 /* Consumes all of buf unless an error stops it. Returns 0, or -EBADMSG with *error filled (for
  * ABORTED: -ECANCELED). After an error the reader's state is undefined until a reset. */

@@ -121,6 +121,7 @@ typedef struct VdIpcDecoder VdIpcDecoder;
 typedef int (*VdIpcFrameCallback)(uint16_t type, const uint8_t *payload, size_t len, void *user_data);
 VdIpcDecoder *vd_ipc_decoder_new(uint32_t max_payload);
 void vd_ipc_decoder_free(VdIpcDecoder *d);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdIpcDecoder, vd_ipc_decoder_free)
 /* Consumes buf; calls back once per complete frame. Returns 0, -EBADMSG for a bad header (flags
  * != 0, size > max; *reason set), or -ECANCELED when the callback stopped it (the rest of buf is
  * then dropped: callers stop to close). A bad header is sticky: every later feed fails too. */

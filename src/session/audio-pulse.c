@@ -302,8 +302,7 @@ void vd_audio_pulse_free(VdAudioPulse *p)
 {
     if (!p)
         return;
-    if (p->finish_source)
-        g_source_remove(p->finish_source);
+    g_clear_handle_id(&p->finish_source, g_source_remove);
     g_clear_handle_id(&p->job_timer, g_source_remove);
     drop_context(p);
     pa_glib_mainloop_free(p->ml);

@@ -28,6 +28,7 @@ typedef struct VdAudioPulse VdAudioPulse;
 
 VdAudioPulse *vd_audio_pulse_new(void);
 void vd_audio_pulse_free(VdAudioPulse *pulse);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdAudioPulse, vd_audio_pulse_free)
 /* Connects if needed (never autospawning a server) and applies v to the default sink or source.
  * done is called exactly once, from the main loop, never from inside this call. At most one job at
  * a time: -EBUSY if one is running. */

@@ -76,10 +76,8 @@ static void fetch_free(VdFetch *f)
 {
     if (!f)
         return;
-    if (f->timer)
-        g_source_remove(f->timer);
-    if (f->pace_timer)
-        g_source_remove(f->pace_timer);
+    g_clear_handle_id(&f->timer, g_source_remove);
+    g_clear_handle_id(&f->pace_timer, g_source_remove);
     g_queue_clear_full(&f->chunks, (GDestroyNotify)chunk_free);
     chunk_free(f->cur);
     g_free(f);
@@ -153,8 +151,7 @@ static gboolean on_owner_timeout(gpointer data)
 static void arm_owner_timer(VdXClipboard *clip, unsigned sel)
 {
     VdFetch *f = clip->sel[sel].fetch;
-    if (f->timer)
-        g_source_remove(f->timer);
+    g_clear_handle_id(&f->timer, g_source_remove);
     f->timer = g_timeout_add(VD_CLIP_OWNER_TIMEOUT_MS, on_owner_timeout, &clip->sel[sel]);
 }
 
@@ -289,10 +286,7 @@ static void begin_send(VdXClipboard *clip, unsigned sel)
 {
     VdFetch *f = clip->sel[sel].fetch;
     f->state = VD_FETCH_SEND;
-    if (f->timer) {
-        g_source_remove(f->timer);
-        f->timer = 0;
-    }
+    g_clear_handle_id(&f->timer, g_source_remove);
     VdSessionMsg m = {.type = VD_S_CLIPBOARD_BEGIN};
     m.u.begin.selection = (uint8_t)sel;
     m.u.begin.type = f->type;

@@ -31,10 +31,7 @@ void vd_clip_delivery_end(VdXReq *req)
     VdXClipboard *clip = req->clip;
     if (!req->in_delivery)
         return;
-    if (req->timer) {
-        g_source_remove(req->timer);
-        req->timer = 0;
-    }
+    g_clear_handle_id(&req->timer, g_source_remove);
     clip->deliveries = g_list_remove(clip->deliveries, req);
     req->in_delivery = false;
     pieces_clear(req);
@@ -65,8 +62,7 @@ static gboolean on_requestor_timeout(gpointer data)
 
 static void arm_requestor_timer(VdXReq *req)
 {
-    if (req->timer)
-        g_source_remove(req->timer);
+    g_clear_handle_id(&req->timer, g_source_remove);
     req->timer = g_timeout_add(VD_CLIP_REQUESTOR_TIMEOUT_MS, on_requestor_timeout, req);
 }
 
@@ -217,10 +213,7 @@ bool vd_clip_serve_property(VdXClipboard *clip, const XPropertyEvent *ev)
         if (ev->atom != req->items[0].property || ev->state != PropertyDelete || !req->waiting_delete)
             continue;
         req->waiting_delete = false;
-        if (req->timer) {
-            g_source_remove(req->timer);
-            req->timer = 0;
-        }
+        g_clear_handle_id(&req->timer, g_source_remove);
         vd_clip_delivery_write(req); /* may end (and free) req: the list is not used after this */
         return true;
     }

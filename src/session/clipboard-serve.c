@@ -16,8 +16,7 @@ void vd_clip_xreq_free(VdXReq *req)
 {
     if (!req)
         return;
-    if (req->timer)
-        g_source_remove(req->timer);
+    g_clear_handle_id(&req->timer, g_source_remove);
     if (req->buf)
         g_byte_array_unref(req->buf);
     g_queue_clear_full(&req->pieces, (GDestroyNotify)g_bytes_unref);
@@ -120,17 +119,13 @@ static gboolean on_host_timeout(gpointer data);
 static void arm_host_timer(VdXClipboard *clip, unsigned sel)
 {
     VdClipSel *s = &clip->sel[sel];
-    if (s->host_timer)
-        g_source_remove(s->host_timer);
+    g_clear_handle_id(&s->host_timer, g_source_remove);
     s->host_timer = g_timeout_add(VD_CLIP_HOST_TIMEOUT_MS, on_host_timeout, s);
 }
 
 static void stop_host_timer(VdClipSel *s)
 {
-    if (s->host_timer) {
-        g_source_remove(s->host_timer);
-        s->host_timer = 0;
-    }
+    g_clear_handle_id(&s->host_timer, g_source_remove);
 }
 
 static bool host_offers(const VdClipSel *s, uint32_t type)

@@ -30,6 +30,7 @@ typedef struct {
 /* dpy: the agent's X connection (shared with randr). Fails if XFixes is missing. */
 VdXClipboard *vd_xclipboard_new(Display *dpy, const VdXClipboardSink *sink, void *user_data, GError **error);
 void vd_xclipboard_free(VdXClipboard *clip);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdXClipboard, vd_xclipboard_free)
 
 /* Offered every X event first; returns true if it was the clipboard's. */
 bool vd_xclipboard_handle_event(VdXClipboard *clip, XEvent *event);

@@ -27,6 +27,7 @@ typedef struct VdDeviceMap VdDeviceMap;
 /* sysfs_root: "/sys" normally (NULL), a directory of the same shape in tests. */
 VdDeviceMap *vd_device_map_new(const char *sysfs_root);
 void vd_device_map_free(VdDeviceMap *map);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdDeviceMap, vd_device_map_free)
 
 /* Replaces the host's info (count 0: back to output order). Addresses are resolved now. Returns
  * true if the mapping changed. */

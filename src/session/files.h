@@ -44,6 +44,7 @@ typedef void (*VdFilesStatusFunc)(const VdFileXferStatus *status, void *user_dat
  * temporaries of ours from the directory. */
 VdFiles *vd_files_new(const char *dir, VdFilesStatusFunc send_status, void *user_data);
 void vd_files_free(VdFiles *files);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdFiles, vd_files_free)
 
 /* VD_S_XFER_START, VD_S_XFER_DATA, VD_S_XFER_CANCEL; other types are ignored. */
 void vd_files_handle_msg(VdFiles *files, const VdSessionMsg *msg);

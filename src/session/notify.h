@@ -25,6 +25,7 @@ typedef struct VdNotify VdNotify;
 
 VdNotify *vd_notify_new(void);
 void vd_notify_free(VdNotify *notify);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdNotify, vd_notify_free)
 /* The session bus (NULL: none; nothing is shown). */
 void vd_notify_set_bus(VdNotify *notify, GDBusConnection *bus);
 

@@ -30,6 +30,7 @@ typedef struct VdRandr VdRandr;
 /* Fails (NULL, error set) without XRandR 1.3. Selects RandR events on the root window. */
 VdRandr *vd_randr_new(Display *dpy, GError **error);
 void vd_randr_free(VdRandr *randr);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdRandr, vd_randr_free)
 
 /* Offered each X event; returns true if it was a RandR event (the layout may have changed: call
  * vd_randr_get_layout and report it if it differs). */

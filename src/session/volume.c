@@ -168,8 +168,7 @@ void vd_volume_sync_free(VdVolumeSync *vs)
 {
     if (!vs)
         return;
-    if (vs->timer)
-        g_source_remove(vs->timer);
+    g_clear_handle_id(&vs->timer, g_source_remove);
     vd_audio_pulse_free(vs->pulse);
     g_free(vs);
 }

@@ -33,5 +33,6 @@ typedef struct VdVolumeSync VdVolumeSync;
 
 VdVolumeSync *vd_volume_sync_new(VdAudioMode mode, VdVolumeReportFunc report, void *user_data);
 void vd_volume_sync_free(VdVolumeSync *vs);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdVolumeSync, vd_volume_sync_free)
 /* The host's latest volume for v->playback's direction; applied now or when the interval allows. */
 void vd_volume_sync_set(VdVolumeSync *vs, const VdVolume *v);

@@ -254,10 +254,7 @@ static void paste_drop_pieces(VdWlClipboard *clip, WlPaste *p)
 
 static void paste_close_fd(WlPaste *p)
 {
-    if (p->io_watch) {
-        g_source_remove(p->io_watch);
-        p->io_watch = 0;
-    }
+    g_clear_handle_id(&p->io_watch, g_source_remove);
     if (p->fd >= 0) {
         close(p->fd);
         p->fd = -1;
@@ -271,8 +268,7 @@ static void paste_free(VdWlClipboard *clip, WlPaste *p)
     clip->delivering = g_list_remove(clip->delivering, p);
     paste_drop_pieces(clip, p);
     paste_close_fd(p);
-    if (p->timer)
-        g_source_remove(p->timer);
+    g_clear_handle_id(&p->timer, g_source_remove);
     g_free(p->mime);
     g_free(p);
 }
@@ -310,8 +306,7 @@ static gboolean on_drain_timeout(gpointer data)
 
 static void paste_arm(WlPaste *p, unsigned ms)
 {
-    if (p->timer)
-        g_source_remove(p->timer);
+    g_clear_handle_id(&p->timer, g_source_remove);
     p->timer = g_timeout_add(ms, on_paste_timeout, p);
 }
 
@@ -334,10 +329,7 @@ static void paste_abandon(VdWlClipboard *clip, WlPaste *p, const char *why)
         }
         paste_host_done(clip, p->sel);
     } else {
-        if (p->timer) {
-            g_source_remove(p->timer);
-            p->timer = 0;
-        }
+        g_clear_handle_id(&p->timer, g_source_remove);
         paste_free(clip, p);
     }
 }
@@ -371,10 +363,7 @@ static bool paste_write(VdWlClipboard *clip, WlPaste *p)
     update_throttle(clip);
     bool host_done = clip->sel[p->sel].paste != p;
     if (g_queue_is_empty(&p->pieces)) {
-        if (p->io_watch) {
-            g_source_remove(p->io_watch);
-            p->io_watch = 0;
-        }
+        g_clear_handle_id(&p->io_watch, g_source_remove);
         if (host_done) {
             g_debug("clipboard: %s paste of %" G_GUINT64_FORMAT " bytes delivered", vd_selection_to_string(p->sel),
                     p->total);
@@ -451,10 +440,7 @@ static void paste_flush(VdWlClipboard *clip, unsigned sel)
         paste_free(clip, p);
     }
     s->drain_left = 0;
-    if (s->drain_timer) {
-        g_source_remove(s->drain_timer);
-        s->drain_timer = 0;
-    }
+    g_clear_handle_id(&s->drain_timer, g_source_remove);
 }
 
 static void on_source_send(void *data, struct wl_proxy *source, const char *mime_type, int32_t fd)
@@ -585,10 +571,7 @@ static void on_host_data(VdWlClipboard *clip, const VdSessionMsg *msg)
     WlSel *s = &clip->sel[sel];
     if (s->drain_left) {
         /* The rest of an answer whose client is gone. */
-        if (s->drain_timer) {
-            g_source_remove(s->drain_timer);
-            s->drain_timer = 0;
-        }
+        g_clear_handle_id(&s->drain_timer, g_source_remove);
         if (msg->type == VD_S_CLIPBOARD_BEGIN)
             s->drain_left = msg->u.begin.total;
         else if (msg->type == VD_S_CLIPBOARD_DATA)
@@ -707,12 +690,9 @@ static void fetch_free(WlFetch *f)
 {
     if (!f)
         return;
-    if (f->io_watch)
-        g_source_remove(f->io_watch);
-    if (f->timer)
-        g_source_remove(f->timer);
-    if (f->pace_timer)
-        g_source_remove(f->pace_timer);
+    g_clear_handle_id(&f->io_watch, g_source_remove);
+    g_clear_handle_id(&f->timer, g_source_remove);
+    g_clear_handle_id(&f->pace_timer, g_source_remove);
     if (f->fd >= 0)
         close(f->fd);
     g_queue_clear_full(&f->blocks, (GDestroyNotify)g_byte_array_unref);
@@ -794,14 +774,8 @@ static void fetch_pump(VdWlClipboard *clip, unsigned sel)
 static void fetch_send(VdWlClipboard *clip, unsigned sel)
 {
     WlFetch *f = clip->sel[sel].fetch;
-    if (f->io_watch) {
-        g_source_remove(f->io_watch);
-        f->io_watch = 0;
-    }
-    if (f->timer) {
-        g_source_remove(f->timer);
-        f->timer = 0;
-    }
+    g_clear_handle_id(&f->io_watch, g_source_remove);
+    g_clear_handle_id(&f->timer, g_source_remove);
     close(f->fd);
     f->fd = -1;
     VdSessionMsg m = { .type = VD_S_CLIPBOARD_BEGIN };
@@ -868,8 +842,7 @@ static gboolean on_fetch_readable(gint fd, GIOCondition cond, gpointer data)
             return G_SOURCE_REMOVE;
         }
     }
-    if (f->timer)
-        g_source_remove(f->timer);
+    g_clear_handle_id(&f->timer, g_source_remove);
     f->timer = g_timeout_add(VD_CLIP_OWNER_TIMEOUT_MS, on_fetch_timeout, s);
     return G_SOURCE_CONTINUE;
 }

@@ -240,10 +240,7 @@ static void start_next(VdWlOutman *om);
 
 static void config_done(VdWlOutman *om, uint32_t result, const char *what)
 {
-    if (om->config_timer) {
-        g_source_remove(om->config_timer);
-        om->config_timer = 0;
-    }
+    g_clear_handle_id(&om->config_timer, g_source_remove);
     if (om->config) {
         zwlr_output_configuration_v1_destroy(om->config);
         om->config = NULL;
@@ -502,8 +499,7 @@ void vd_wl_outman_free(VdWlOutman *om)
 {
     if (!om)
         return;
-    if (om->config_timer)
-        g_source_remove(om->config_timer);
+    g_clear_handle_id(&om->config_timer, g_source_remove);
     if (om->config)
         zwlr_output_configuration_v1_destroy(om->config);
     g_free(om->waiting);

@@ -106,6 +106,7 @@ typedef struct VdWlOutman VdWlOutman;
 VdWlOutman *vd_wl_outman_new(struct wl_registry *registry, uint32_t name, uint32_t version,
                              const VdBackendHost *host, void *user_data);
 void vd_wl_outman_free(VdWlOutman *om);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdWlOutman, vd_wl_outman_free)
 /* Applies config; host->monitors_done answers it (maybe before returning). */
 void vd_wl_outman_apply(VdWlOutman *om, uint32_t request_id, const VdMonitorsConfig *config);
 /* The heads' names in name order (what display ids count in, disabled heads included). */
@@ -118,6 +119,7 @@ typedef struct VdWlMutter VdWlMutter;
 /* Watches the session bus for org.gnome.Mutter.DisplayConfig (asynchronously). */
 VdWlMutter *vd_wl_mutter_new(const VdBackendHost *host, void *user_data);
 void vd_wl_mutter_free(VdWlMutter *mu);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdWlMutter, vd_wl_mutter_free)
 bool vd_wl_mutter_present(const VdWlMutter *mu);
 void vd_wl_mutter_apply(VdWlMutter *mu, uint32_t request_id, const VdMonitorsConfig *config);
 
@@ -130,3 +132,4 @@ extern const VdClipboardOps vd_wl_clipboard_ops;
 /* dc: a bound manager (taken over). seat: the seat whose selections are bridged. */
 VdWlClipboard *vd_wl_clipboard_new(VdDc *dc, struct wl_seat *seat, const VdBackendHost *host, void *user_data);
 void vd_wl_clipboard_free(VdWlClipboard *clip);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdWlClipboard, vd_wl_clipboard_free)

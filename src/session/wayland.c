@@ -457,8 +457,7 @@ static void wayland_backend_free(VdBackend *b)
     WaylandBackend *wl = (WaylandBackend *)b;
 
     wl->dead = true;
-    if (wl->layout_idle)
-        g_source_remove(wl->layout_idle);
+    g_clear_handle_id(&wl->layout_idle, g_source_remove);
     if (wl->source) {
         g_source_destroy(wl->source);
         g_source_unref(wl->source);

@@ -109,6 +109,7 @@ typedef struct {
 
 VdHost *vd_host_new(const char *port_path, const VdHostHandlers *handlers, void *user_data);
 void vd_host_free(VdHost *host);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdHost, vd_host_free)
 void vd_host_start(VdHost *host);
 
 bool vd_host_connected(const VdHost *host);

@@ -15,8 +15,7 @@ typedef struct {
 
 static void power_request_free(PowerRequest *req)
 {
-    if (req->timeout_id)
-        g_source_remove(req->timeout_id);
+    g_clear_handle_id(&req->timeout_id, g_source_remove);
     g_clear_object(&req->bus);
     g_clear_object(&req->process);
     g_clear_object(&req->timeout_cancellable);
@@ -55,7 +54,7 @@ static const char *fallback_command(VdPowerAction action)
 }
 
 /* logind is absent (as opposed to refusing): worth trying the init system's own command. */
-static gboolean logind_absent(const GError *error)
+static bool logind_absent(const GError *error)
 {
     return g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
            g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER) ||
@@ -208,9 +207,9 @@ void vd_power_request_async(GDBusConnection *bus, VdPowerAction action, GCancell
     }
 }
 
-gboolean vd_power_request_finish(GAsyncResult *result, char **ret_via, GError **error)
+bool vd_power_request_finish(GAsyncResult *result, char **ret_via, GError **error)
 {
-    g_return_val_if_fail(g_task_is_valid(result, NULL), FALSE);
+    g_return_val_if_fail(g_task_is_valid(result, NULL), false);
     GTask *task = G_TASK(result);
     PowerRequest *req = g_task_get_task_data(task);
     if (ret_via)

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <stdbool.h>
 
 #define VD_POWER_TIMEOUT_MS 10000 /* logind call, or the fallback command to exit */
 #define VD_POWER_FALLBACK_ENV "VDAGENT_POWER_FALLBACK_COMMAND"
@@ -28,6 +29,6 @@ const char *vd_power_action_to_string(VdPowerAction action);
 /* bus: the system bus, or NULL to get it. The result says how the request was carried out. */
 void vd_power_request_async(GDBusConnection *bus, VdPowerAction action, GCancellable *cancellable,
                             GAsyncReadyCallback callback, gpointer user_data);
-/* Returns TRUE once logind accepted the request or the fallback command exited with status 0;
+/* Returns true once logind accepted the request or the fallback command exited with status 0;
  * *ret_via (optional) names the way: "logind PowerOff", "/sbin/poweroff"… */
-gboolean vd_power_request_finish(GAsyncResult *result, char **ret_via, GError **error);
+bool vd_power_request_finish(GAsyncResult *result, char **ret_via, GError **error);

@@ -2,6 +2,8 @@
 /* qga-framer.c — finds request object boundaries in the QEMU guest agent stream. See qga-framer.h. */
 #include "qga-framer.h"
 
+#include <stdbool.h>
+
 typedef enum {
     FRAMER_IDLE,    /* between objects */
     FRAMER_JUNK,    /* inside a run of bytes that are not an object */
@@ -14,8 +16,8 @@ struct VdQgaFramer {
     guint max_nesting;
     FramerState state;
     guint depth;
-    gboolean in_string;
-    gboolean escape;
+    bool in_string;
+    bool escape;
     GByteArray *object;
 };
 
@@ -53,8 +55,8 @@ static void framer_restart(VdQgaFramer *framer, FramerState state)
 {
     framer->state = state;
     framer->depth = 0;
-    framer->in_string = FALSE;
-    framer->escape = FALSE;
+    framer->in_string = false;
+    framer->escape = false;
     g_byte_array_set_size(framer->object, 0);
 }
 
@@ -66,36 +68,36 @@ void vd_qga_framer_reset(VdQgaFramer *framer)
     framer->object = g_byte_array_new();
 }
 
-/* Tracks strings and nesting for one byte of an object (kept or discarded). Returns TRUE when the
+/* Tracks strings and nesting for one byte of an object (kept or discarded). Returns true when the
  * byte closed the top-level object. Sets *deeper when the byte opened one more level. */
-static gboolean framer_track(VdQgaFramer *framer, guint8 byte, gboolean *deeper)
+static bool framer_track(VdQgaFramer *framer, guint8 byte, bool *deeper)
 {
-    *deeper = FALSE;
+    *deeper = false;
     if (framer->in_string) {
         if (framer->escape)
-            framer->escape = FALSE;
+            framer->escape = false;
         else if (byte == '\\')
-            framer->escape = TRUE;
+            framer->escape = true;
         else if (byte == '"')
-            framer->in_string = FALSE;
-        return FALSE;
+            framer->in_string = false;
+        return false;
     }
     switch (byte) {
     case '"':
-        framer->in_string = TRUE;
-        return FALSE;
+        framer->in_string = true;
+        return false;
     case '{':
     case '[':
         framer->depth++;
-        *deeper = TRUE;
-        return FALSE;
+        *deeper = true;
+        return false;
     case '}':
     case ']':
         /* Mismatched brackets are json-glib's to report: only the count matters here. */
         framer->depth--;
         return framer->depth == 0;
     default:
-        return FALSE;
+        return false;
     }
 }
 
@@ -107,7 +109,7 @@ gsize vd_qga_framer_feed(VdQgaFramer *framer, const guint8 *data, gsize len, VdQ
 
     for (gsize i = 0; i < len; i++) {
         guint8 byte = data[i];
-        gboolean deeper, closed;
+        bool deeper, closed;
 
         if (byte == 0xFF) {
             framer_restart(framer, FRAMER_IDLE);

@@ -11,7 +11,7 @@ typedef struct {
     const char *family;
     GSocketConnection *conn;
     VdQgaCall *call;       /* the request in flight */
-    gboolean audit;        /* a privileged verb: one audit line with the outcome */
+    bool audit;        /* a privileged verb: one audit line with the outcome */
     char *request;         /* its line, sent once connected */
     guint timeout_ms;
     guint timer;
@@ -56,10 +56,7 @@ static void helper_drop(Helper *h)
 
 static void helper_finish_call(Helper *h)
 {
-    if (h->timer) {
-        g_source_remove(h->timer);
-        h->timer = 0;
-    }
+    g_clear_handle_id(&h->timer, g_source_remove);
     g_clear_pointer(&h->request, g_free);
     h->call = NULL;
 }
@@ -210,7 +207,7 @@ static void on_connected(GObject *source, GAsyncResult *result, gpointer user_da
     send_request(h);
 }
 
-void vd_qga_helper_forward(VdQgaCall *call, JsonObject *args, const char *family, guint timeout_ms, gboolean audit)
+void vd_qga_helper_forward(VdQgaCall *call, JsonObject *args, const char *family, guint timeout_ms, bool audit)
 {
     Helper *h = helper_get(family);
     g_assert(!h->call);
@@ -252,21 +249,21 @@ void vd_qga_helpers_close(void)
 static const struct {
     const char *verb, *family;
     guint timeout_ms;
-    gboolean audit;
+    bool audit;
 } routes[] = {
-    {"guest-get-fsinfo", "fs", VD_QGA_HELPER_TIMEOUT_MS, FALSE},
-    {"guest-fsfreeze-status", "fs", VD_QGA_HELPER_TIMEOUT_MS, FALSE},
-    {"guest-fsfreeze-freeze", "fs", VD_QGA_HELPER_TIMEOUT_MS, TRUE},
-    {"guest-fsfreeze-freeze-list", "fs", VD_QGA_HELPER_TIMEOUT_MS, TRUE},
-    {"guest-fsfreeze-thaw", "fs", VD_QGA_HELPER_TIMEOUT_MS, TRUE},
-    {"guest-fstrim", "fs", VD_QGA_HELPER_SLOW_TIMEOUT_MS, TRUE},
-    {"guest-set-time", "time", VD_QGA_HELPER_TIMEOUT_MS, TRUE},
-    {"guest-set-vcpus", "hotplug", VD_QGA_HELPER_TIMEOUT_MS, TRUE},
-    {"guest-set-memory-blocks", "hotplug", VD_QGA_HELPER_TIMEOUT_MS, TRUE},
-    {"guest-set-user-password", "account", VD_QGA_HELPER_TIMEOUT_MS, TRUE},
-    {"guest-ssh-get-authorized-keys", "account", VD_QGA_HELPER_TIMEOUT_MS, FALSE},
-    {"guest-ssh-add-authorized-keys", "account", VD_QGA_HELPER_TIMEOUT_MS, TRUE},
-    {"guest-ssh-remove-authorized-keys", "account", VD_QGA_HELPER_TIMEOUT_MS, TRUE},
+    {"guest-get-fsinfo", "fs", VD_QGA_HELPER_TIMEOUT_MS, false},
+    {"guest-fsfreeze-status", "fs", VD_QGA_HELPER_TIMEOUT_MS, false},
+    {"guest-fsfreeze-freeze", "fs", VD_QGA_HELPER_TIMEOUT_MS, true},
+    {"guest-fsfreeze-freeze-list", "fs", VD_QGA_HELPER_TIMEOUT_MS, true},
+    {"guest-fsfreeze-thaw", "fs", VD_QGA_HELPER_TIMEOUT_MS, true},
+    {"guest-fstrim", "fs", VD_QGA_HELPER_SLOW_TIMEOUT_MS, true},
+    {"guest-set-time", "time", VD_QGA_HELPER_TIMEOUT_MS, true},
+    {"guest-set-vcpus", "hotplug", VD_QGA_HELPER_TIMEOUT_MS, true},
+    {"guest-set-memory-blocks", "hotplug", VD_QGA_HELPER_TIMEOUT_MS, true},
+    {"guest-set-user-password", "account", VD_QGA_HELPER_TIMEOUT_MS, true},
+    {"guest-ssh-get-authorized-keys", "account", VD_QGA_HELPER_TIMEOUT_MS, false},
+    {"guest-ssh-add-authorized-keys", "account", VD_QGA_HELPER_TIMEOUT_MS, true},
+    {"guest-ssh-remove-authorized-keys", "account", VD_QGA_HELPER_TIMEOUT_MS, true},
 };
 
 void vd_qga_cmd_privileged(VdQgaCall *call, JsonObject *args)

@@ -21,6 +21,8 @@
  * the helper wrote it. */
 #pragma once
 
+#include <stdbool.h>
+
 #include "qga-commands.h"
 
 #define VD_QGA_HELPER_DIR "/run/vdagentd"
@@ -48,7 +50,7 @@ typedef enum {
  * timeout_ms: the helper's answer; then the connection is closed (the helper thaws and exits).
  * audit: a privileged verb, whose outcome leaves one audit line (never its arguments). */
 void vd_qga_helper_forward(VdQgaCall *call, JsonObject *args, const char *family, guint timeout_ms,
-                           gboolean audit);
+                           bool audit);
 /* Closes every helper connection (daemon exit; the process ending closes them too). */
 void vd_qga_helpers_close(void);
 

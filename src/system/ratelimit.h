@@ -46,6 +46,7 @@ bool vd_log_limit_allow(VdLogLimit *limit, const char *cause);
 typedef struct VdLogLimits VdLogLimits;
 VdLogLimits *vd_log_limits_new(const char *what);
 void vd_log_limits_free(VdLogLimits *limits);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdLogLimits, vd_log_limits_free)
 VdLogLimit *vd_log_limits_for_uid(VdLogLimits *limits, uid_t uid);
 
 /* g_message/g_warning through a limit: cause is a short static description. */

@@ -269,10 +269,7 @@ void router_ctl_get_finish(VdRouter *r, uint8_t s, const uint8_t *data, size_t l
         sel->out = OUT_DROP;
     sel->ctl_cb = NULL;
     sel->ctl_data = NULL;
-    if (sel->ctl_timer) {
-        g_source_remove(sel->ctl_timer);
-        sel->ctl_timer = 0;
-    }
+    g_clear_handle_id(&sel->ctl_timer, g_source_remove);
     if (cb && code) {
         g_autoptr(GError) error = g_error_new_literal(vd_router_error_quark(), (int)code, message);
         cb(s, type, NULL, 0, error, cb_data);

@@ -455,10 +455,7 @@ static void on_link(bool open, void *user_data)
             sel->out = OUT_DROP;
     }
     cancel_xfers(r, NULL, VD_XFER_CANCELLED, VD_XFER_END);
-    if (r->monitors_timer) {
-        g_source_remove(r->monitors_timer);
-        r->monitors_timer = 0;
-    }
+    g_clear_handle_id(&r->monitors_timer, g_source_remove);
     r->monitors_reply_for = 0;
     if (had_client)
         broadcast_host_state(r);
@@ -513,8 +510,7 @@ static void host_monitors_config(VdRouter *r, const VdMonitorsConfig *c)
         return;
     }
     send_monitors(r, r->active, true);
-    if (r->monitors_timer)
-        g_source_remove(r->monitors_timer);
+    g_clear_handle_id(&r->monitors_timer, g_source_remove);
     r->monitors_timer = g_timeout_add(VD_ROUTER_MONITORS_TIMEOUT_MS, on_monitors_timeout, r);
 }
 
@@ -814,10 +810,7 @@ static void on_agent_message(VdAgent *agent, const VdSessionMsg *msg, void *user
     case VD_S_MONITORS_RESULT:
         if (agent == r->active && r->monitors_reply_for && msg->u.monitors_result.request_id == r->monitors_reply_for) {
             r->monitors_reply_for = 0;
-            if (r->monitors_timer) {
-                g_source_remove(r->monitors_timer);
-                r->monitors_timer = 0;
-            }
+            g_clear_handle_id(&r->monitors_timer, g_source_remove);
             host_reply(r, VD_MSG_MONITORS_CONFIG, msg->u.monitors_result.result);
         }
         break;
@@ -958,8 +951,7 @@ void vd_router_free(VdRouter *r)
 {
     if (!r)
         return;
-    if (r->monitors_timer)
-        g_source_remove(r->monitors_timer);
+    g_clear_handle_id(&r->monitors_timer, g_source_remove);
     for (unsigned s = 0; s < VD_SELECTION_END; s++) {
         if (r->sel[s].ctl_cb)
             router_ctl_get_finish(r, (uint8_t)s, NULL, 0, VD_IPC_ERR_INTERNAL, "the daemon is stopping");

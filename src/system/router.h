@@ -33,6 +33,7 @@ typedef struct {
 
 VdRouter *vd_router_new(const VdRouterConfig *config);
 void vd_router_free(VdRouter *router);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdRouter, vd_router_free)
 /* Listens for agents (or takes systemd's socket) and opens the port. */
 bool vd_router_start(VdRouter *router, const char *socket_path, GError **error);
 /* Logind reported a change (wire to vd_sessions_new_logind's callback). */

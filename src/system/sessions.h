@@ -42,6 +42,7 @@ typedef void (*VdSessionsChangedFunc)(VdSessions *sessions, void *user_data);
 VdSessions *vd_sessions_new_logind(GDBusConnection *bus, VdSessionsChangedFunc changed, void *user_data);
 VdSessions *vd_sessions_new_none(void);
 void vd_sessions_free(VdSessions *sessions);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdSessions, vd_sessions_free)
 bool vd_sessions_ready(const VdSessions *sessions);
 bool vd_sessions_tracking(const VdSessions *sessions); /* false for _new_none */
 

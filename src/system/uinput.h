@@ -22,6 +22,7 @@ typedef struct VdUinput VdUinput;
 
 VdUinput *vd_uinput_new(const char *path, bool fake, GError **error);
 void vd_uinput_free(VdUinput *uinput);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdUinput, vd_uinput_free)
 /* Queues the events that move the pointer to (axis_x, axis_y) with buttons (VD_BUTTON_* bits, the
  * whole current state). Only changes produce events. */
 void vd_uinput_pointer(VdUinput *uinput, uint32_t axis_x, uint32_t axis_y, uint32_t buttons);

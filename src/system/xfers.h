@@ -28,6 +28,7 @@ typedef struct {
 
 VdXfers *vd_xfers_new(void);
 void vd_xfers_free(VdXfers *xfers);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdXfers, vd_xfers_free)
 /* -EEXIST (id in flight), -ENOSPC (VD_XFERS_MAX), 0. */
 int vd_xfers_add(VdXfers *xfers, uint32_t id, VdAgent *agent, uint64_t size);
 VdXfer *vd_xfers_get(VdXfers *xfers, uint32_t id);

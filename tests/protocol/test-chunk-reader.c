@@ -11,7 +11,6 @@
 #include "test-util.h"
 #include "vd-limits.h"
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdChunkReader, vd_chunk_reader_free)
 
 /* --- building streams --- */
 

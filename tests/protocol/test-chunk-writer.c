@@ -10,7 +10,6 @@
 #include "test-util.h"
 #include "vd-limits.h"
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdChunkReader, vd_chunk_reader_free)
 
 static uint8_t pattern(size_t i)
 {

@@ -12,7 +12,6 @@
 #include "chunk-writer.h"
 #include "vd-messages.h"
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdChunkReader, vd_chunk_reader_free)
 
 #define EQ(ours, theirs) g_assert_cmpint((gint64)(ours), ==, (gint64)(theirs))
 

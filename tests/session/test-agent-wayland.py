@@ -351,6 +351,28 @@ def case_requestor_stalls(env):
     assert rc == 0 and out == b"after the stall", (rc, out)
 
 
+def case_paste_limit(env):
+    # VD_CLIP_PENDING_MAX (32) pastes wait per selection behind the one with the host; one more is
+    # refused at once (its pipe closed: the client gets nothing). All the others are served, in order.
+    s = env.s
+    s.grab(CLIPBOARD, [UTF8_TEXT])
+    wait_for(lambda: mime_list(env), 5)
+    first = wl_paste_start(env)
+    s.expect(vdipc.S_CLIPBOARD_REQUEST, 10, selection=CLIPBOARD, type=UTF8_TEXT)
+    waiting = [wl_paste_start(env) for _ in range(32)]
+    wait_for(lambda: s.log().count("a client pastes CLIPBOARD") >= 33, 20, what="33 pastes")
+    extra = wl_paste_start(env)
+    out, _ = extra.communicate(timeout=10)
+    assert out == b"", out
+    assert "32 CLIPBOARD pastes already wait for the host: one more refused" in s.log()
+    s.send_data(CLIPBOARD, UTF8_TEXT, b"paste 0")
+    for i in range(32):
+        s.expect(vdipc.S_CLIPBOARD_REQUEST, 10, selection=CLIPBOARD, type=UTF8_TEXT)
+        s.send_data(CLIPBOARD, UTF8_TEXT, b"paste %d" % (i + 1))
+    got = sorted(p.communicate(timeout=20)[0] for p in [first] + waiting)
+    assert got == sorted(b"paste %d" % i for i in range(33)), got
+
+
 def case_reconnect_reannounces(env):
     s = env.s
     owner = wl_copy(env, b"owned before the daemon restarts")
@@ -378,6 +400,7 @@ CLIPBOARD_CASES = [
     ("host silent: timeout", case_host_silent),
     ("owner silent: timeout; host requests limit", case_owner_silent),
     ("pasting client stalls: timeout", case_requestor_stalls),
+    ("32 pastes waiting behind one: one more refused", case_paste_limit),
     ("daemon restart: owner re-announced", case_reconnect_reannounces),
 ]
 

@@ -81,12 +81,13 @@ def resolve_modules(version, names):
     return order
 
 
-def initramfs(cache_dir):
-    """Builds (or reuses, keyed on the kernel version and inputs) the initramfs: (vmlinuz, path, version)."""
+def initramfs(cache_dir, init=None, modules=None):
+    """Builds (or reuses, keyed on the kernel version and inputs) the initramfs: (vmlinuz, path, version).
+    init: the script that becomes /init (default guest/init); modules: what it loads (default MODULES)."""
     version, vmlinuz = kernel()
-    init = os.path.join(HERE, "guest", "init")
-    mods = resolve_modules(version, MODULES)
-    h = hashlib.sha256()
+    init = init or os.path.join(HERE, "guest", "init")
+    mods = resolve_modules(version, modules or MODULES)
+    h = hashlib.sha256(init.encode() + b"\n")
     with open(init, "rb") as f:
         h.update(f.read())
     h.update(f"{os.path.getsize(BUSYBOX)}:{os.path.getmtime(BUSYBOX)}\n".encode())

@@ -308,6 +308,7 @@ static void on_drained(void *user_data)
 
 VdHost *vd_host_new(const char *port_path, const VdHostHandlers *handlers, void *user_data)
 {
+    g_return_val_if_fail(handlers, NULL);
     VdHost *host = g_new0(VdHost, 1);
     host->h = *handlers;
     host->user_data = user_data;
@@ -334,16 +335,19 @@ void vd_host_free(VdHost *host)
 
 void vd_host_start(VdHost *host)
 {
+    g_return_if_fail(host);
     vd_port_start(host->port);
 }
 
 bool vd_host_connected(const VdHost *host)
 {
+    g_return_val_if_fail(host, false);
     return vd_port_is_open(host->port);
 }
 
 void vd_host_set_our_caps(VdHost *host, const VdCaps *caps)
 {
+    g_return_if_fail(host && caps);
     if (memcmp(&host->ours, caps, sizeof(*caps)) == 0)
         return;
     host->ours = *caps;
@@ -354,21 +358,25 @@ void vd_host_set_our_caps(VdHost *host, const VdCaps *caps)
 
 const VdCaps *vd_host_our_caps(const VdHost *host)
 {
+    g_return_val_if_fail(host, NULL);
     return &host->ours;
 }
 
 const VdCaps *vd_host_their_caps(const VdHost *host)
 {
+    g_return_val_if_fail(host, NULL);
     return &host->theirs;
 }
 
 const VdCaps *vd_host_negotiated(const VdHost *host)
 {
+    g_return_val_if_fail(host, NULL);
     return &host->negotiated;
 }
 
 bool vd_host_has(const VdHost *host, uint32_t cap)
 {
+    g_return_val_if_fail(host, false);
     return vd_caps_has(&host->negotiated, cap);
 }
 
@@ -433,6 +441,7 @@ int vd_host_stream_write(VdHost *host, const void *data, size_t len)
 
 bool vd_host_streaming(const VdHost *host)
 {
+    g_return_val_if_fail(host, false);
     return vd_chunk_writer_busy(&host->writer);
 }
 
@@ -446,16 +455,19 @@ void vd_host_stream_abort(VdHost *host, const char *why)
 
 bool vd_host_full(const VdHost *host)
 {
+    g_return_val_if_fail(host, false);
     return vd_port_full(host->port);
 }
 
 void vd_host_set_reading(VdHost *host, bool reading)
 {
+    g_return_if_fail(host);
     vd_port_set_reading(host->port, reading);
 }
 
 void vd_host_inject(VdHost *host, uint32_t port, uint32_t type, const uint8_t *payload, size_t len)
 {
+    g_return_if_fail(host);
     dispatch_whole(host, port, type, payload, len);
     if (host->h.batch_end)
         host->h.batch_end(host->user_data);
@@ -463,37 +475,44 @@ void vd_host_inject(VdHost *host, uint32_t port, uint32_t type, const uint8_t *p
 
 void vd_host_set_trace(VdHost *host, VdTraceFunc func, void *user_data)
 {
+    g_return_if_fail(host);
     host->trace = func;
     host->trace_data = user_data;
 }
 
 const char *vd_host_port_path(const VdHost *host)
 {
+    g_return_val_if_fail(host, NULL);
     return vd_port_path(host->port);
 }
 
 uint64_t vd_host_messages_in(const VdHost *host)
 {
+    g_return_val_if_fail(host, 0);
     return host->messages_in;
 }
 
 uint64_t vd_host_messages_out(const VdHost *host)
 {
+    g_return_val_if_fail(host, 0);
     return host->messages_out;
 }
 
 uint64_t vd_host_bytes_in(const VdHost *host)
 {
+    g_return_val_if_fail(host, 0);
     return vd_port_bytes_in(host->port);
 }
 
 uint64_t vd_host_bytes_out(const VdHost *host)
 {
+    g_return_val_if_fail(host, 0);
     return vd_port_bytes_out(host->port);
 }
 
 unsigned vd_host_opens(const VdHost *host)
 {
+    g_return_val_if_fail(host, 0);
     return vd_port_opens(host->port);
 }
 
@@ -517,6 +536,7 @@ static void add_caps(JsonBuilder *b, const char *name, const VdCaps *caps)
 
 void vd_host_status(const VdHost *host, JsonBuilder *b)
 {
+    g_return_if_fail(host && b);
     json_builder_set_member_name(b, "port");
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "path");
@@ -567,21 +587,25 @@ static void add_counters(JsonBuilder *b, const char *name, const uint64_t *count
 
 void vd_host_counters(const VdHost *host, JsonBuilder *b)
 {
+    g_return_if_fail(host && b);
     add_counters(b, "host_to_guest", host->count_in, host->bytes_in);
     add_counters(b, "guest_to_host", host->count_out, host->bytes_out);
 }
 
 uint64_t vd_host_unknown_types(const VdHost *host)
 {
+    g_return_val_if_fail(host, 0);
     return host->unknown_types;
 }
 
 uint64_t vd_host_framing_errors(const VdHost *host)
 {
+    g_return_val_if_fail(host, 0);
     return host->framing_errors;
 }
 
 uint64_t vd_host_bad_messages(const VdHost *host)
 {
+    g_return_val_if_fail(host, 0);
     return host->bad_messages;
 }

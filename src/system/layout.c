@@ -20,6 +20,7 @@ const char *vd_layout_source_to_string(VdLayoutSource source)
 
 void vd_layout_map_single(VdLayoutMap *map, VdLayoutSource source, uint32_t width, uint32_t height)
 {
+    g_return_if_fail(map);
     *map = (VdLayoutMap){ .source = source };
     map->width = width ? width : VD_LAYOUT_DEFAULT_WIDTH;
     map->height = height ? height : VD_LAYOUT_DEFAULT_HEIGHT;
@@ -50,6 +51,7 @@ static int bound(VdLayoutMap *map)
 
 int vd_layout_map_from_monitors(VdLayoutMap *map, const VdMonitorsConfig *config)
 {
+    g_return_val_if_fail(map && config, -EINVAL);
     VdLayoutMap m = { .source = VD_LAYOUT_SOURCE_HOST };
     int64_t next_x = 0;
     for (uint32_t i = 0; i < config->count && i < VD_IPC_MAX_DISPLAYS; i++) {
@@ -79,6 +81,7 @@ int vd_layout_map_from_monitors(VdLayoutMap *map, const VdMonitorsConfig *config
 
 int vd_layout_map_from_agent(VdLayoutMap *map, const VdLayout *layout)
 {
+    g_return_val_if_fail(map && layout, -EINVAL);
     VdLayoutMap m = { .source = VD_LAYOUT_SOURCE_AGENT };
     bool any = false;
     for (uint32_t i = 0; i < layout->count && i < VD_IPC_MAX_DISPLAYS; i++) {
@@ -120,6 +123,7 @@ uint32_t vd_layout_axis_value(int64_t p, uint32_t size)
 int vd_layout_map_pointer(const VdLayoutMap *map, uint32_t display_id, uint32_t x, uint32_t y,
                           uint32_t *ret_axis_x, uint32_t *ret_axis_y)
 {
+    g_return_val_if_fail(map, -EINVAL);
     if (display_id >= VD_IPC_MAX_DISPLAYS || !map->displays[display_id].present)
         return -ENOENT;
     const VdLayoutRect *r = &map->displays[display_id];

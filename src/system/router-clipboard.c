@@ -7,6 +7,34 @@
 
 G_DEFINE_QUARK(vd-router-error-quark, vd_router_error)
 
+const char *router_out_state_to_string(OutState state)
+{
+    switch (state) {
+    case OUT_IDLE: return "idle";
+    case OUT_FORWARD: return "forward";
+    case OUT_DROP: return "drop";
+    case OUT_CTL: return "vdagent-ctl";
+    }
+    return "?";
+}
+
+void router_out_set(Selection *sel, OutState to)
+{
+    OutState from = sel->out;
+    bool ok;
+    switch (from) {
+    case OUT_IDLE: ok = to == OUT_IDLE || to == OUT_DROP; break;
+    case OUT_DROP: ok = to == OUT_FORWARD || to == OUT_CTL || to == OUT_IDLE; break;
+    case OUT_CTL:
+    case OUT_FORWARD: ok = to == OUT_DROP || to == OUT_IDLE; break;
+    default: ok = false; break;
+    }
+    if (!ok)
+        g_critical("router: bug: guest clipboard state %s -> %s", router_out_state_to_string(from),
+                   router_out_state_to_string(to));
+    sel->out = to;
+}
+
 void router_ctl_offer_clear(Selection *sel)
 {
     g_clear_pointer(&sel->ctl_offer, g_bytes_unref);
@@ -171,7 +199,7 @@ void router_agent_clipboard_begin(VdRouter *r, VdAgent *agent, uint8_t s, uint32
         vd_agent_close(agent, VD_IPC_ERR_BAD_FRAME, "clipboard data begun twice");
         return;
     }
-    sel->out = OUT_DROP;
+    router_out_set(sel, OUT_DROP);
     sel->out_left = total;
     sel->out_agent = agent;
     if (agent == r->active && sel->ctl_cb) {
@@ -179,7 +207,7 @@ void router_agent_clipboard_begin(VdRouter *r, VdAgent *agent, uint8_t s, uint32
         if (total > VD_IPC_MAX_PIECE) {
             router_ctl_get_finish(r, s, NULL, 0, VD_IPC_ERR_LIMIT, "the guest's data is larger than 64 KiB");
         } else {
-            sel->out = OUT_CTL;
+            router_out_set(sel, OUT_CTL);
             sel->ctl_buf = g_byte_array_sized_new((guint)total);
         }
     } else if (!sel->host_waiting || !by_demand(r) || !selection_ok(r, s)) {
@@ -204,13 +232,13 @@ void router_agent_clipboard_begin(VdRouter *r, VdAgent *agent, uint8_t s, uint32
             g_autoptr(GByteArray) p = g_byte_array_new();
             vd_build_clipboard_head(p, vd_host_negotiated(r->host), s, type);
             vd_host_stream_write(r->host, p->data, p->len);
-            sel->out = OUT_FORWARD;
+            router_out_set(sel, OUT_FORWARD);
         }
     }
     if (sel->out_left == 0) {
         if (sel->out == OUT_CTL)
             router_ctl_get_finish(r, s, sel->ctl_buf->data, sel->ctl_buf->len, 0, NULL);
-        sel->out = OUT_IDLE;
+        router_out_set(sel, OUT_IDLE);
     }
 }
 
@@ -239,7 +267,7 @@ void router_agent_clipboard_data(VdRouter *r, VdAgent *agent, uint8_t s, const u
     if (sel->out_left == 0) {
         if (sel->out == OUT_CTL)
             router_ctl_get_finish(r, s, sel->ctl_buf->data, sel->ctl_buf->len, 0, NULL);
-        sel->out = OUT_IDLE;
+        router_out_set(sel, OUT_IDLE);
     }
 }
 
@@ -250,7 +278,7 @@ void router_abort_out(VdRouter *r, uint8_t s, const char *why)
         vd_host_stream_abort(r->host, why);
     if (sel->ctl_cb)
         router_ctl_get_finish(r, s, NULL, 0, VD_IPC_ERR_NO_AGENT, why);
-    sel->out = OUT_IDLE;
+    router_out_set(sel, OUT_IDLE);
     sel->out_left = 0;
     sel->out_agent = NULL;
 }
@@ -266,7 +294,7 @@ void router_ctl_get_finish(VdRouter *r, uint8_t s, const uint8_t *data, size_t l
     GByteArray *buf = g_steal_pointer(&sel->ctl_buf);
     /* Whatever of the agent's answer is still to come is dropped. */
     if (sel->out == OUT_CTL)
-        sel->out = OUT_DROP;
+        router_out_set(sel, OUT_DROP);
     sel->ctl_cb = NULL;
     sel->ctl_data = NULL;
     g_clear_handle_id(&sel->ctl_timer, g_source_remove);
@@ -298,6 +326,7 @@ static gboolean on_ctl_timeout(gpointer user_data)
 bool vd_router_clipboard_set(VdRouter *r, uint8_t s, uint32_t type, const uint8_t *data, uint32_t len,
                              GError **error)
 {
+    g_return_val_if_fail(r, false);
     if (s >= VD_SELECTION_END || len > VD_IPC_MAX_PIECE) {
         g_set_error(error, vd_router_error_quark(), VD_IPC_ERR_UNSUPPORTED, "bad selection or size");
         return false;
@@ -326,6 +355,7 @@ bool vd_router_clipboard_set(VdRouter *r, uint8_t s, uint32_t type, const uint8_
 void vd_router_clipboard_get(VdRouter *r, uint8_t s, uint32_t type, VdRouterClipboardFunc callback,
                              void *user_data)
 {
+    g_return_if_fail(r);
     const char *refusal = NULL;
     uint32_t code = 0;
     if (s >= VD_SELECTION_END) {

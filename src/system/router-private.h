@@ -160,6 +160,12 @@ const char *router_owner_to_string(Owner owner);
 
 /* --- router-clipboard.c --- */
 void router_ctl_offer_clear(Selection *sel);
+const char *router_out_state_to_string(OutState state);
+/* The guest -> host clipboard state machine's one way of changing state: IDLE -> DROP when data
+ * begins, DROP -> FORWARD or CTL once its destination is known, CTL or FORWARD -> DROP when that
+ * destination goes away, anything -> IDLE when the data ends or is aborted. Any other transition
+ * is a bug: logged as one (g_critical), and made anyway so that the selection cannot stay stuck. */
+void router_out_set(Selection *sel, OutState to);
 void router_ctl_get_finish(VdRouter *r, uint8_t s, const uint8_t *data, size_t len, uint32_t code,
                            const char *message);
 void router_host_clipboard_release(VdRouter *r, uint8_t sel);

@@ -88,6 +88,7 @@ static void agent_reports(VdRouter *r, JsonBuilder *b)
 
 void vd_router_status(VdRouter *r, JsonBuilder *b)
 {
+    g_return_if_fail(r && b);
     vd_host_status(r->host, b);
 
     json_builder_set_member_name(b, "host");

@@ -425,6 +425,7 @@ static void update_active(VdRouter *r)
 
 void vd_router_sessions_changed(VdRouter *r)
 {
+    g_return_if_fail(r);
     vd_agents_sessions_changed(r->agents);
     update_active(r);
 }
@@ -452,7 +453,7 @@ static void on_link(bool open, void *user_data)
         sel->host_waiting = false;
         /* The wire message died with the port: the rest of the agent's data goes nowhere. */
         if (sel->out == OUT_FORWARD)
-            sel->out = OUT_DROP;
+            router_out_set(sel, OUT_DROP);
     }
     cancel_xfers(r, NULL, VD_XFER_CANCELLED, VD_XFER_END);
     g_clear_handle_id(&r->monitors_timer, g_source_remove);
@@ -977,11 +978,13 @@ bool vd_router_start(VdRouter *r, const char *socket_path, GError **error)
 
 VdHost *vd_router_host(VdRouter *r)
 {
+    g_return_val_if_fail(r, NULL);
     return r->host;
 }
 
 void vd_router_set_trace(VdRouter *r, VdTraceFunc func, void *user_data)
 {
+    g_return_if_fail(r);
     vd_host_set_trace(r->host, func, user_data);
     vd_agents_set_trace(r->agents, func, user_data);
 }

@@ -144,6 +144,7 @@ static void push(VdUinput *u, uint16_t type, uint16_t code, int32_t value)
 
 void vd_uinput_pointer(VdUinput *u, uint32_t x, uint32_t y, uint32_t buttons)
 {
+    g_return_if_fail(u);
     /* Flush early rather than split one report across two writes. */
     if (u->n + 12 > VD_UINPUT_BUFFER_EVENTS)
         vd_uinput_flush(u);
@@ -177,6 +178,7 @@ void vd_uinput_pointer(VdUinput *u, uint32_t x, uint32_t y, uint32_t buttons)
 
 void vd_uinput_flush(VdUinput *u)
 {
+    g_return_if_fail(u);
     if (u->n == 0)
         return;
     size_t bytes = u->n * sizeof(struct input_event);
@@ -200,25 +202,30 @@ void vd_uinput_flush(VdUinput *u)
 
 uint64_t vd_uinput_events(const VdUinput *u)
 {
+    g_return_val_if_fail(u, 0);
     return u->events;
 }
 
 uint64_t vd_uinput_failed_writes(const VdUinput *u)
 {
+    g_return_val_if_fail(u, 0);
     return u->failed_writes;
 }
 
 uint64_t vd_uinput_writes(const VdUinput *u)
 {
+    g_return_val_if_fail(u, 0);
     return u->writes;
 }
 
 bool vd_uinput_fake(const VdUinput *u)
 {
+    g_return_val_if_fail(u, false);
     return u->fake;
 }
 
 const char *vd_uinput_event_node(const VdUinput *u)
 {
+    g_return_val_if_fail(u, NULL);
     return u->event_node;
 }

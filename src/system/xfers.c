@@ -25,6 +25,7 @@ void vd_xfers_free(VdXfers *x)
 
 int vd_xfers_add(VdXfers *x, uint32_t id, VdAgent *agent, uint64_t size)
 {
+    g_return_val_if_fail(x, -EINVAL);
     if (g_hash_table_contains(x->by_id, GUINT_TO_POINTER(id)))
         return -EEXIST;
     /* CVE-2020-25650: a bounded table; CVE-2020-25651: an id in flight is never taken over. */
@@ -38,22 +39,26 @@ int vd_xfers_add(VdXfers *x, uint32_t id, VdAgent *agent, uint64_t size)
 
 VdXfer *vd_xfers_get(VdXfers *x, uint32_t id)
 {
+    g_return_val_if_fail(x, NULL);
     return g_hash_table_lookup(x->by_id, GUINT_TO_POINTER(id));
 }
 
 VdXfer *vd_xfers_get_for(VdXfers *x, uint32_t id, const VdAgent *agent)
 {
+    g_return_val_if_fail(x, NULL);
     VdXfer *xfer = vd_xfers_get(x, id);
     return xfer && xfer->agent == agent ? xfer : NULL;
 }
 
 void vd_xfers_remove(VdXfers *x, uint32_t id)
 {
+    g_return_if_fail(x);
     g_hash_table_remove(x->by_id, GUINT_TO_POINTER(id));
 }
 
 unsigned vd_xfers_count(const VdXfers *x)
 {
+    g_return_val_if_fail(x, 0);
     return g_hash_table_size(x->by_id);
 }
 
@@ -73,6 +78,7 @@ GArray *vd_xfers_ids(const VdXfers *x, const VdAgent *agent)
 
 void vd_xfers_status(const VdXfers *x, JsonBuilder *b)
 {
+    g_return_if_fail(x && b);
     json_builder_set_member_name(b, "transfers");
     json_builder_begin_array(b);
     GHashTableIter it;

@@ -140,6 +140,11 @@ class Vdagentd:
         """Whether memory figures mean nothing (an ASan build keeps freed memory in quarantine)."""
         return sanitized(self.binary)
 
+    def criticals(self):
+        """The log's critical lines ("vdagentd: critical: ..."): a failed argument check or a state
+        transition that is a bug (g_critical). A suite asserts there are none."""
+        return [line for line in self.log_text().splitlines() if ": critical: " in line]
+
     def stop(self, timeout=10.0):
         """SIGTERM, then SIGKILL after timeout seconds; -> True if it exited on SIGTERM. Its exit
         status is then in returncode."""
@@ -164,6 +169,7 @@ def run_cases(tap, cases, daemon, host):
     cleanly on SIGTERM; after any failure, the tail of its log goes out as TAP comments."""
     def exits_cleanly():
         assert rc == 0, "exit status %r" % rc
+        assert not daemon.criticals(), daemon.criticals()
 
     try:
         for name, fn in cases:
@@ -171,7 +177,7 @@ def run_cases(tap, cases, daemon, host):
     finally:
         daemon.stop()
         rc = daemon.returncode
-        tap.run("exits cleanly on SIGTERM", exits_cleanly)
+        tap.run("exits cleanly on SIGTERM, no critical line in its log", exits_cleanly)
         if tap.failed:
             for line in daemon.log_text().splitlines()[-80:]:
                 print("# log: " + line)

@@ -1091,7 +1091,8 @@ tests = [
 
 
 def run_case(fn):
-    """fn(w) in a World of its own, then the daemon must exit cleanly on SIGTERM; after a failure
+    """fn(w) in a World of its own, then the daemon must exit cleanly on SIGTERM with no critical line
+    (a bug: tests/lib/daemon.py, criticals()) in its log; after a failure
     the tail of its log goes out as TAP comments."""
     w = World()
     try:
@@ -1104,6 +1105,7 @@ def run_case(fn):
             raise
         rc = w.close()
         assert rc == 0, "vdagentd's exit status on SIGTERM: %r" % rc
+        assert not w.daemon.criticals(), w.daemon.criticals()
     finally:
         shutil.rmtree(w.tmp, ignore_errors=True)
 

@@ -464,7 +464,18 @@ int main(int argc, char **argv)
      * the user has a systemd manager, the vdagent.service unit runs the agent instead, so that a
      * session has one agent whichever ways started it, and systemd restarts it (launch.h). Before
      * the check below, which the unit's agent makes again. */
-    if (!foreground && !socket_path && !g_getenv("INVOCATION_ID")) {
+    /* The unit runs `vdagent --foreground`: options of ours given here would be lost on the way. */
+    const char *local_option = file_dir           ? "--file-dir"
+                               : open_dir         ? "--open-dir"
+                               : no_file_xfer     ? "--no-file-xfer"
+                               : no_notifications ? "--no-notifications"
+                               : audio            ? "--audio"
+                                                  : NULL;
+    if (!foreground && !socket_path && !g_getenv("INVOCATION_ID") && local_option)
+        g_message("%s given: running here, not handing over to the systemd user manager's %s, which would not "
+                  "see it",
+                  local_option, VD_LAUNCH_UNIT);
+    else if (!foreground && !socket_path && !g_getenv("INVOCATION_ID")) {
         VdLaunchResult launched = vd_launch_via_user_manager(display_name ? display_name : g_getenv("DISPLAY"));
         if (launched != VD_LAUNCH_RUN_HERE) {
             g_debug("start handed over: %s", vd_launch_result_to_string(launched));

@@ -119,10 +119,24 @@ def test_not_asked():
         m.close()
 
 
+def test_own_options_run_here():
+    m = Manager("options", "ok")
+    try:
+        r = agent(m.runtime, "--open-dir", "-f", "xdg-desktop")
+        calls = m.calls()
+    finally:
+        m.close()
+    assert calls == [], calls
+    assert "--file-dir given: running here, not handing over to the systemd user manager's vdagent.service" \
+        in r.stderr, r.stderr
+    assert r.returncode == 0 and "no agent on this machine" in r.stderr, r
+
+
 tap.run("a detached start hands the display to the user manager and starts vdagent.service", test_handed_over)
 tap.run("--display is the display handed over", test_display_option)
 tap.run("a manager without vdagent.service: the agent runs where it was started", test_no_unit_runs_here)
 tap.run("vdagent.service masked: no agent at all", test_masked)
 tap.run("no user manager: the agent runs where it was started", test_no_manager_runs_here)
 tap.run("--foreground, --socket, or started by systemd: the manager is not asked", test_not_asked)
+tap.run("options the unit would not see (-f, --open-dir …): the agent runs where it was started", test_own_options_run_here)
 tap.finish()

@@ -49,6 +49,7 @@ static bool write_all(VdCtlClient *client, const guint8 *buf, gsize len, GError 
 
 bool vd_ctl_client_send(VdCtlClient *client, const VdControlMsg *msg, GError **error)
 {
+    g_return_val_if_fail(client && msg, false);
     g_autoptr(GByteArray) out = g_byte_array_new();
     if (vd_control_msg_encode(out, msg) < 0) {
         g_set_error(error, VD_CTL_ERROR, VD_CTL_ERROR_USAGE, "request too large for one frame");
@@ -100,6 +101,7 @@ static bool error_from_frame(const VdControlMsg *msg, GError **error)
 
 bool vd_ctl_client_recv(VdCtlClient *client, VdControlMsg *ret, int timeout_ms, GError **error)
 {
+    g_return_val_if_fail(client && ret, false);
     gint64 deadline = timeout_ms < 0 ? -1 : g_get_monotonic_time() + (gint64)timeout_ms * 1000;
 
     while (g_queue_is_empty(&client->frames)) {

@@ -117,6 +117,7 @@ static bool is_our_temp(const char *name)
 
 char *vd_files_target_dir(const VdFiles *files)
 {
+    g_return_val_if_fail(files, NULL);
     if (files->dir && strcmp(files->dir, VD_FILES_DIR_DESKTOP) == 0) {
         /* GLib answers ~/Desktop when user-dirs.dirs names none. */
         const char *xdg = g_get_user_special_dir(G_USER_DIRECTORY_DESKTOP);
@@ -477,6 +478,7 @@ static void handle_cancel(VdFiles *files, uint32_t id, uint32_t result)
 
 void vd_files_handle_msg(VdFiles *files, const VdSessionMsg *msg)
 {
+    g_return_if_fail(files && msg);
     switch (msg->type) {
     case VD_S_XFER_START:
         handle_start(files, msg->u.xfer_start.id, msg->u.xfer_start.size, msg->u.xfer_start.name);
@@ -504,6 +506,7 @@ void vd_files_abort_all(VdFiles *files)
 
 unsigned vd_files_active(const VdFiles *files)
 {
+    g_return_val_if_fail(files, 0);
     return g_hash_table_size(files->xfers);
 }
 
@@ -521,6 +524,7 @@ VdFiles *vd_files_new(const char *dir, VdFilesStatusFunc send_status_fn, void *u
 
 void vd_files_set_observer(VdFiles *files, const VdFilesObserver *observer, void *user_data)
 {
+    g_return_if_fail(files && observer);
     files->observer = observer ? *observer : (VdFilesObserver){ 0 };
     files->observer_data = user_data;
 }

@@ -62,6 +62,7 @@ static void framer_restart(VdQgaFramer *framer, FramerState state)
 
 void vd_qga_framer_reset(VdQgaFramer *framer)
 {
+    g_return_if_fail(framer);
     framer_restart(framer, FRAMER_IDLE);
     /* A new connection should not keep the last one's largest buffer around. */
     g_byte_array_unref(framer->object);
@@ -166,6 +167,7 @@ gsize vd_qga_framer_feed(VdQgaFramer *framer, const guint8 *data, gsize len, VdQ
 
 const char *vd_qga_framer_object(const VdQgaFramer *framer, gsize *ret_len)
 {
+    g_return_val_if_fail(framer, NULL);
     *ret_len = framer->object->len;
     return (const char *) framer->object->data;
 }

@@ -97,6 +97,7 @@ void vd_session_info_clear(VdSessionInfo *info)
 
 void vd_session_info_copy(const VdSessionInfo *src, VdSessionInfo *dst)
 {
+    g_return_if_fail(src && dst);
     *dst = *src;
     dst->id = g_strdup(src->id);
     dst->user = g_strdup(src->user);
@@ -826,6 +827,7 @@ static void add_bool(JsonBuilder *builder, const char *name, bool value)
 
 void vd_sessions_status(const VdSessions *sessions, JsonBuilder *builder)
 {
+    g_return_if_fail(builder);
     add_string(builder, "session_tracking", vd_sessions_tracking(sessions) ? "logind" : "none");
     json_builder_set_member_name(builder, "sessions");
     json_builder_begin_array(builder);

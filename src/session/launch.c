@@ -39,7 +39,12 @@ static GDBusConnection *connect_manager(const char *runtime_dir)
     return conn;
 }
 
-VdLaunchResult vd_launch_via_user_manager(const char *display)
+static void add_assignment(GPtrArray *set, const char *name, const char *value)
+{
+    g_ptr_array_add(set, g_strconcat(name, "=", value, NULL));
+}
+
+VdLaunchResult vd_launch_via_user_manager(VdBackendKind kind, const char *display)
 {
     const char *runtime_dir = g_getenv("XDG_RUNTIME_DIR");
     if (!runtime_dir || !*runtime_dir || !display || !*display)
@@ -48,19 +53,33 @@ VdLaunchResult vd_launch_via_user_manager(const char *display)
     if (!conn)
         return VD_LAUNCH_RUN_HERE;
 
-    g_autoptr(GPtrArray) env = g_ptr_array_new_with_free_func(g_free);
-    g_ptr_array_add(env, g_strconcat("DISPLAY=", display, NULL));
-    const char *const passed[] = { "XAUTHORITY", "WAYLAND_DISPLAY" };
-    for (size_t i = 0; i < G_N_ELEMENTS(passed); i++) {
-        const char *value = g_getenv(passed[i]);
-        if (value && *value)
-            g_ptr_array_add(env, g_strconcat(passed[i], "=", value, NULL));
+    /* The unit's agent chooses its backend from the manager's environment as main.c does here:
+     * WAYLAND_DISPLAY first. So the display goes in the variable of its kind, and a name this
+     * session does not have is unset: a WAYLAND_DISPLAY left from an earlier sway login would
+     * otherwise take an X session's agent to a dead compositor. */
+    g_autoptr(GPtrArray) unset = g_ptr_array_new();
+    g_autoptr(GPtrArray) set = g_ptr_array_new_with_free_func(g_free);
+    const char *x_display = g_getenv("DISPLAY");
+    if (kind == VD_BACKEND_WAYLAND) {
+        add_assignment(set, "WAYLAND_DISPLAY", display);
+        /* Xwayland's, for a compositor without data-control (main.c takes the clipboard there). */
+        if (x_display && *x_display)
+            add_assignment(set, "DISPLAY", x_display);
+        else
+            g_ptr_array_add(unset, (char *)"DISPLAY");
+    } else {
+        add_assignment(set, "DISPLAY", display);
+        g_ptr_array_add(unset, (char *)"WAYLAND_DISPLAY");
     }
-    g_ptr_array_add(env, NULL); /* "^as" takes a NULL-terminated array */
+    const char *xauthority = g_getenv("XAUTHORITY");
+    if (xauthority && *xauthority)
+        add_assignment(set, "XAUTHORITY", xauthority);
+    g_ptr_array_add(unset, NULL); /* "^as" takes NULL-terminated arrays */
+    g_ptr_array_add(set, NULL);
     g_autoptr(GError) error = NULL;
     g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
-        conn, NULL, SYSTEMD_PATH, SYSTEMD_MANAGER, "SetEnvironment",
-        g_variant_new("(^as)", (char **)env->pdata), NULL, G_DBUS_CALL_FLAGS_NONE,
+        conn, NULL, SYSTEMD_PATH, SYSTEMD_MANAGER, "UnsetAndSetEnvironment",
+        g_variant_new("(^as^as)", (char **)unset->pdata, (char **)set->pdata), NULL, G_DBUS_CALL_FLAGS_NONE,
         LAUNCH_CALL_TIMEOUT_MS, NULL, &error);
     if (!reply) {
         g_dbus_error_strip_remote_error(error);
@@ -84,6 +103,7 @@ VdLaunchResult vd_launch_via_user_manager(const char *display)
             g_message("cannot start %s: %s; running here", VD_LAUNCH_UNIT, error->message);
         return VD_LAUNCH_RUN_HERE;
     }
-    g_message("display \"%s\" handed to the systemd user manager's %s", display, VD_LAUNCH_UNIT);
+    g_message("%s display \"%s\" handed to the systemd user manager's %s", vd_backend_kind_to_string(kind), display,
+              VD_LAUNCH_UNIT);
     return VD_LAUNCH_HANDED_OVER;
 }

@@ -3,11 +3,13 @@
  *
  * The agent is started in several ways: XDG autostart, the Xsession hook, the vdagent.service
  * user unit (docs/autostart.md). Where the user has a systemd manager, every way ends in that one
- * unit: a detached start tells the manager the display (SetEnvironment) and starts
+ * unit: a detached start tells the manager the display (UnsetAndSetEnvironment) and starts
  * vdagent.service, then exits. So a session never gets two agents, and systemd restarts the
  * agent if it dies. Without a manager, or without the unit, the agent runs where it was started.
  */
 #pragma once
+
+#include "backend.h"
 
 #define VD_LAUNCH_UNIT "vdagent.service"
 
@@ -20,6 +22,8 @@ typedef enum {
 const char *vd_launch_result_to_string(VdLaunchResult result);
 
 /* Asks the manager behind $XDG_RUNTIME_DIR/systemd/private, synchronously (at start-up, once,
- * each call bounded by a timeout). display is the X display to serve; XAUTHORITY and
- * WAYLAND_DISPLAY are passed on when set. */
-VdLaunchResult vd_launch_via_user_manager(const char *display);
+ * each call bounded by a timeout). display is the display to serve, of the kind vd_backend_choose()
+ * picked: an X display goes to the manager as DISPLAY (and WAYLAND_DISPLAY is unset there), a
+ * Wayland socket as WAYLAND_DISPLAY (with this process's DISPLAY, Xwayland's, when set; else
+ * DISPLAY is unset there). XAUTHORITY is passed on when set. No display: VD_LAUNCH_RUN_HERE. */
+VdLaunchResult vd_launch_via_user_manager(VdBackendKind kind, const char *display);

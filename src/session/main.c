@@ -476,7 +476,13 @@ int main(int argc, char **argv)
                   "see it",
                   local_option, VD_LAUNCH_UNIT);
     else if (!foreground && !socket_path && !g_getenv("INVOCATION_ID")) {
-        VdLaunchResult launched = vd_launch_via_user_manager(display_name ? display_name : g_getenv("DISPLAY"));
+        /* The display this agent would serve, as the one below chooses it. */
+        VdBackendKind launch_kind = vd_backend_choose(display_name, g_getenv("WAYLAND_DISPLAY"),
+                                                      g_getenv("XDG_SESSION_TYPE"), g_getenv("DISPLAY"));
+        const char *launch_display = display_name ? display_name
+                                     : launch_kind == VD_BACKEND_WAYLAND ? g_getenv("WAYLAND_DISPLAY")
+                                                                         : g_getenv("DISPLAY");
+        VdLaunchResult launched = vd_launch_via_user_manager(launch_kind, launch_display);
         if (launched != VD_LAUNCH_RUN_HERE) {
             g_debug("start handed over: %s", vd_launch_result_to_string(launched));
             return VD_EXIT_OK;

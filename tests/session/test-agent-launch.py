@@ -4,8 +4,9 @@
 manager (src/session/launch.c, docs/autostart.md): the real vdagent against a stand-in for the
 manager's private socket (tests/lib/fake_user_manager.py), which records the calls it gets.
 
-Asserted: a detached start passes the display (and XAUTHORITY) with SetEnvironment, starts
-vdagent.service and exits 0; a manager without the unit, or no manager at all, leaves the agent
+Asserted: a detached start passes the display (and XAUTHORITY) with UnsetAndSetEnvironment, an X
+display as DISPLAY and a Wayland one as WAYLAND_DISPLAY, unsetting the other kind's name when the
+session has none; it starts vdagent.service and exits 0; a manager without the unit, or no manager at all, leaves the agent
 running where it was started; a masked unit means no agent; --foreground, --socket and a start by
 systemd itself ($INVOCATION_ID) never ask the manager."""
 import json
@@ -59,11 +60,11 @@ def test_handed_over():
     finally:
         m.close()
     assert r.returncode == 0, r
-    assert [c["method"] for c in calls] == ["SetEnvironment", "StartUnit"], calls
+    assert [c["method"] for c in calls] == ["UnsetAndSetEnvironment", "StartUnit"], calls
     assert calls[0]["path"] == "/org/freedesktop/systemd1", calls
-    assert calls[0]["args"] == [["DISPLAY=:77", "XAUTHORITY=/home/alice/.Xauthority"]], calls
+    assert calls[0]["args"] == [["WAYLAND_DISPLAY"], ["DISPLAY=:77", "XAUTHORITY=/home/alice/.Xauthority"]], calls
     assert calls[1]["args"] == ["vdagent.service", "replace"], calls
-    assert 'display ":77" handed to the systemd user manager\'s vdagent.service' in r.stderr, r.stderr
+    assert 'X11 display ":77" handed to the systemd user manager\'s vdagent.service' in r.stderr, r.stderr
     # It never got as far as the X display (there is none at :77).
     assert "X display" not in r.stderr and took < 5, (r.stderr, took)
 
@@ -75,7 +76,34 @@ def test_display_option():
         calls = m.calls()
     finally:
         m.close()
-    assert r.returncode == 0 and calls and calls[0]["args"] == [["DISPLAY=:5"]], (r, calls)
+    assert r.returncode == 0 and calls and calls[0]["args"] == [["WAYLAND_DISPLAY"], ["DISPLAY=:5"]], (r, calls)
+
+
+def test_wayland():
+    """A Wayland session's start (sway's drop-in: WAYLAND_DISPLAY, no Xwayland) hands over its
+    socket as WAYLAND_DISPLAY and unsets a DISPLAY the manager may hold from another session."""
+    m = Manager("wayland", "ok")
+    try:
+        r = agent(m.runtime, DISPLAY=None, WAYLAND_DISPLAY="wayland-3")
+        calls = m.calls()
+    finally:
+        m.close()
+    assert r.returncode == 0 and [c["method"] for c in calls] == ["UnsetAndSetEnvironment", "StartUnit"], (r, calls)
+    assert calls[0]["args"] == [["DISPLAY"], ["WAYLAND_DISPLAY=wayland-3"]], calls
+    assert 'Wayland display "wayland-3" handed to the systemd user manager\'s vdagent.service' in r.stderr, r.stderr
+
+
+def test_wayland_display_option():
+    """--display with a Wayland socket name goes over as WAYLAND_DISPLAY, never as DISPLAY; the
+    session's X display (Xwayland's) goes with it."""
+    m = Manager("wldisplay", "ok")
+    try:
+        r = agent(m.runtime, "--display", "wayland-7")
+        calls = m.calls()
+    finally:
+        m.close()
+    assert r.returncode == 0 and calls, (r, calls)
+    assert calls[0]["args"] == [[], ["WAYLAND_DISPLAY=wayland-7", "DISPLAY=:77"]], calls
 
 
 def test_no_unit_runs_here():
@@ -85,7 +113,7 @@ def test_no_unit_runs_here():
         calls = m.calls()
     finally:
         m.close()
-    assert [c["method"] for c in calls] == ["SetEnvironment", "StartUnit"], calls
+    assert [c["method"] for c in calls] == ["UnsetAndSetEnvironment", "StartUnit"], calls
     assert "has no vdagent.service: running here" in r.stderr, r.stderr
     # Running here, on this machine without the agent's port or daemon: the usual quiet exit.
     assert r.returncode == 0 and "no agent on this machine" in r.stderr, r
@@ -134,6 +162,8 @@ def test_own_options_run_here():
 
 tap.run("a detached start hands the display to the user manager and starts vdagent.service", test_handed_over)
 tap.run("--display is the display handed over", test_display_option)
+tap.run("a Wayland session's start hands over WAYLAND_DISPLAY and unsets DISPLAY", test_wayland)
+tap.run("--display wayland-N is handed over as WAYLAND_DISPLAY, with Xwayland's DISPLAY", test_wayland_display_option)
 tap.run("a manager without vdagent.service: the agent runs where it was started", test_no_unit_runs_here)
 tap.run("vdagent.service masked: no agent at all", test_masked)
 tap.run("no user manager: the agent runs where it was started", test_no_manager_runs_here)

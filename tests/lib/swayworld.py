@@ -16,6 +16,7 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -53,9 +54,12 @@ def need_sway():
 class Sway:
     """sway -c CONFIG on the headless backend, as a throw-away uid. outputs: config lines after
     "output " (the headless backend names its outputs HEADLESS-1, HEADLESS-2…); n_outputs: how many
-    headless outputs it starts with (WLR_HEADLESS_OUTPUTS)."""
+    headless outputs it starts with (WLR_HEADLESS_OUTPUTS). system_config: no -c, so sway reads the
+    system's /etc/sway/config (outputs and xwayland are then ignored); wrap: argv that runs sway's
+    setpriv line as root first (a mount namespace, say); before_start(sway): called once the runtime
+    directory and env exist, before sway starts (to put a user manager there)."""
 
-    def __init__(self, outputs=(), n_outputs=1, xwayland=False):
+    def __init__(self, outputs=(), n_outputs=1, xwayland=False, system_config=False, wrap=(), before_start=None):
         need_sway()
         self.uid = free_uid()
         self.dir = tempfile.mkdtemp(prefix="vd-sway-")
@@ -86,9 +90,13 @@ class Sway:
         self.log_path = os.path.join(self.dir, "sway.log")
         # sway names its socket itself (wayland-N): a wrapper gives it ours through WAYLAND_DISPLAY of
         # the clients only, so we read the name it picked from its IPC socket's environment instead.
-        self.proc = subprocess.Popen(self.argv(["sway", "-c", self.config]), env=senv, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=open(self.log_path, "wb"), cwd=self.dir)
+        sway = ["sway"] if system_config else ["sway", "-c", self.config]
+        self.proc = None
         atexit.register(self.stop)
+        if before_start:
+            before_start(self)
+        self.proc = subprocess.Popen(list(wrap) + self.argv(sway), env=senv, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=open(self.log_path, "wb"), cwd=self.dir)
         try:
             wait_for(lambda: self._find_sockets(), 20, what="sway's sockets")
         except AssertionError:
@@ -130,8 +138,30 @@ class Sway:
     def outputs(self):
         return json.loads(self.run(["swaymsg", "-r", "-t", "get_outputs"]).stdout)
 
+    def leftovers(self):
+        """Pids of processes still running as the throw-away uid (sway's children: swaybar,
+        swaybg, a detached agent)."""
+        pids = []
+        for pid in os.listdir("/proc"):
+            try:
+                if pid.isdigit() and os.stat("/proc/" + pid).st_uid == self.uid:
+                    pids.append(int(pid))
+            except OSError:
+                pass
+        return pids
+
     def stop(self):
         if self.proc:
             stop_process(self.proc, 10)
             self.proc = None
+            # The uid is ours alone (free_uid): whatever still runs as it was started here.
+            for pid in self.leftovers():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            try:
+                wait_for(lambda: not self.leftovers(), 5, what="the session's processes to go")
+            except AssertionError:
+                pass  # reported by nobody: a stuck process must not fail the case that is over
         shutil.rmtree(self.dir, ignore_errors=True)

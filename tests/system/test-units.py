@@ -178,6 +178,15 @@ with tempfile.TemporaryDirectory() as root:
     hook = one("90vdagent")
     check("the Xsession hook is installed in /etc/X11/Xsession.d",
           hook == "/etc/X11/Xsession.d/90vdagent", repr(installed.get("90vdagent")))
+    # Debian's /etc/sway/config includes /etc/sway/config.d/* (tests/session/test-agent-autostart.py
+    # runs sway with it); the drop-in runs the installed vdagent, detached, once per sway start.
+    sway = one("90-vdagent.conf")
+    check("the sway drop-in is installed in /etc/sway/config.d",
+          sway == "/etc/sway/config.d/90-vdagent.conf", repr(installed.get("90-vdagent.conf")))
+    if sway:
+        lines = [line for line in open(root + sway).read().splitlines() if line and not line.startswith("#")]
+        check("the sway drop-in only execs the installed vdagent, detached",
+              len(lines) == 1 and re.fullmatch(r"exec /\S+/bin/vdagent", lines[0]) is not None, repr(lines))
 
     # Presets, applied the way a package's postinst or a distribution's first boot applies them,
     # under a distribution default of "disable *" (Fedora's; without any, systemd enables), so

@@ -9,6 +9,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "outq.h"
+
 typedef enum {
     LINK_IDLE,       /* not started, or waiting for the reconnect timer */
     LINK_HELLO_WAIT, /* connected, our HELLO sent, theirs not yet received */
@@ -42,8 +44,7 @@ struct VdDaemonLink {
 
     VdIpcDecoder *decoder;
     uint8_t *rbuf;
-    GByteArray *out;
-    size_t out_pos;  /* bytes of out already written */
+    VdOutQueue out;
     bool above_low;  /* queue went above VD_LINK_LOW_WATER: tell the owner when it drains */
     char *last_error; /* the daemon's last refusal, reported once until another one or success */
     const char *close_reason; /* set by a frame handler or a failed write: close after the current step */
@@ -55,31 +56,15 @@ static gboolean on_readable(int fd, GIOCondition cond, gpointer data);
 
 static size_t queued(const VdDaemonLink *link)
 {
-    return link->out->len - link->out_pos;
+    return vd_outq_queued(&link->out);
 }
 
 /* Writes what it can. Returns 0, or -errno on a broken connection. */
 static int flush_out(VdDaemonLink *link)
 {
-    while (queued(link) > 0) {
-        ssize_t n = send(link->fd, link->out->data + link->out_pos, queued(link), MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                break;
-            return -errno;
-        }
-        link->out_pos += (size_t)n;
-    }
-    if (queued(link) == 0) {
-        g_byte_array_set_size(link->out, 0);
-        link->out_pos = 0;
-    } else if (link->out_pos >= link->out->len / 2) {
-        /* Keep the buffer from creeping: drop what was written once it is the bigger half. */
-        g_byte_array_remove_range(link->out, 0, (guint)link->out_pos);
-        link->out_pos = 0;
-    }
+    ssize_t n = vd_outq_flush(&link->out, link->fd, true);
+    if (n < 0)
+        return (int)n;
     return 0;
 }
 
@@ -119,8 +104,7 @@ static gboolean on_writable(int fd, GIOCondition cond, gpointer data)
     if (r == -EPIPE || r == -ECONNRESET) {
         /* As in queue_frame(): what the daemon said before hanging up is read first. */
         link->out_watch = 0;
-        g_byte_array_set_size(link->out, 0);
-        link->out_pos = 0;
+        vd_outq_reset(&link->out);
         return G_SOURCE_REMOVE;
     }
     if (r < 0) {
@@ -153,7 +137,7 @@ static void update_out_watch(VdDaemonLink *link)
 static int queue_frame(VdDaemonLink *link, const VdSessionMsg *msg)
 {
     bool was_empty = queued(link) == 0;
-    int r = vd_session_msg_encode(link->out, msg);
+    int r = vd_session_msg_encode(vd_outq_buffer(&link->out), msg);
 
     if (r < 0)
         return r;
@@ -163,8 +147,7 @@ static int queue_frame(VdDaemonLink *link, const VdSessionMsg *msg)
             /* The daemon hung up, maybe after saying why (a refusal): read that first; EOF
              * brings the link down. */
             g_debug("daemon link: write failed: %s; reading what the daemon said", g_strerror(-r));
-            g_byte_array_set_size(link->out, 0);
-            link->out_pos = 0;
+            vd_outq_reset(&link->out);
             return 0;
         }
         if (r < 0) {
@@ -203,8 +186,7 @@ static void link_close(VdDaemonLink *link, const char *reason)
     link->close_reason = NULL;
     close(link->fd);
     link->fd = -1;
-    g_byte_array_set_size(link->out, 0);
-    link->out_pos = 0;
+    vd_outq_reset(&link->out);
     link->above_low = false;
     vd_ipc_decoder_free(link->decoder);
     link->decoder = NULL;
@@ -481,7 +463,7 @@ VdDaemonLink *vd_daemon_link_new(const char *path, const VdDaemonLinkCallbacks *
     link->fd = -1;
     link->backoff_ms = VD_LINK_BACKOFF_MIN_MS;
     link->rbuf = g_malloc(VD_LINK_READ_SIZE);
-    link->out = g_byte_array_new();
+    vd_outq_init(&link->out);
     return link;
 }
 
@@ -493,7 +475,7 @@ void vd_daemon_link_free(VdDaemonLink *link)
     link->cb = (VdDaemonLinkCallbacks){ 0 };
     link_close(link, "shutting down");
     g_clear_handle_id(&link->retry_timer, g_source_remove);
-    g_byte_array_unref(link->out);
+    vd_outq_clear(&link->out);
     g_free(link->last_error);
     g_free(link->rbuf);
     g_free(link->path);

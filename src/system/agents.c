@@ -35,6 +35,7 @@
 #include "control-proto.h"
 #include "fd-watch.h"
 #include "listener.h"
+#include "outq.h"
 #include "ratelimit.h"
 
 #ifndef SO_PEERPIDFD
@@ -101,8 +102,7 @@ struct VdAgent {
     guint stall_timer;
     GCancellable *lookup;
     VdIpcDecoder *decoder;
-    GByteArray *out;
-    size_t out_pos;
+    VdOutQueue out;
     bool in_dispatch;
     bool in_send;   /* inside vd_agent_send(): the router is mid-operation, never call it back */
     guint defer_id;
@@ -180,9 +180,9 @@ static void queue_hello(VdAgent *agent)
                                   .version_minor = VD_SESSION_VERSION_MINOR,
                                   .features = VD_SESSION_FEATURES_ALL,
                                   .software = (char *)"vdagentd " VDAGENT_VERSION };
-    size_t start = agent->out->len;
-    if (vd_session_msg_encode(agent->out, &reply) == 0)
-        count_type(&agent->agents->to_agent, VD_IPC_HELLO, agent->out->len - start - VD_IPC_HEADER_SIZE);
+    size_t start = vd_outq_buffer(&agent->out)->len;
+    if (vd_session_msg_encode(vd_outq_buffer(&agent->out), &reply) == 0)
+        count_type(&agent->agents->to_agent, VD_IPC_HELLO, vd_outq_buffer(&agent->out)->len - start - VD_IPC_HEADER_SIZE);
 }
 
 static void update_watch(VdAgent *agent)
@@ -194,7 +194,7 @@ static void update_watch(VdAgent *agent)
                                      (agent->agents->reading || agent->state != AGENT_READY));
     if (read)
         want |= G_IO_IN;
-    if (agent->out->len > agent->out_pos)
+    if (vd_outq_queued(&agent->out) > 0)
         want |= G_IO_OUT;
     if (agent->watch && want == agent->watch_cond)
         return;
@@ -206,7 +206,7 @@ static void update_watch(VdAgent *agent)
 
 static size_t queued(const VdAgent *agent)
 {
-    return agent->out->len - agent->out_pos;
+    return vd_outq_queued(&agent->out);
 }
 
 /* Only the agent whose queue went over the mark counts: another one that stops reading must not
@@ -234,27 +234,12 @@ static gboolean on_stall(gpointer user_data)
 /* Returns false if the agent was destroyed. */
 static bool do_write(VdAgent *agent)
 {
-    while (agent->out->len > agent->out_pos) {
-        ssize_t w = send(agent->fd, agent->out->data + agent->out_pos, agent->out->len - agent->out_pos,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN)
-                break;
-            vd_limited_message(uid_log(agent), "write error", "agent %s: write error: %s; disconnecting it",
-                               agent->name, g_strerror(errno));
-            agent_destroy(agent);
-            return false;
-        }
-        agent->out_pos += (size_t)w;
-    }
-    if (agent->out_pos == agent->out->len) {
-        g_byte_array_set_size(agent->out, 0);
-        agent->out_pos = 0;
-    } else if (agent->out_pos >= VD_AGENT_OUT_HIGH) {
-        g_byte_array_remove_range(agent->out, 0, (guint)agent->out_pos);
-        agent->out_pos = 0;
+    ssize_t w = vd_outq_flush(&agent->out, agent->fd, true);
+    if (w < 0) {
+        vd_limited_message(uid_log(agent), "write error", "agent %s: write error: %s; disconnecting it",
+                           agent->name, g_strerror((int)-w));
+        agent_destroy(agent);
+        return false;
     }
     if (queued(agent) >= VD_AGENT_OUT_HIGH) {
         agent->full = true;
@@ -281,9 +266,9 @@ static void queue_error(VdAgent *agent, uint32_t code, const char *message)
     msg.u.error.code = code;
     msg.u.error.message = (char *)message;
     queue_hello(agent);
-    size_t start = agent->out->len;
-    if (vd_session_msg_encode(agent->out, &msg) == 0)
-        count_type(&agent->agents->to_agent, VD_IPC_ERROR, agent->out->len - start - VD_IPC_HEADER_SIZE);
+    size_t start = vd_outq_buffer(&agent->out)->len;
+    if (vd_session_msg_encode(vd_outq_buffer(&agent->out), &msg) == 0)
+        count_type(&agent->agents->to_agent, VD_IPC_ERROR, vd_outq_buffer(&agent->out)->len - start - VD_IPC_HEADER_SIZE);
 }
 
 static void agent_retire(VdAgent *agent)
@@ -388,7 +373,7 @@ static void agent_destroy(VdAgent *agent)
     if (agent->pidfd >= 0)
         close(agent->pidfd);
     vd_ipc_decoder_free(agent->decoder);
-    g_byte_array_unref(agent->out);
+    vd_outq_clear(&agent->out);
     g_free(agent->session);
     g_free(agent->name);
     g_free(agent->software);
@@ -734,7 +719,7 @@ static void on_new_connection(int fd, const struct ucred *credp, void *user_data
     else
         agent->start_time = proc_start_time(cred.pid);
     agent->decoder = vd_ipc_decoder_new(VD_IPC_MAX_PAYLOAD);
-    agent->out = g_byte_array_new();
+    vd_outq_init(&agent->out);
     agent->state = AGENT_IDENTIFYING;
     update_name(agent);
     agents->all = g_list_append(agents->all, agent);
@@ -1002,16 +987,16 @@ int vd_agent_send(VdAgent *agent, const VdSessionMsg *msg)
         agent->in_send = false;
         return -ENOBUFS;
     }
-    size_t start = agent->out->len;
-    int r = vd_session_msg_encode(agent->out, msg);
+    size_t start = vd_outq_buffer(&agent->out)->len;
+    int r = vd_session_msg_encode(vd_outq_buffer(&agent->out), msg);
     if (r < 0)
         return r;
     agent->frames_out++;
-    count_type(&agents->to_agent, msg->type, agent->out->len - start - VD_IPC_HEADER_SIZE);
+    count_type(&agents->to_agent, msg->type, vd_outq_buffer(&agent->out)->len - start - VD_IPC_HEADER_SIZE);
     if (G_UNLIKELY(agents->trace)) {
-        size_t len = agent->out->len - start - VD_IPC_HEADER_SIZE;
+        size_t len = vd_outq_buffer(&agent->out)->len - start - VD_IPC_HEADER_SIZE;
         agents->trace(VD_TRACE_TO_AGENT, 0, msg->type, len, agent->session,
-                      agent->out->data + start + VD_IPC_HEADER_SIZE, len, agents->trace_data);
+                      vd_outq_buffer(&agent->out)->data + start + VD_IPC_HEADER_SIZE, len, agents->trace_data);
     }
     if (agent->in_dispatch) {
         update_watch(agent);

@@ -22,6 +22,7 @@
 
 #include "control-proto.h"
 #include "listener.h"
+#include "outq.h"
 #include "session-proto.h"
 
 typedef enum {
@@ -66,8 +67,7 @@ struct Client {
     ClientState state;
     guint read_id, write_id, timer_id, free_id, idle_id;
     VdIpcDecoder *decoder;
-    GByteArray *out;
-    size_t out_pos;  /* bytes of out already sent */
+    VdOutQueue out;
     GQueue requests; /* of GBytes (type u16 + payload): received while one was in flight */
     size_t requests_bytes;
     Waiter *waiter;  /* the clipboard get in flight, or NULL */
@@ -77,7 +77,7 @@ struct Client {
 
 static size_t queued(const Client *c)
 {
-    return c->out->len - c->out_pos;
+    return vd_outq_queued(&c->out);
 }
 
 static void client_unwatch(Client *c)
@@ -116,7 +116,7 @@ static void client_free(Client *c)
     if (c->fd >= 0)
         close(c->fd);
     vd_ipc_decoder_free(c->decoder);
-    g_byte_array_unref(c->out);
+    vd_outq_clear(&c->out);
     g_queue_clear_full(&c->requests, (GDestroyNotify)g_bytes_unref);
     g_free(c);
 }
@@ -161,25 +161,10 @@ static void client_flush(Client *c)
 {
     if (c->dead)
         return;
-    while (queued(c) > 0) {
-        ssize_t n = send(c->fd, c->out->data + c->out_pos, queued(c), MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
-        if (n <= 0) {
-            client_kill(c, n < 0 ? g_strerror(errno) : "write returned 0");
-            return;
-        }
-        c->out_pos += (size_t)n;
-    }
-    /* Compact only when the sent head is large: no memmove per partial write. */
-    if (queued(c) == 0) {
-        g_byte_array_set_size(c->out, 0);
-        c->out_pos = 0;
-    } else if (c->out_pos >= VD_CONTROL_OUT_MAX / 4) {
-        g_byte_array_remove_range(c->out, 0, (guint)c->out_pos);
-        c->out_pos = 0;
+    ssize_t n = vd_outq_flush(&c->out, c->fd, true);
+    if (n < 0) {
+        client_kill(c, g_strerror((int)-n));
+        return;
     }
     if (queued(c) > 0 && !c->write_id)
         c->write_id = g_unix_fd_add(c->fd, G_IO_OUT, on_writable, c);
@@ -218,12 +203,12 @@ static gboolean on_writable(int fd, GIOCondition cond, gpointer user_data)
 
 static void client_send(Client *c, const VdControlMsg *msg)
 {
-    if (vd_control_msg_encode(c->out, msg) < 0) {
+    if (vd_control_msg_encode(vd_outq_buffer(&c->out), msg) < 0) {
         /* Only a status document could be too large; say so instead. */
         VdControlMsg err = { .type = VD_C_RESULT };
         err.u.result.code = VD_IPC_ERR_INTERNAL;
         err.u.result.message = (char *)"reply too large for one frame";
-        vd_control_msg_encode(c->out, &err);
+        vd_control_msg_encode(vd_outq_buffer(&c->out), &err);
     }
 }
 
@@ -638,7 +623,7 @@ static Client *client_new(VdControl *control, int fd)
     c->uid = (uid_t)-1;
     c->pid = -1;
     c->decoder = vd_ipc_decoder_new(VD_IPC_MAX_PAYLOAD);
-    c->out = g_byte_array_new();
+    vd_outq_init(&c->out);
     g_queue_init(&c->requests);
     control->clients = g_list_prepend(control->clients, c);
     control->n_clients++;

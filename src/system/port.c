@@ -3,6 +3,7 @@
 #include "port.h"
 
 #include "fd-watch.h"
+#include "outq.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,8 +26,7 @@ struct VdPort {
     bool reading;
     bool was_full;
     bool got_data;      /* healthy traffic since the last open: resets the backoff */
-    GByteArray *out;
-    size_t out_pos;     /* bytes of out already written */
+    VdOutQueue out;
     uint8_t *rbuf;
     uint64_t bytes_in, bytes_out;
     unsigned opens;
@@ -50,7 +50,7 @@ static void update_watch(VdPort *p)
     GIOCondition want = G_IO_ERR | G_IO_HUP;
     if (p->reading)
         want |= G_IO_IN;
-    if (p->out->len > p->out_pos)
+    if (vd_outq_queued(&p->out) > 0)
         want |= G_IO_OUT;
     if (p->watch && want == p->watch_cond)
         return;
@@ -81,8 +81,7 @@ static void close_port(VdPort *p, const char *why)
     p->fd = -1;
     p->since_us = g_get_real_time();
     set_error(p, why);
-    g_byte_array_set_size(p->out, 0);
-    p->out_pos = 0;
+    vd_outq_reset(&p->out);
     bool was_full = p->was_full;
     p->was_full = false;
     if (p->cb.closed)
@@ -172,27 +171,15 @@ static gboolean on_reopen(gpointer user_data)
 
 static void do_write(VdPort *p)
 {
-    while (p->fd >= 0 && p->out->len > p->out_pos) {
-        ssize_t w = write(p->fd, p->out->data + p->out_pos, p->out->len - p->out_pos);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN)
-                break;
-            g_autofree char *why = g_strdup_printf("write error: %s", g_strerror(errno));
-            fail(p, why);
-            return;
-        }
-        p->out_pos += (size_t)w;
-        p->bytes_out += (uint64_t)w;
+    if (p->fd < 0)
+        return;
+    ssize_t w = vd_outq_flush(&p->out, p->fd, false);
+    if (w < 0) {
+        g_autofree char *why = g_strdup_printf("write error: %s", g_strerror((int)-w));
+        fail(p, why);
+        return;
     }
-    if (p->out_pos == p->out->len) {
-        g_byte_array_set_size(p->out, 0);
-        p->out_pos = 0;
-    } else if (p->out_pos >= VD_PORT_OUT_HIGH) {
-        g_byte_array_remove_range(p->out, 0, (guint)p->out_pos);
-        p->out_pos = 0;
-    }
+    p->bytes_out += (uint64_t)w;
     bool full = vd_port_full(p);
     if (p->was_full && !full) {
         p->was_full = false;
@@ -241,7 +228,7 @@ VdPort *vd_port_new(const char *path, const VdPortCallbacks *callbacks, void *us
     p->fd = -1;
     p->reading = true;
     p->backoff_ms = VD_PORT_BACKOFF_MIN_MS;
-    p->out = g_byte_array_new();
+    vd_outq_init(&p->out);
     p->rbuf = g_malloc(VD_PORT_READ_SIZE);
     return p;
 }
@@ -256,7 +243,7 @@ void vd_port_free(VdPort *p)
         g_source_remove(p->watch);
     if (p->fd >= 0)
         close(p->fd);
-    g_byte_array_unref(p->out);
+    vd_outq_clear(&p->out);
     g_free(p->rbuf);
     g_free(p->last_error);
     g_free(p->path);
@@ -281,14 +268,13 @@ const char *vd_port_path(const VdPort *p)
 
 GByteArray *vd_port_out(VdPort *p)
 {
-    return p->out;
+    return vd_outq_buffer(&p->out);
 }
 
 void vd_port_flush(VdPort *p)
 {
     if (p->fd < 0) {
-        g_byte_array_set_size(p->out, 0);
-        p->out_pos = 0;
+        vd_outq_reset(&p->out);
         return;
     }
     do_write(p);
@@ -296,7 +282,7 @@ void vd_port_flush(VdPort *p)
 
 size_t vd_port_queued(const VdPort *p)
 {
-    return p->out->len - p->out_pos;
+    return vd_outq_queued(&p->out);
 }
 
 bool vd_port_full(const VdPort *p)

@@ -14,6 +14,7 @@
 
 #include <glib-unix.h>
 
+#include "outq.h"
 #include "qga-commands.h"
 #include "qga-framer.h"
 
@@ -64,7 +65,7 @@ struct VdQga {
     VdQgaFramer *framer;
     guint8 in_buf[VD_QGA_READ_CHUNK];
     gsize in_pos, in_len;
-    GByteArray *out;
+    VdOutQueue out;
     VdQgaCall *call;    /* the request being served */
     gboolean in_dispatch;
 
@@ -240,7 +241,7 @@ static void qga_send(VdQga *qga, const char *member, JsonNode *value, JsonNode *
 
     if (qga->state != VD_QGA_STATE_CONNECTED)
         return;
-    if (qga->out->len + strlen(text) + 2 > VD_QGA_MAX_OUTPUT) {
+    if (vd_outq_queued(&qga->out) + strlen(text) + 2 > VD_QGA_MAX_OUTPUT) {
         g_warning("qga: %s: more than %d bytes of replies are not read by the host: reconnecting", qga->port_path,
                   VD_QGA_MAX_OUTPUT);
         qga_reconnect(qga);
@@ -248,10 +249,10 @@ static void qga_send(VdQga *qga, const char *member, JsonNode *value, JsonNode *
     }
     if (delimited) {
         static const guint8 delimiter = 0xFF;
-        g_byte_array_append(qga->out, &delimiter, 1);
+        vd_outq_append(&qga->out, &delimiter, 1);
     }
-    g_byte_array_append(qga->out, (const guint8 *) text, strlen(text));
-    g_byte_array_append(qga->out, (const guint8 *) "\n", 1);
+    vd_outq_append(&qga->out, text, strlen(text));
+    vd_outq_append(&qga->out, "\n", 1);
     qga_update_watch(qga);
 }
 
@@ -543,7 +544,7 @@ static void qga_close(VdQga *qga, VdQgaState next)
         g_cancellable_cancel(qga->call->cancellable);
         qga->call = NULL;
     }
-    g_byte_array_set_size(qga->out, 0);
+    vd_outq_reset(&qga->out);
     qga->in_pos = qga->in_len = 0;
     if (qga->framer)
         vd_qga_framer_reset(qga->framer);
@@ -560,20 +561,12 @@ static void qga_reconnect(VdQga *qga)
 /* Returns FALSE (and closes) when the connection broke. */
 static gboolean qga_flush(VdQga *qga)
 {
-    while (qga->out->len > 0) {
-        /* MSG_NOSIGNAL: a host that went away must not kill the daemon with SIGPIPE. */
-        ssize_t n = qga->is_socket ? send(qga->fd, qga->out->data, qga->out->len, MSG_NOSIGNAL)
-                                   : write(qga->fd, qga->out->data, qga->out->len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN)
-                return TRUE;
-            g_info("qga: %s: write failed: %s: reconnecting", qga->port_path, g_strerror(errno));
-            qga_reconnect(qga);
-            return FALSE;
-        }
-        g_byte_array_remove_range(qga->out, 0, (guint) n);
+    /* On a socket, MSG_NOSIGNAL: a host that went away must not kill the daemon with SIGPIPE. */
+    ssize_t n = vd_outq_flush(&qga->out, qga->fd, qga->is_socket);
+    if (n < 0) {
+        g_info("qga: %s: write failed: %s: reconnecting", qga->port_path, g_strerror((int) -n));
+        qga_reconnect(qga);
+        return FALSE;
     }
     return TRUE;
 }
@@ -585,7 +578,7 @@ static gboolean on_fd(int fd, GIOCondition condition, gpointer user_data)
     if ((condition & G_IO_OUT) && !qga_flush(qga))
         return G_SOURCE_REMOVE; /* qga_close removed this source */
     /* Read only between requests and with no reply pending: the host reads replies in order. */
-    if ((condition & (G_IO_IN | G_IO_HUP | G_IO_ERR)) && !qga->call && qga->out->len == 0 &&
+    if ((condition & (G_IO_IN | G_IO_HUP | G_IO_ERR)) && !qga->call && vd_outq_queued(&qga->out) == 0 &&
         qga->in_pos == qga->in_len) {
         ssize_t n;
         do {
@@ -615,7 +608,7 @@ static gboolean on_fd(int fd, GIOCondition condition, gpointer user_data)
     }
     if (qga->state != VD_QGA_STATE_CONNECTED)
         return G_SOURCE_REMOVE;
-    if (qga->out->len > 0 && !qga_flush(qga))
+    if (vd_outq_queued(&qga->out) > 0 && !qga_flush(qga))
         return G_SOURCE_REMOVE;
     qga_update_watch(qga);
     return G_SOURCE_CONTINUE;
@@ -627,7 +620,7 @@ static void qga_update_watch(VdQga *qga)
     if (qga->state != VD_QGA_STATE_CONNECTED)
         return;
     GIOCondition condition = G_IO_HUP | G_IO_ERR;
-    if (qga->out->len > 0)
+    if (vd_outq_queued(&qga->out) > 0)
         condition |= G_IO_OUT;
     else if (!qga->call && qga->in_pos == qga->in_len)
         condition |= G_IO_IN;
@@ -725,7 +718,7 @@ VdQga *vd_qga_new(const VdQgaConfig *config, GError **error)
     qga->fd = -1;
     qga->blocked = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     qga->file_allowed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    qga->out = g_byte_array_new();
+    vd_outq_init(&qga->out);
     qga->state = VD_QGA_STATE_STOPPED;
 
     if (!config->port_path || g_str_equal(config->port_path, "none") || !*config->port_path)
@@ -782,7 +775,7 @@ void vd_qga_free(VdQga *qga)
     if (qga->retry_timer)
         g_source_remove(qga->retry_timer);
     vd_qga_framer_free(qga->framer);
-    g_byte_array_unref(qga->out);
+    vd_outq_clear(&qga->out);
     if (qga->allowed)
         g_hash_table_unref(qga->allowed);
     g_hash_table_unref(qga->file_allowed);

@@ -147,7 +147,7 @@ static void on_xfer_finished(uint32_t id, const char *name, const char *path, co
 {
     App *app = user_data;
 
-    vd_notify_finished(app->notify, id, name, path, why);
+    vd_notify_finished(app->notify, id, name, path, why, others_running);
     /* Once per batch: when the last running transfer has arrived. */
     if (path && app->open_dir && others_running == 0)
         vd_open_folder(app->bus, path);

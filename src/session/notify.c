@@ -30,7 +30,9 @@ typedef struct {
     Show pending;    /* what to send when the call in flight returns */
     bool finished;
     bool orphan;     /* replaced by a new transfer with the same id while a call was in flight */
-    char *path;      /* done: the file */
+    bool standalone; /* a batch's notification: in no table, freed after its last reply */
+    char **paths;    /* done: the file(s) (NULL-terminated) */
+    unsigned n_files; /* done: how many files it tells of (paths keeps at most VD_NOTIFY_MAX_BATCH_ITEMS) */
     char *why;       /* failed: why */
 } Note;
 
@@ -38,24 +40,26 @@ struct VdNotify {
     GDBusConnection *bus;
     guint action_sub, closed_sub;
     GHashTable *notes;   /* transfer id -> Note */
-    GHashTable *actions; /* notification id -> path (g_free) */
+    GHashTable *actions; /* notification id -> paths (g_strfreev) */
     GQueue action_order; /* notification ids, oldest first */
     bool warned;
+    GPtrArray *batch;    /* received files not told of yet (at most VD_NOTIFY_MAX_BATCH_ITEMS) */
+    unsigned batch_count;
 };
 
 static void note_free(Note *n)
 {
     g_free(n->name);
-    g_free(n->path);
+    g_strfreev(n->paths);
     g_free(n->why);
     g_free(n);
 }
 
-static void remember_action(VdNotify *v, uint32_t nid, const char *path)
+static void remember_action(VdNotify *v, uint32_t nid, char **paths)
 {
     if (g_hash_table_contains(v->actions, GUINT_TO_POINTER(nid)))
         g_queue_remove(&v->action_order, GUINT_TO_POINTER(nid));
-    g_hash_table_insert(v->actions, GUINT_TO_POINTER(nid), g_strdup(path));
+    g_hash_table_insert(v->actions, GUINT_TO_POINTER(nid), g_strdupv(paths));
     g_queue_push_tail(&v->action_order, GUINT_TO_POINTER(nid));
     while (g_queue_get_length(&v->action_order) > VD_NOTIFY_MAX_ACTIONS)
         g_hash_table_remove(v->actions, g_queue_pop_head(&v->action_order));
@@ -75,8 +79,8 @@ static void on_notified(GObject *source, GAsyncResult *res, gpointer user_data)
         uint32_t nid = 0;
         if (ret)
             g_variant_get(ret, "(u)", &nid);
-        if (nid && n->path)
-            remember_action(v, nid, n->path);
+        if (nid && n->paths)
+            remember_action(v, nid, n->paths);
         note_free(n);
         return;
     }
@@ -93,9 +97,12 @@ static void on_notified(GObject *source, GAsyncResult *res, gpointer user_data)
         return;
     }
     if (n->finished) {
-        if (n->path && n->nid)
-            remember_action(v, n->nid, n->path);
-        g_hash_table_remove(v->notes, GUINT_TO_POINTER(n->id)); /* frees n */
+        if (n->paths && n->nid)
+            remember_action(v, n->nid, n->paths);
+        if (n->standalone)
+            note_free(n);
+        else
+            g_hash_table_remove(v->notes, GUINT_TO_POINTER(n->id)); /* frees n */
     }
 }
 
@@ -127,8 +134,12 @@ static void send_note(Note *n, Show what)
         break;
     }
     case SHOW_DONE: {
-        g_autofree char *dir = g_path_get_dirname(n->path), *base = g_path_get_basename(n->path);
-        summary = g_strdup_printf("Received \"%s\"", base);
+        const char *last = n->paths[g_strv_length(n->paths) - 1];
+        g_autofree char *dir = g_path_get_dirname(last), *base = g_path_get_basename(last);
+        if (n->n_files > 1)
+            summary = g_strdup_printf("Received %u files", n->n_files);
+        else
+            summary = g_strdup_printf("Received \"%s\"", base);
         body = g_strdup_printf("Saved in %s", dir);
         g_variant_builder_add(&actions, "s", ACTION_OPEN);
         g_variant_builder_add(&actions, "s", "Open folder");
@@ -187,22 +198,50 @@ void vd_notify_progress(VdNotify *v, uint32_t id, uint64_t received, uint64_t si
     send_note(n, SHOW_PROGRESS);
 }
 
-void vd_notify_finished(VdNotify *v, uint32_t id, const char *name, const char *path, const char *why)
+/* Tells of the files received since the last batch ended, in one notification. */
+static void flush_batch(VdNotify *v)
+{
+    if (v->batch_count == 0)
+        return;
+    Note *b = g_new0(Note, 1);
+    b->notify = v;
+    b->standalone = true;
+    b->finished = true;
+    b->n_files = v->batch_count;
+    g_ptr_array_add(v->batch, NULL);
+    b->paths = (char **)g_ptr_array_steal(v->batch, NULL);
+    v->batch_count = 0;
+    send_note(b, SHOW_DONE);
+}
+
+void vd_notify_finished(VdNotify *v, uint32_t id, const char *name, const char *path, const char *why,
+                        unsigned others_running)
 {
     Note *n = v && v->bus ? g_hash_table_lookup(v->notes, GUINT_TO_POINTER(id)) : NULL;
 
     if (!n)
         return;
+    bool shown = n->nid || n->in_flight;
     n->finished = true;
-    n->path = g_strdup(path);
     n->why = g_strdup(why);
-    if (path) {
+    if (path && shown) {
+        /* Its progress was shown: its completion replaces it. */
+        n->paths = g_new0(char *, 2);
+        n->paths[0] = g_strdup(path);
+        n->n_files = 1;
         send_note(n, SHOW_DONE);
-    } else if (n->nid || n->in_flight) {
+    } else if (path) {
+        if (v->batch->len < VD_NOTIFY_MAX_BATCH_ITEMS)
+            g_ptr_array_add(v->batch, g_strdup(path));
+        v->batch_count++;
+        g_hash_table_remove(v->notes, GUINT_TO_POINTER(id));
+    } else if (shown) {
         send_note(n, SHOW_FAILED); /* its progress was shown: say how it ended */
     } else {
         g_hash_table_remove(v->notes, GUINT_TO_POINTER(id));
     }
+    if (others_running == 0)
+        flush_batch(v);
 }
 
 static void on_action(GDBusConnection *bus, const char *sender, const char *path, const char *iface,
@@ -215,15 +254,15 @@ static void on_action(GDBusConnection *bus, const char *sender, const char *path
     if (!g_variant_is_of_type(params, G_VARIANT_TYPE("(us)")))
         return;
     g_variant_get(params, "(u&s)", &nid, &key);
-    const char *file = g_hash_table_lookup(v->actions, GUINT_TO_POINTER(nid));
-    if (!file)
+    char **files = g_hash_table_lookup(v->actions, GUINT_TO_POINTER(nid));
+    if (!files)
         return; /* another program's notification */
     if (g_strcmp0(key, ACTION_OPEN) != 0 && g_strcmp0(key, "default") != 0) {
         g_autofree char *shown = g_strescape(key, NULL);
         g_message("notify: unknown action \"%s\" ignored", shown);
         return;
     }
-    vd_open_folder(bus, file);
+    vd_open_folder_items(bus, (const char *const *)files);
 }
 
 static void on_closed(GDBusConnection *bus, const char *sender, const char *path, const char *iface,
@@ -260,7 +299,8 @@ VdNotify *vd_notify_new(void)
     VdNotify *v = g_new0(VdNotify, 1);
 
     v->notes = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, (GDestroyNotify)note_free);
-    v->actions = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+    v->actions = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, (GDestroyNotify)g_strfreev);
+    v->batch = g_ptr_array_new_with_free_func(g_free);
     g_queue_init(&v->action_order);
     return v;
 }
@@ -274,6 +314,7 @@ void vd_notify_free(VdNotify *v)
      * exiting, after the loop has stopped, so their callbacks never run. */
     g_hash_table_unref(v->notes);
     g_hash_table_unref(v->actions);
+    g_ptr_array_unref(v->batch);
     g_queue_clear(&v->action_order);
     g_free(v);
 }

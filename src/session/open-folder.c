@@ -43,19 +43,33 @@ static void on_shown(GObject *source, GAsyncResult *res, gpointer user_data)
     spawn_xdg_open(path);
 }
 
+void vd_open_folder_items(GDBusConnection *bus, const char *const *paths)
+{
+    if (!paths || !paths[0])
+        return;
+    if (!bus) {
+        spawn_xdg_open(paths[0]);
+        return;
+    }
+    g_autoptr(GPtrArray) uris = g_ptr_array_new_with_free_func(g_free);
+    for (const char *const *p = paths; *p; p++) {
+        char *uri = g_filename_to_uri(*p, NULL, NULL);
+        if (uri)
+            g_ptr_array_add(uris, uri);
+    }
+    if (uris->len == 0) {
+        spawn_xdg_open(paths[0]);
+        return;
+    }
+    g_ptr_array_add(uris, NULL);
+    g_dbus_connection_call(bus, "org.freedesktop.FileManager1", "/org/freedesktop/FileManager1",
+                           "org.freedesktop.FileManager1", "ShowItems",
+                           g_variant_new("(^ass)", (const char *const *)uris->pdata, ""), NULL,
+                           G_DBUS_CALL_FLAGS_NONE, VD_OPEN_FOLDER_TIMEOUT_MS, NULL, on_shown, g_strdup(paths[0]));
+}
+
 void vd_open_folder(GDBusConnection *bus, const char *path)
 {
-    if (!bus) {
-        spawn_xdg_open(path);
-        return;
-    }
-    g_autofree char *uri = g_filename_to_uri(path, NULL, NULL);
-    if (!uri) {
-        spawn_xdg_open(path);
-        return;
-    }
-    const char *uris[] = { uri, NULL };
-    g_dbus_connection_call(bus, "org.freedesktop.FileManager1", "/org/freedesktop/FileManager1",
-                           "org.freedesktop.FileManager1", "ShowItems", g_variant_new("(^ass)", uris, ""), NULL,
-                           G_DBUS_CALL_FLAGS_NONE, VD_OPEN_FOLDER_TIMEOUT_MS, NULL, on_shown, g_strdup(path));
+    const char *paths[] = { path, NULL };
+    vd_open_folder_items(bus, paths);
 }

@@ -15,3 +15,6 @@
 
 /* bus: the session bus, or NULL (then only xdg-open). path: the received file. */
 void vd_open_folder(GDBusConnection *bus, const char *path);
+/* The same for several files (NULL-terminated, at least one): the file manager shows them all;
+ * xdg-open opens the first one's folder. */
+void vd_open_folder_items(GDBusConnection *bus, const char *const *paths);

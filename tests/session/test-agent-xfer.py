@@ -215,6 +215,47 @@ def t_action():
     assert len(calls(FM, "ShowItems")) == 1
 
 
+def t_batch():
+    """Three files running at once: one notification when the last arrives; its action shows all three."""
+    mark = len(notifies())
+    ids = [start_xfer("batch-%d.txt" % i, 2)[0] for i in range(3)]
+    for xid in ids:
+        send_data(xid, b"b\n")
+        finish(xid)
+    wait_for(lambda: notifies(mark), 5.0, what="the batch's notification")
+    time.sleep(0.5)
+    got = notifies(mark)
+    dl = os.path.join(home, "Telechargements")
+    assert len(got) == 1 and got[0]["summary"] == "Received 3 files" and got[0]["body"] == "Saved in " + dl, got
+    mock(FM).ClearCalls()
+    mock(NOTIFY).EmitSignal("org.freedesktop.Notifications", "ActionInvoked", "us",
+                            dbus.Array([dbus.UInt32(got[0]["nid"]), "open-folder"], signature="v"))
+    wait_for(lambda: calls(FM, "ShowItems"), 5.0, what="ShowItems")
+    uris = list(calls(FM, "ShowItems")[0][0])
+    assert uris == ["file://" + os.path.join(dl, "batch-%d.txt" % i) for i in range(3)], uris
+
+
+def t_batch_limit():
+    """VD_NOTIFY_MAX_BATCH_ITEMS: a batch of 34 is told of as 34 files; Open folder shows the first 32."""
+    mark = len(notifies())
+    held, _ = start_xfer("batch-held.txt", 2)  # keeps the batch open while 33 others come and go
+    for i in range(33):
+        send_file("big-batch-%02d.txt" % i)
+    assert notifies(mark) == [], "told of a batch before its end"
+    send_data(held, b"h\n")
+    finish(held)
+    wait_for(lambda: notifies(mark), 5.0, what="the batch's notification")
+    got = notifies(mark)
+    assert len(got) == 1 and got[0]["summary"] == "Received 34 files", got
+    mock(FM).ClearCalls()
+    mock(NOTIFY).EmitSignal("org.freedesktop.Notifications", "ActionInvoked", "us",
+                            dbus.Array([dbus.UInt32(got[0]["nid"]), "default"], signature="v"))
+    wait_for(lambda: calls(FM, "ShowItems"), 5.0, what="ShowItems")
+    uris = list(calls(FM, "ShowItems")[0][0])
+    dl = os.path.join(home, "Telechargements")
+    assert uris == ["file://" + os.path.join(dl, "big-batch-%02d.txt" % i) for i in range(32)], uris
+
+
 def t_progress():
     mark = len(notifies())
     size = 10 * 64 * 1024
@@ -367,6 +408,8 @@ try:
         ("--no-file-xfer: FILE_XFER_DISABLED announced, a transfer answered DISABLED", t_disabled),
         ("a completed file: a notification saying where, with an Open folder action", t_done_notification),
         ("Open folder: ShowItems with the file's URI; other notifications' actions ignored", t_action),
+        ("a batch of three files: one notification, its action shows the three", t_batch),
+        ("a batch of 34: told as 34 files, Open folder shows the first 32", t_batch_limit),
         ("a transfer over 3 s: progress in one notification, at most once a second; ctl status", t_progress),
         ("a cancelled transfer whose progress was shown: the notification says so", t_cancelled),
         ("a notification server that hangs: given up after 5 s, the next file still notified", t_notify_timeout),

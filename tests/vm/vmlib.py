@@ -323,11 +323,14 @@ class QGA:
         self.sock.sendall(json.dumps(req).encode() + b"\n")
         if not reply:
             return None
+        return self._read_reply(execute, timeout)
+
+    def _read_reply(self, what, timeout):
         deadline = time.monotonic() + timeout
         while b"\n" not in self.buf:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise VMError(f"no QGA reply to {execute} in {timeout} s")
+                raise VMError(f"no QGA reply to {what} in {timeout} s")
             self.sock.settimeout(left)
             try:
                 data = self.sock.recv(65536)
@@ -340,16 +343,26 @@ class QGA:
         return json.loads(line.lstrip(b"\xff"))
 
     def sync(self, timeout=20):
-        """guest-sync with a fresh id until the agent answers it (skips stale replies)."""
-        token = int(time.time() * 1000) % 2**31
+        """guest-sync until the agent answers, then nothing stale is left to read.
+
+        Each try sends a fresh id and reads replies until that id comes back, skipping the replies to
+        earlier tries (an agent that was slow, or read its port late, answers them in order first), so
+        the next call never reads a stale guest-sync answer."""
         deadline = time.monotonic() + timeout
+        token = int(time.time() * 1000) % 2**31
         while time.monotonic() < deadline:
-            try:
-                r = self.call("guest-sync", {"id": token}, timeout=2)
-            except VMError:
-                continue
-            if r.get("return") == token:
-                return True
+            token = (token + 1) % 2**31
+            self.call("guest-sync", {"id": token}, reply=False)
+            try_deadline = min(deadline, time.monotonic() + 2)
+            while time.monotonic() < try_deadline:
+                try:
+                    r = self._read_reply("guest-sync", max(0.05, try_deadline - time.monotonic()))
+                except VMError as e:
+                    if "closed" in str(e):
+                        raise
+                    break
+                if isinstance(r, dict) and r.get("return") == token:
+                    return True
         return False
 
 

@@ -37,7 +37,8 @@
 
 typedef struct {
     struct wl_proxy *proxy;
-    GPtrArray *mimes; /* char * */
+    GPtrArray *mimes; /* char *, at most VD_WL_MIMES_MAX */
+    bool truncated;   /* said once that the rest is ignored */
 } WlOffer;
 
 /* A client pasting host data: one send event. */
@@ -960,8 +961,10 @@ static void on_offer_mime(void *data, struct wl_proxy *proxy, const char *mime_t
 {
     WlOffer *offer = data;
     if (offer->mimes->len >= VD_WL_MIMES_MAX) {
-        if (offer->mimes->len == VD_WL_MIMES_MAX)
-            g_debug("clipboard: an offer with more than %u MIME types: the rest ignored", VD_WL_MIMES_MAX);
+        if (!offer->truncated)
+            g_message("clipboard: an offer with more than %u MIME types: \"%s\" and the rest ignored",
+                      VD_WL_MIMES_MAX, mime_type);
+        offer->truncated = true;
         return;
     }
     g_ptr_array_add(offer->mimes, g_strdup(mime_type));

@@ -348,7 +348,7 @@ static JsonArray *checked_keys(JsonObject *args, GError **error)
                         "Invalid parameter type for 'keys', expected: array of strings");
             return NULL;
         }
-        if (!*k || strchr(k, '\n') || strchr(k, '\r') || strlen(k) > VD_QGA_MAX_AUTHORIZED_KEY) {
+        if (strchr(k, '\n') || strchr(k, '\r') || strlen(k) > VD_QGA_MAX_AUTHORIZED_KEY) {
             g_set_error(error, VD_QGA_ERROR, VD_QGA_ERROR_CODE_GENERIC, "invalid OpenSSH public key: '%.64s'", k);
             return NULL;
         }
@@ -412,7 +412,8 @@ static JsonNode *keys_op(JsonObject *args, KeysOp op, GError **error)
         if (op == KEYS_ADD) {
             for (guint i = 0; i < json_array_get_length(keys); i++) {
                 const char *k = json_array_get_string_element(keys, i);
-                if (!in_lines(lines, k))
+                /* Blank: skipped (virsh set-user-sshkeys sends the empty line after a file's last key). */
+                if (*k && !in_lines(lines, k))
                     g_ptr_array_add(lines, g_strdup(k));
             }
         } else {

@@ -254,14 +254,8 @@ static void on_targets(VdXClipboard *clip, unsigned sel, Atom property)
         return;
     }
     VdClipboardGrab g = {.selection = (uint8_t)sel};
-    for (unsigned i = 0; i < s->n_guest_targets; i++) {
-        uint32_t t = vd_clip_target_to_type(&clip->atoms, s->guest_targets[i]);
-        bool dup = t == VD_CLIPBOARD_NONE;
-        for (uint32_t j = 0; j < g.n_types && !dup; j++)
-            dup = g.types[j] == t;
-        if (!dup && g.n_types < VD_LIMIT_GRAB_TYPES)
-            g.types[g.n_types++] = t;
-    }
+    for (unsigned i = 0; i < s->n_guest_targets; i++)
+        vd_clip_grab_add(&g, vd_clip_target_to_type(&clip->atoms, s->guest_targets[i]));
     if (g.n_types > 0) {
         VdSessionMsg m = {.type = VD_S_CLIPBOARD_GRAB};
         m.u.grab = g;

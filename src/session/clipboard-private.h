@@ -13,42 +13,23 @@
 #include <X11/Xatom.h>
 #include <X11/Xlib.h>
 
+#include "clipboard-common.h" /* the limits both backends enforce, the NUL terminator, GRABs */
 #include "clipboard.h"
 #include "vd-limits.h"
 
-/* --- limits and timeouts (each has a test in tests/clipboard/) --- */
+/* --- the X side's own limits (each has a test in tests/clipboard/) --- */
 
-/* The host: from REQUEST to BEGIN, and between two DATA pieces. */
-#define VD_CLIP_HOST_TIMEOUT_MS 10000u
-/* An X owner: answering a conversion, and each step of an INCR transfer to us. */
-#define VD_CLIP_OWNER_TIMEOUT_MS 5000u
-/* An X requestor: taking (deleting) each INCR chunk we wrote. */
-#define VD_CLIP_REQUESTOR_TIMEOUT_MS 5000u
 /* Largest property we write at once (also capped by the server's maximum request size); more
  * goes INCR. */
 #define VD_CLIP_X_CHUNK (1u * VD_MiB)
-/* Host data received ahead of a slow INCR requestor: above HIGH the sink is asked to stop
- * reading from the daemon, below LOW to resume; beyond MAX (a sink that cannot throttle) the
- * paste is abandoned rather than letting memory follow the clipboard's size. */
-#define VD_CLIP_THROTTLE_HIGH (4u * VD_MiB)
-#define VD_CLIP_THROTTLE_LOW (1u * VD_MiB)
-#define VD_CLIP_STREAM_BUFFER_MAX (24u * VD_MiB)
 /* Host text that must be converted (to Latin-1 for STRING) is held whole: at most this much. */
 #define VD_CLIP_CONVERT_MAX (4u * VD_MiB)
-/* X requests waiting for the host, per selection; more are refused at once. */
-#define VD_CLIP_PENDING_MAX 32u
-/* Host requests waiting for the X owner, per selection; more are answered empty at once. */
-#define VD_CLIP_HOST_PENDING_MAX 16u
 /* Pairs in one MULTIPLE request. */
 #define VD_CLIP_MULTIPLE_MAX 32u
 /* Targets read from an owner's TARGETS answer. */
 #define VD_CLIP_TARGETS_MAX 256u
-/* Bytes queued on the daemon link before a guest -> host stream pauses until it drains. */
-#define VD_CLIP_SEND_QUEUE_MAX (1u * VD_MiB)
 /* Property bytes read from the X server per round trip when sending guest data. */
 #define VD_CLIP_READ_SLICE (1u * VD_MiB)
-/* Guest data sent to a host without MAX_CLIPBOARD: what one streamed message may claim. */
-#define VD_CLIP_GUEST_MAX ((uint64_t)VD_LIMIT_STREAMED_MESSAGE - 16u)
 
 #define VD_CLIP_N_SEL 2u /* CLIPBOARD and PRIMARY, indexed by VdSelection */
 
@@ -139,10 +120,6 @@ bool vd_clip_target_plan(const VdClipAtoms *atoms, Atom target, uint32_t *ret_ty
  * Latin-1 (to convert to UTF-8). false if the owner offers nothing for it. */
 bool vd_clip_best_target(const VdClipAtoms *atoms, const Atom *targets, unsigned n, uint32_t type,
                          Atom *ret_target);
-/* How many of the len bytes that end a host transfer of type (the last DATA piece) to keep: a NUL
- * ending UTF8_TEXT is a C-string terminator, not text (real VNC viewers send one and QEMU passes it
- * on), and an X selection carries none. Everything else, embedded NULs included, is kept. */
-size_t vd_clip_host_tail_keep(uint32_t type, const uint8_t *tail, size_t len);
 /* UTF-8 -> Latin-1 into out (len bytes at most). Returns the length, or -EILSEQ when the input is
  * not valid UTF-8 or holds a character above U+00FF. */
 gssize vd_clip_utf8_to_latin1(const uint8_t *in, size_t len, uint8_t *out);

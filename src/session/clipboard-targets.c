@@ -171,13 +171,6 @@ bool vd_clip_best_target(const VdClipAtoms *a, const Atom *targets, unsigned n, 
     return false;
 }
 
-size_t vd_clip_host_tail_keep(uint32_t type, const uint8_t *tail, size_t len)
-{
-    if (type == VD_CLIPBOARD_UTF8_TEXT && len > 0 && tail[len - 1] == '\0')
-        return len - 1;
-    return len;
-}
-
 gssize vd_clip_utf8_to_latin1(const uint8_t *in, size_t len, uint8_t *out)
 {
     size_t o = 0;

@@ -25,11 +25,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "clipboard-private.h" /* the limits, vd_clip_host_tail_keep */
+#include "clipboard-common.h" /* the limits, vd_clip_host_tail_keep, vd_clip_grab_add */
 #include "wayland-private.h"
 
-/* MIME types of one offer we look at; more are ignored. */
-#define VD_WL_MIMES_MAX 256u
 /* Bytes read from an owner's pipe per read(2), and the size of the blocks guest data is held in. */
 #define VD_WL_READ_BLOCK (256u * VD_KiB)
 
@@ -933,14 +931,8 @@ static void announce(VdWlClipboard *clip, unsigned sel)
 {
     WlSel *s = &clip->sel[sel];
     VdClipboardGrab g = { .selection = (uint8_t)sel };
-    for (unsigned i = 0; s->offer && i < s->offer->mimes->len; i++) {
-        uint32_t t = mime_to_type(g_ptr_array_index(s->offer->mimes, i));
-        bool dup = t == VD_CLIPBOARD_NONE;
-        for (uint32_t j = 0; j < g.n_types && !dup; j++)
-            dup = g.types[j] == t;
-        if (!dup && g.n_types < VD_LIMIT_GRAB_TYPES)
-            g.types[g.n_types++] = t;
-    }
+    for (unsigned i = 0; s->offer && i < s->offer->mimes->len; i++)
+        vd_clip_grab_add(&g, mime_to_type(g_ptr_array_index(s->offer->mimes, i)));
     if (g.n_types > 0) {
         VdSessionMsg m = { .type = VD_S_CLIPBOARD_GRAB };
         m.u.grab = g;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-clipboard-targets.c — the clipboard's pure parts (src/session/clipboard-targets.c): which X
  * targets carry which VDAgent type, what we offer for the host's types, which target we ask an
- * owner for, and the two text conversions (UTF-8 <-> Latin-1), including every refusal. */
+ * owner for, and the two text conversions (UTF-8 <-> Latin-1), including every refusal; and the
+ * pieces both backends share (clipboard-common.c): the host text's NUL, building a GRAB. */
 #include "clipboard-private.h"
 
 #include <errno.h>
@@ -138,6 +139,24 @@ static void test_host_tail_keep(void)
     g_assert_cmpuint(vd_clip_host_tail_keep(VD_CLIPBOARD_IMAGE_BMP, (const uint8_t *)"", 1), ==, 1);
 }
 
+static void test_grab_add(void)
+{
+    /* nothing bridged, duplicates and types beyond the message's capacity are left out */
+    VdClipboardGrab g = { .selection = VD_SELECTION_CLIPBOARD };
+    vd_clip_grab_add(&g, VD_CLIPBOARD_NONE);
+    g_assert_cmpuint(g.n_types, ==, 0);
+    vd_clip_grab_add(&g, VD_CLIPBOARD_UTF8_TEXT);
+    vd_clip_grab_add(&g, VD_CLIPBOARD_IMAGE_PNG);
+    vd_clip_grab_add(&g, VD_CLIPBOARD_UTF8_TEXT);
+    g_assert_cmpuint(g.n_types, ==, 2);
+    g_assert_cmpuint(g.types[0], ==, VD_CLIPBOARD_UTF8_TEXT);
+    g_assert_cmpuint(g.types[1], ==, VD_CLIPBOARD_IMAGE_PNG);
+    for (uint32_t t = 1000; t < 1000 + 2 * VD_LIMIT_GRAB_TYPES; t++)
+        vd_clip_grab_add(&g, t);
+    g_assert_cmpuint(g.n_types, ==, VD_LIMIT_GRAB_TYPES);
+    g_assert_cmpuint(g.types[VD_LIMIT_GRAB_TYPES - 1], ==, 1000 + VD_LIMIT_GRAB_TYPES - 3);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -148,5 +167,6 @@ int main(int argc, char **argv)
     g_test_add_func("/clipboard/utf8-to-latin1", test_utf8_to_latin1);
     g_test_add_func("/clipboard/latin1-to-utf8", test_latin1_to_utf8);
     g_test_add_func("/clipboard/host-tail-keep", test_host_tail_keep);
+    g_test_add_func("/clipboard/grab-add", test_grab_add);
     return g_test_run();
 }

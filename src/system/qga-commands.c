@@ -503,14 +503,7 @@ gboolean vd_qga_command_is_known_elsewhere(const char *name)
 {
     /* qemu-ga's other verbs, which administrators often list in allow/block policies. */
     static const char *const others[] = {
-        "guest-exec", "guest-exec-status", "guest-file-open", "guest-file-close", "guest-file-read",
-        "guest-file-write", "guest-file-seek", "guest-file-flush", "guest-fsfreeze-status",
-        "guest-fsfreeze-freeze", "guest-fsfreeze-freeze-list", "guest-fsfreeze-thaw", "guest-fstrim",
-        "guest-suspend-disk", "guest-suspend-ram", "guest-suspend-hybrid", "guest-network-get-interfaces",
-        "guest-set-vcpus", "guest-get-memory-blocks", "guest-set-memory-blocks", "guest-get-memory-block-info",
-        "guest-set-user-password", "guest-set-time", "guest-get-fsinfo", "guest-get-disks", "guest-get-devices",
-        "guest-ssh-get-authorized-keys", "guest-ssh-add-authorized-keys", "guest-ssh-remove-authorized-keys",
-        "guest-get-diskstats", "guest-get-cpustats", "guest-network-get-route",
+        "guest-get-devices", "guest-get-diskstats", "guest-get-cpustats", "guest-network-get-route",
     };
     for (gsize i = 0; i < G_N_ELEMENTS(others); i++) {
         if (g_str_equal(others[i], name))

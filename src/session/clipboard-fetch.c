@@ -46,6 +46,24 @@ typedef struct {
     bool x_owned; /* XFree, else g_free */
 } VdChunk;
 
+/* The only ways a conversion moves on; a fetch never goes back to TARGETS, and DRAIN and SEND are
+ * ends. INCR -> DATA is how a whole INCR answer that proves too large is answered empty. */
+static bool fetch_transition_ok(VdFetchState from, VdFetchState to)
+{
+    switch (from) {
+    case VD_FETCH_TARGETS:
+        return false;
+    case VD_FETCH_DATA:
+        return to == VD_FETCH_INCR || to == VD_FETCH_SEND;
+    case VD_FETCH_INCR:
+        return to == VD_FETCH_DRAIN || to == VD_FETCH_SEND || to == VD_FETCH_DATA;
+    case VD_FETCH_DRAIN:
+    case VD_FETCH_SEND:
+        return false;
+    }
+    return false;
+}
+
 struct VdFetch {
     VdFetchState state;
     uint32_t type; /* what the host asked for */
@@ -72,7 +90,7 @@ static void chunk_free(VdChunk *c)
     g_free(c);
 }
 
-static void fetch_free(VdFetch *f)
+void vd_clip_fetch_free(VdFetch *f)
 {
     if (!f)
         return;
@@ -126,7 +144,7 @@ static void fetch_end(VdXClipboard *clip, unsigned sel, bool failed)
     }
     if (f->state != VD_FETCH_INCR && f->state != VD_FETCH_DRAIN)
         XDeleteProperty(clip->dpy, clip->win, clip->atoms.property[sel]);
-    fetch_free(f);
+    vd_clip_fetch_free(f);
     next(clip, sel);
 }
 
@@ -146,6 +164,14 @@ static gboolean on_owner_timeout(gpointer data)
     fetch_end(clip, s->index, true);
     XFlush(clip->dpy);
     return G_SOURCE_REMOVE;
+}
+
+static void fetch_set_state(VdFetch *f, unsigned sel, VdFetchState to)
+{
+    if (!fetch_transition_ok(f->state, to))
+        g_critical("clipboard: BUG: %s conversion state %s -> %s", vd_selection_to_string(sel),
+                   fetch_state_to_string(f->state), fetch_state_to_string(to));
+    f->state = to;
 }
 
 static void arm_owner_timer(VdXClipboard *clip, unsigned sel)
@@ -279,7 +305,7 @@ static void pump(VdXClipboard *clip, unsigned sel);
 static void begin_send(VdXClipboard *clip, unsigned sel)
 {
     VdFetch *f = clip->sel[sel].fetch;
-    f->state = VD_FETCH_SEND;
+    fetch_set_state(f, sel, VD_FETCH_SEND);
     g_clear_handle_id(&f->timer, g_source_remove);
     VdSessionMsg m = {.type = VD_S_CLIPBOARD_BEGIN};
     m.u.begin.selection = (uint8_t)sel;
@@ -344,12 +370,12 @@ static void on_data_answer(VdXClipboard *clip, unsigned sel, Atom property)
     if (data)
         XFree(data);
     if (type == clip->atoms.incr) {
-        f->state = VD_FETCH_INCR;
+        fetch_set_state(f, sel, VD_FETCH_INCR);
         f->latin1 = false;
         if (first > 0 && (uint64_t)first > guest_limit(clip)) {
             refuse_too_large(clip, sel, (uint64_t)first);
             reply_empty(clip, sel, f->type);
-            f->state = VD_FETCH_DRAIN;
+            fetch_set_state(f, sel, VD_FETCH_DRAIN);
         }
         /* Deleting the INCR property asks the owner for the first chunk. */
         XDeleteProperty(clip->dpy, clip->win, property);
@@ -428,7 +454,7 @@ static void on_incr_chunk(VdXClipboard *clip, unsigned sel)
             f->total = f->received;
         if (f->total > guest_limit(clip)) {
             refuse_too_large(clip, sel, f->total);
-            f->state = VD_FETCH_DATA; /* not sent yet: fetch_end answers empty */
+            fetch_set_state(f, sel, VD_FETCH_DATA); /* not sent yet: fetch_end answers empty */
             fetch_end(clip, sel, true);
             return;
         }
@@ -447,7 +473,7 @@ static void on_incr_chunk(VdXClipboard *clip, unsigned sel)
         g_message("clipboard: the %s owner sent INCR data of format %d: the host gets an empty answer",
                   vd_selection_to_string(sel), format);
         reply_empty(clip, sel, f->type);
-        f->state = VD_FETCH_DRAIN;
+        fetch_set_state(f, sel, VD_FETCH_DRAIN);
         return;
     }
     if (f->received + len > fetch_limit(clip, f)) {
@@ -455,7 +481,7 @@ static void on_incr_chunk(VdXClipboard *clip, unsigned sel)
         refuse_too_large(clip, sel, f->received + len);
         reply_empty(clip, sel, f->type);
         g_queue_clear_full(&f->chunks, (GDestroyNotify)chunk_free);
-        f->state = VD_FETCH_DRAIN;
+        fetch_set_state(f, sel, VD_FETCH_DRAIN);
         return;
     }
     VdChunk *c = g_new0(VdChunk, 1);
@@ -621,7 +647,7 @@ void vd_clip_fetch_cancel(VdXClipboard *clip, unsigned sel, bool reply)
         }
         s->fetch = NULL;
         XDeleteProperty(clip->dpy, clip->win, clip->atoms.property[sel]);
-        fetch_free(f);
+        vd_clip_fetch_free(f);
     }
     while (!g_queue_is_empty(&s->host_requests)) {
         uint32_t type = GPOINTER_TO_UINT(g_queue_pop_head(&s->host_requests));

@@ -176,7 +176,8 @@ void vd_clip_serve_free_all(VdXClipboard *clip);
 /* The host side of sel's current request is over (all data, or failure != NULL). May free it. */
 void vd_clip_serve_host_done(VdXClipboard *clip, unsigned sel, const char *failure);
 void vd_clip_send_notify(VdXClipboard *clip, const VdXReq *req, Atom property);
-void vd_clip_xreq_free(VdXReq *req);
+void vd_clip_xreq_free(VdXReq *req); /* accepts NULL */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdXReq, vd_clip_xreq_free)
 /* Frees req when neither the host side nor a delivery holds it any more. */
 void vd_clip_xreq_maybe_free(VdXReq *req);
 
@@ -194,6 +195,8 @@ void vd_clip_pieces_push(VdXReq *req, GBytes *bytes);
 void vd_clip_delivery_update_throttle(VdXReq *req);
 
 /* clipboard-fetch.c */
+void vd_clip_fetch_free(VdFetch *f); /* accepts NULL; does not detach it from its selection */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VdFetch, vd_clip_fetch_free)
 void vd_clip_fetch_targets(VdXClipboard *clip, unsigned sel);
 void vd_clip_fetch_host_request(VdXClipboard *clip, unsigned sel, uint32_t type);
 bool vd_clip_fetch_selection_notify(VdXClipboard *clip, const XSelectionEvent *ev);

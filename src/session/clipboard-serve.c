@@ -361,6 +361,8 @@ void vd_clip_serve_host_msg(VdXClipboard *clip, const VdSessionMsg *msg)
         }
         break;
     default:
+        /* vd_xclipboard_handle_msg() sends only the three above here. */
+        g_critical("clipboard: BUG: %s reached the host data path", vd_session_msg_type_to_string(msg->type));
         break;
     }
 }

@@ -256,6 +256,7 @@ static void resync(VdXClipboard *clip)
 
 VdXClipboard *vd_xclipboard_new(Display *dpy, const VdXClipboardSink *sink, void *user_data, GError **error)
 {
+    g_return_val_if_fail(dpy && sink, NULL);
     int event_base, error_base, major = 0, minor = 0;
     if (!XFixesQueryExtension(dpy, &event_base, &error_base) || !XFixesQueryVersion(dpy, &major, &minor) ||
         major < 1) {
@@ -316,6 +317,7 @@ void vd_xclipboard_free(VdXClipboard *clip)
 
 bool vd_xclipboard_handle_event(VdXClipboard *clip, XEvent *ev)
 {
+    g_return_val_if_fail(clip && ev, false);
     bool mine = true;
     if (ev->type == clip->fixes_event_base + XFixesSelectionNotify) {
         on_fixes_notify(clip, (XFixesSelectionNotifyEvent *)ev);
@@ -358,6 +360,7 @@ bool vd_xclipboard_handle_event(VdXClipboard *clip, XEvent *ev)
 
 void vd_xclipboard_handle_msg(VdXClipboard *clip, const VdSessionMsg *msg)
 {
+    g_return_if_fail(clip && msg);
     switch (msg->type) {
     case VD_S_CLIPBOARD_GRAB:
         on_host_grab(clip, &msg->u.grab);
@@ -389,6 +392,7 @@ void vd_xclipboard_handle_msg(VdXClipboard *clip, const VdSessionMsg *msg)
 
 void vd_xclipboard_set_host_state(VdXClipboard *clip, bool connected, const VdCaps *caps, int32_t max_clipboard)
 {
+    g_return_if_fail(clip);
     bool was_primary = vd_caps_has(&clip->caps, VD_CAP_CLIPBOARD_SELECTION);
     if (caps)
         clip->caps = *caps;
@@ -405,6 +409,7 @@ void vd_xclipboard_set_host_state(VdXClipboard *clip, bool connected, const VdCa
 
 void vd_xclipboard_set_active(VdXClipboard *clip, bool active)
 {
+    g_return_if_fail(clip);
     clip->active = active;
     resync(clip);
     XFlush(clip->dpy);
@@ -412,6 +417,7 @@ void vd_xclipboard_set_active(VdXClipboard *clip, bool active)
 
 void vd_xclipboard_link_down(VdXClipboard *clip)
 {
+    g_return_if_fail(clip);
     clip->link_up = false;
     /* A new daemon tells us the host's state afresh. */
     clip->host_connected = false;
@@ -421,6 +427,7 @@ void vd_xclipboard_link_down(VdXClipboard *clip)
 
 void vd_xclipboard_link_up(VdXClipboard *clip)
 {
+    g_return_if_fail(clip);
     clip->link_up = true;
     resync(clip);
     XFlush(clip->dpy);
@@ -428,6 +435,7 @@ void vd_xclipboard_link_up(VdXClipboard *clip)
 
 void vd_xclipboard_writable(VdXClipboard *clip)
 {
+    g_return_if_fail(clip);
     vd_clip_fetch_writable(clip);
     XFlush(clip->dpy);
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* agents.c — accept, identify and talk to session agents (see agents.h).
+/* agents.c — a session agent connection's life: accept, HELLO, framing, queues, close (see
+ * agents.h; identification is agents-identify.c, the status document agents-status.c).
  *
  * Defences against the spice-vdagentd flaws of 2020, each where it lives:
  *   CVE-2020-25650 (a local user could make the daemon allocate without bound through file
@@ -12,13 +13,13 @@
  *   CVE-2020-25652 (unbounded connections kept the legitimate agent out): at most
  *     VD_AGENTS_MAX_CONNECTIONS, VD_AGENTS_MAX_PER_UID per user, a HELLO deadline, frames of at
  *     most VD_IPC_MAX_PAYLOAD, and only the owner of a session can claim it (on_new_connection(),
- *     on_lookup()).
+ *     agents-identify.c on_lookup()).
  *   CVE-2020-25653 (a race in identifying new connections let a user become the active agent):
  *     nothing of a connection is read until it is identified; its pid is pinned by a pidfd taken
  *     at accept (or its start time where the kernel has no SO_PEERPIDFD) and re-checked after the
- *     asynchronous session lookup (on_lookup(), peer_still_there()).
+ *     asynchronous session lookup (agents-identify.c: on_lookup(), agents_peer_still_there()).
  */
-#include "agents.h"
+#include "agents-private.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,110 +43,6 @@
 #define SO_PEERPIDFD 77
 #endif
 
-/* Why a connection was refused, for status ("counters"."errors"). */
-typedef enum {
-    REFUSED_OTHER = 0,  /* hello timeout, version, the peer vanished while identified */
-    REFUSED_NOT_OWNER,  /* the session (or the pinned display) belongs to another user */
-    REFUSED_DUPLICATE,  /* another live agent serves the session */
-    REFUSED_LIMIT,      /* connection limits */
-    REFUSED_NO_SESSION, /* no logind session, or it ended */
-    REFUSED_END,
-} Refusal;
-
-/* Per session message type counters; types past the table share the last slot. */
-#define AGENT_COUNTED_TYPES 64u
-
-typedef struct {
-    uint64_t messages[AGENT_COUNTED_TYPES];
-    uint64_t bytes[AGENT_COUNTED_TYPES];
-} TypeCounters;
-
-static inline void count_type(TypeCounters *c, uint16_t type, size_t len)
-{
-    unsigned i = type < AGENT_COUNTED_TYPES ? type : AGENT_COUNTED_TYPES - 1;
-    c->messages[i]++;
-    c->bytes[i] += len;
-}
-
-typedef enum {
-    AGENT_IDENTIFYING, /* peer credentials known, session lookup running; nothing is read */
-    AGENT_HELLO,       /* identified; waiting for its HELLO */
-    AGENT_READY,
-} AgentState;
-
-static const char *agent_state_to_string(AgentState s)
-{
-    switch (s) {
-    case AGENT_IDENTIFYING: return "identifying";
-    case AGENT_HELLO: return "hello";
-    case AGENT_READY: return "ready";
-    }
-    return "unknown";
-}
-
-struct VdAgent {
-    VdAgents *agents;
-    uint64_t serial;
-    int fd;
-    int pidfd;                   /* -1 where the kernel has no SO_PEERPIDFD */
-    unsigned long long start_time; /* of pid, when there is no pidfd */
-    uid_t uid;
-    pid_t pid;
-    AgentState state;
-    char *session;
-    char *name;
-    char *software;
-    uint32_t features; /* in use: the HELLO's ∩ ours, every one for a pre-1.1 agent's 0 */
-    guint watch;
-    GIOCondition watch_cond;
-    guint hello_timer;
-    guint stall_timer;
-    GCancellable *lookup;
-    VdIpcDecoder *decoder;
-    VdOutQueue out;
-    bool in_dispatch;
-    bool in_send;   /* inside vd_agent_send(): the router is mid-operation, never call it back */
-    guint defer_id;
-    bool doomed;    /* destroy when the dispatch in progress returns */
-    bool closing;   /* an ERROR was queued: read nothing more, deliver it, then linger */
-    bool retired;   /* the router was told it is gone */
-    bool lingering; /* ERROR delivered, write side shut: waiting for the peer to read it and leave */
-    bool full;       /* its queue went over VD_AGENT_OUT_HIGH: drained() is owed */
-    bool hello_sent; /* our HELLO is queued: a refusal comes after it, so the peer can read why */
-    VdLogLimit log;  /* what its frames make the router say */
-    guint linger_timer;
-    void *data;
-    uint64_t frames_in, frames_out;
-};
-
-struct VdAgents {
-    VdSessions *sessions;
-    VdAgentsHandlers h;
-    void *user_data;
-    VdListener *listener;
-    VdLogLimits *uid_log; /* lines about connections, per uid: a connect loop is one peer */
-    char *socket_path;  /* bound by us: unlinked at exit */
-    GList *all;         /* VdAgent*, connection order */
-    uint64_t next_serial;
-    bool reading;
-    bool pinned;        /* tracking none: the uid of the first agent */
-    uid_t pinned_uid;
-    uint8_t *rbuf;
-    VdTraceFunc trace;
-    void *trace_data;
-    uint64_t accepted, refused, protocol_errors, stalled;
-    uint64_t refused_by[REFUSED_END];
-    TypeCounters to_agent, from_agent;
-    GList *lookups;     /* Lookup*, outstanding session lookups */
-};
-
-/* A session lookup in flight. It names its agent by serial, never by pointer: the agent may be
- * gone (and its memory reused) by the time logind answers, even after a cancel. */
-typedef struct {
-    VdAgents *agents; /* NULL once the agents are freed */
-    uint64_t serial;
-} Lookup;
-
 static void agent_destroy(VdAgent *agent);
 static void defer(VdAgent *agent);
 static gboolean on_agent_fd(int fd, GIOCondition cond, gpointer user_data);
@@ -164,7 +61,7 @@ static void update_name(VdAgent *agent)
     vd_log_limit_set_peer(&agent->log, peer);
 }
 
-static VdLogLimit *uid_log(VdAgent *agent)
+VdLogLimit *agents_uid_log(VdAgent *agent)
 {
     return vd_log_limits_for_uid(agent->agents->uid_log, agent->uid);
 }
@@ -204,7 +101,7 @@ static void update_watch(VdAgent *agent)
     agent->watch_cond = want;
 }
 
-static size_t queued(const VdAgent *agent)
+size_t agents_queued(const VdAgent *agent)
 {
     return vd_outq_queued(&agent->out);
 }
@@ -213,7 +110,7 @@ static size_t queued(const VdAgent *agent)
  * hold up data for this one (it is dropped after VD_AGENT_STALL_MS). */
 static void check_drained(VdAgent *agent)
 {
-    if (!agent->full || queued(agent) >= VD_AGENT_OUT_HIGH)
+    if (!agent->full || agents_queued(agent) >= VD_AGENT_OUT_HIGH)
         return;
     agent->full = false;
     if (agent->agents->h.drained)
@@ -225,7 +122,7 @@ static gboolean on_stall(gpointer user_data)
     VdAgent *agent = user_data;
     agent->stall_timer = 0;
     agent->agents->stalled++;
-    vd_limited_warning(uid_log(agent), "stalled agent", "agent %s: has not read its socket for %u s; disconnecting it", agent->name,
+    vd_limited_warning(agents_uid_log(agent), "stalled agent", "agent %s: has not read its socket for %u s; disconnecting it", agent->name,
               VD_AGENT_STALL_MS / 1000);
     agent_destroy(agent);
     return G_SOURCE_REMOVE;
@@ -236,12 +133,12 @@ static bool do_write(VdAgent *agent)
 {
     ssize_t w = vd_outq_flush(&agent->out, agent->fd, true);
     if (w < 0) {
-        vd_limited_message(uid_log(agent), "write error", "agent %s: write error: %s; disconnecting it",
+        vd_limited_message(agents_uid_log(agent), "write error", "agent %s: write error: %s; disconnecting it",
                            agent->name, g_strerror((int)-w));
         agent_destroy(agent);
         return false;
     }
-    if (queued(agent) >= VD_AGENT_OUT_HIGH) {
+    if (agents_queued(agent) >= VD_AGENT_OUT_HIGH) {
         agent->full = true;
         if (!agent->stall_timer)
             agent->stall_timer = g_timeout_add(VD_AGENT_STALL_MS, on_stall, agent);
@@ -249,7 +146,7 @@ static bool do_write(VdAgent *agent)
         g_source_remove(agent->stall_timer);
         agent->stall_timer = 0;
     }
-    if (agent->closing && !agent->lingering && queued(agent) == 0) {
+    if (agent->closing && !agent->lingering && agents_queued(agent) == 0) {
         /* The ERROR is out: let the peer read it (its write of a HELLO would otherwise fail
          * with EPIPE before it looks), discarding what it still sends, for a bounded time. */
         shutdown(agent->fd, SHUT_WR);
@@ -277,7 +174,7 @@ static void agent_retire(VdAgent *agent)
         return;
     agent->retired = true;
     if (agent->state == AGENT_READY) {
-        vd_limited_message(uid_log(agent), "disconnected", "agent %s disconnected", agent->name);
+        vd_limited_message(agents_uid_log(agent), "disconnected", "agent %s disconnected", agent->name);
         if (agent->agents->h.gone)
             agent->agents->h.gone(agent, agent->agents->user_data);
     }
@@ -295,7 +192,7 @@ void vd_agent_close(VdAgent *agent, uint32_t code, const char *message)
 {
     if (agent->closing)
         return;
-    vd_limited_message(uid_log(agent), "closing", "agent %s: closing: %s (%s)", agent->name, message,
+    vd_limited_message(agents_uid_log(agent), "closing", "agent %s: closing: %s (%s)", agent->name, message,
                        vd_ipc_error_code_to_string(code));
     queue_error(agent, code, message);
     agent->closing = true;
@@ -381,47 +278,6 @@ static void agent_destroy(VdAgent *agent)
     g_free(agent);
 }
 
-/* --- identification --- */
-
-static unsigned long long proc_start_time(pid_t pid)
-{
-    char path[64];
-    g_snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    g_autofree char *text = NULL;
-    if (!g_file_get_contents(path, &text, NULL, NULL))
-        return 0;
-    /* Field 22, counted after the command name, which may contain anything but ends at the last ')'. */
-    const char *p = strrchr(text, ')');
-    if (!p)
-        return 0;
-    unsigned long long start = 0;
-    int field = 2;
-    for (p++; *p && field < 22; p++)
-        if (*p == ' ')
-            field++;
-    if (field == 22)
-        start = g_ascii_strtoull(p, NULL, 10);
-    return start;
-}
-
-/* Whether the process that connected is still the one with this pid. */
-static bool peer_still_there(const VdAgent *agent)
-{
-    if (agent->pidfd >= 0) {
-        char path[64];
-        g_snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", agent->pidfd);
-        g_autofree char *text = NULL;
-        if (!g_file_get_contents(path, &text, NULL, NULL))
-            return false;
-        const char *line = strstr(text, "\nPid:");
-        if (!line)
-            return false;
-        /* "Pid: -1" once the process has exited. */
-        return g_ascii_strtoll(line + 5, NULL, 10) == agent->pid;
-    }
-    return agent->start_time != 0 && proc_start_time(agent->pid) == agent->start_time;
-}
-
 static VdAgent *agent_for_session(VdAgents *agents, const char *session, const VdAgent *except)
 {
     for (GList *l = agents->all; l; l = l->next) {
@@ -432,7 +288,7 @@ static VdAgent *agent_for_session(VdAgents *agents, const char *session, const V
     return NULL;
 }
 
-static void refuse(VdAgent *agent, uint32_t code, Refusal reason, const char *why)
+void agents_refuse(VdAgent *agent, uint32_t code, Refusal reason, const char *why)
 {
     if (code == VD_IPC_ERR_BAD_FRAME) {
         agent->agents->protocol_errors++;
@@ -444,7 +300,7 @@ static void refuse(VdAgent *agent, uint32_t code, Refusal reason, const char *wh
 }
 
 /* Identification done (session known and checked): now, and only now, its bytes are read. */
-static void identified(VdAgent *agent, const char *session)
+void agents_identified(VdAgent *agent, const char *session)
 {
     g_free(agent->session);
     agent->session = g_strdup(session);
@@ -453,63 +309,11 @@ static void identified(VdAgent *agent, const char *session)
     update_watch(agent);
 }
 
-static void on_lookup(const char *session_id, const GError *error, void *user_data)
-{
-    g_autofree Lookup *lookup = user_data;
-    if (!lookup->agents)
-        return;
-    lookup->agents->lookups = g_list_remove(lookup->agents->lookups, lookup);
-    VdAgent *agent = NULL;
-    for (GList *l = lookup->agents->all; l; l = l->next)
-        if (((VdAgent *)l->data)->serial == lookup->serial)
-            agent = l->data;
-    if (!agent)
-        return; /* gone meanwhile */
-    g_clear_object(&agent->lookup);
-    if (!session_id) {
-        g_autofree char *why = g_strdup_printf("no logind session: %s", error ? error->message : "unknown");
-        refuse(agent, VD_IPC_ERR_PERMISSION, REFUSED_NO_SESSION, why);
-        return;
-    }
-    /* CVE-2020-25653: the lookup mapped a pid to a session; make sure that pid is still the
-     * process that connected (not a later one that reused the number). */
-    if (!peer_still_there(agent)) {
-        refuse(agent, VD_IPC_ERR_PERMISSION, REFUSED_OTHER, "the connecting process exited before it was identified");
-        return;
-    }
-    VdSessionInfo info = { 0 };
-    if (vd_sessions_get(agent->agents->sessions, session_id, &info) < 0) {
-        refuse(agent, VD_IPC_ERR_PERMISSION, REFUSED_NO_SESSION, "its session is not known to logind");
-        return;
-    }
-    bool ok = info.uid == agent->uid || agent->uid == 0;
-    vd_session_info_clear(&info);
-    if (!ok) {
-        refuse(agent, VD_IPC_ERR_PERMISSION, REFUSED_NOT_OWNER, "the session belongs to another user");
-        return;
-    }
-    identified(agent, session_id);
-}
-
-static void identify_none(VdAgent *agent)
-{
-    VdAgents *agents = agent->agents;
-    /* Without logind nobody can say which user owns the display. The first agent's uid is pinned
-     * (the owner of the X display that agent serves, in the one-user setups this mode is for);
-     * after that only root and that uid are accepted. Deny by default. */
-    if (agent->uid != 0 && agents->pinned && agent->uid != agents->pinned_uid) {
-        refuse(agent, VD_IPC_ERR_PERMISSION, REFUSED_NOT_OWNER,
-               "session tracking is off and this is not the display owner");
-        return;
-    }
-    identified(agent, "none");
-}
-
 static gboolean on_hello_timeout(gpointer user_data)
 {
     VdAgent *agent = user_data;
     agent->hello_timer = 0;
-    refuse(agent, VD_IPC_ERR_TIMEOUT, REFUSED_OTHER, "no HELLO in time");
+    agents_refuse(agent, VD_IPC_ERR_TIMEOUT, REFUSED_OTHER, "no HELLO in time");
     return G_SOURCE_REMOVE;
 }
 
@@ -518,7 +322,7 @@ static void handle_hello(VdAgent *agent, const VdSessionMsg *msg)
     VdAgents *agents = agent->agents;
     const VdIpcHello *hello = &msg->u.hello;
     if (hello->magic != VD_SESSION_MAGIC || hello->version_major != VD_SESSION_VERSION_MAJOR) {
-        refuse(agent, VD_IPC_ERR_VERSION, REFUSED_OTHER, "unsupported session protocol");
+        agents_refuse(agent, VD_IPC_ERR_VERSION, REFUSED_OTHER, "unsupported session protocol");
         return;
     }
     if (agent->hello_timer) {
@@ -533,8 +337,8 @@ static void handle_hello(VdAgent *agent, const VdSessionMsg *msg)
      * earlier agent whose process is gone is replaced; a live one keeps its place. */
     VdAgent *other = agent_for_session(agents, agent->session, agent);
     if (other) {
-        if (peer_still_there(other)) {
-            refuse(agent, VD_IPC_ERR_LIMIT, REFUSED_DUPLICATE, "another agent already serves this session");
+        if (agents_peer_still_there(other)) {
+            agents_refuse(agent, VD_IPC_ERR_LIMIT, REFUSED_DUPLICATE, "another agent already serves this session");
             return;
         }
         g_message("agent %s replaces %s, whose process is gone", agent->name, other->name);
@@ -550,7 +354,7 @@ static void handle_hello(VdAgent *agent, const VdSessionMsg *msg)
     queue_hello(agent);
     agent->state = AGENT_READY;
     /* Audit: a user process now receives clipboard, monitor and file data. */
-    vd_limited_message(uid_log(agent), "accepted", "agent %s accepted (\"%s\")", agent->name,
+    vd_limited_message(agents_uid_log(agent), "accepted", "agent %s accepted (\"%s\")", agent->name,
                        agent->software ? agent->software : "");
     if (agents->h.ready)
         agents->h.ready(agent, agents->user_data);
@@ -576,16 +380,16 @@ static int on_frame(uint16_t type, const uint8_t *payload, size_t len, void *use
     }
     if (r < 0) {
         g_autofree char *why = g_strdup_printf("malformed %s: %s", vd_session_msg_type_to_string(type), reason);
-        refuse(agent, VD_IPC_ERR_BAD_FRAME, REFUSED_OTHER, why);
+        agents_refuse(agent, VD_IPC_ERR_BAD_FRAME, REFUSED_OTHER, why);
         return 1;
     }
     if (agent->state == AGENT_HELLO) {
         if (type == VD_IPC_HELLO)
             handle_hello(agent, &msg);
         else
-            refuse(agent, VD_IPC_ERR_BAD_FRAME, REFUSED_OTHER, "the first message must be HELLO");
+            agents_refuse(agent, VD_IPC_ERR_BAD_FRAME, REFUSED_OTHER, "the first message must be HELLO");
     } else if (type == VD_IPC_HELLO) {
-        refuse(agent, VD_IPC_ERR_BAD_FRAME, REFUSED_OTHER, "a second HELLO");
+        agents_refuse(agent, VD_IPC_ERR_BAD_FRAME, REFUSED_OTHER, "a second HELLO");
     } else if (type == VD_IPC_ERROR) {
         vd_limited_message(&agent->log, "error report", "agent %s reports an error: %s (%s)", agent->name,
                            msg.u.error.message,
@@ -611,7 +415,7 @@ static gboolean on_agent_fd(int fd, GIOCondition cond, gpointer user_data)
         /* Not reading (identifying, paused): only a hang-up matters. */
         if (cond & (G_IO_HUP | G_IO_ERR)) {
             if (agent->state == AGENT_IDENTIFYING)
-                vd_limited_message(uid_log(agent), "hung up early", "agent %s hung up before it was identified",
+                vd_limited_message(agents_uid_log(agent), "hung up early", "agent %s hung up before it was identified",
                                    agent->name);
             agent_destroy(agent);
         }
@@ -625,7 +429,7 @@ static gboolean on_agent_fd(int fd, GIOCondition cond, gpointer user_data)
     }
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
         if (vd_ipc_decoder_pending(agent->decoder))
-            vd_limited_message(uid_log(agent), "left mid-frame", "agent %s left in the middle of a frame",
+            vd_limited_message(agents_uid_log(agent), "left mid-frame", "agent %s left in the middle of a frame",
                                agent->name);
         agent_destroy(agent);
         return G_SOURCE_CONTINUE;
@@ -638,7 +442,7 @@ static gboolean on_agent_fd(int fd, GIOCondition cond, gpointer user_data)
     agent->in_dispatch = false;
     if (r == -EBADMSG) {
         g_autofree char *why = g_strdup_printf("bad frame: %s", reason);
-        refuse(agent, VD_IPC_ERR_BAD_FRAME, REFUSED_OTHER, why);
+        agents_refuse(agent, VD_IPC_ERR_BAD_FRAME, REFUSED_OTHER, why);
     }
     if (agent->doomed) {
         agent->doomed = false;
@@ -717,7 +521,7 @@ static void on_new_connection(int fd, const struct ucred *credp, void *user_data
     if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 && pidfd >= 0)
         agent->pidfd = pidfd;
     else
-        agent->start_time = proc_start_time(cred.pid);
+        agent->start_time = agents_proc_start_time(cred.pid);
     agent->decoder = vd_ipc_decoder_new(VD_IPC_MAX_PAYLOAD);
     vd_outq_init(&agent->out);
     agent->state = AGENT_IDENTIFYING;
@@ -728,15 +532,10 @@ static void on_new_connection(int fd, const struct ucred *credp, void *user_data
     update_watch(agent);
     g_debug("session socket: connection from uid %u pid %d", (unsigned)cred.uid, cred.pid);
     if (!tracking(agents)) {
-        identify_none(agent);
+        agents_identify_none(agent);
         return;
     }
-    agent->lookup = g_cancellable_new();
-    Lookup *lookup = g_new0(Lookup, 1);
-    lookup->agents = agents;
-    lookup->serial = agent->serial;
-    agents->lookups = g_list_prepend(agents->lookups, lookup);
-    vd_sessions_lookup_pid(agents->sessions, agent->pid, agent->lookup, on_lookup, lookup);
+    agents_identify_logind(agent);
 }
 
 VdAgents *vd_agents_new(VdSessions *sessions, const VdAgentsHandlers *handlers, void *user_data)
@@ -830,13 +629,13 @@ void vd_agents_sessions_changed(VdAgents *agents)
             continue;
         VdSessionInfo info = { 0 };
         if (vd_sessions_get(agents->sessions, agent->session, &info) < 0) {
-            refuse(agent, VD_IPC_ERR_NOT_ACTIVE, REFUSED_NO_SESSION, "its session ended");
+            agents_refuse(agent, VD_IPC_ERR_NOT_ACTIVE, REFUSED_NO_SESSION, "its session ended");
             continue;
         }
         bool ok = info.uid == agent->uid || agent->uid == 0;
         vd_session_info_clear(&info);
         if (!ok)
-            refuse(agent, VD_IPC_ERR_PERMISSION, REFUSED_NOT_OWNER, "its session now belongs to another user");
+            agents_refuse(agent, VD_IPC_ERR_PERMISSION, REFUSED_NOT_OWNER, "its session now belongs to another user");
     }
 }
 
@@ -865,113 +664,9 @@ void vd_agents_set_trace(VdAgents *agents, VdTraceFunc func, void *user_data)
     agents->trace_data = user_data;
 }
 
-void vd_agents_status(const VdAgents *agents, const VdAgent *active, JsonBuilder *b)
-{
-    json_builder_set_member_name(b, "agents");
-    json_builder_begin_array(b);
-    for (GList *l = agents->all; l; l = l->next) {
-        const VdAgent *a = l->data;
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "session");
-        if (a->session)
-            json_builder_add_string_value(b, a->session);
-        else
-            json_builder_add_null_value(b);
-        json_builder_set_member_name(b, "pid");
-        json_builder_add_int_value(b, a->pid);
-        json_builder_set_member_name(b, "uid");
-        json_builder_add_int_value(b, a->uid);
-        json_builder_set_member_name(b, "state");
-        json_builder_add_string_value(b, a->closing ? "closing" : agent_state_to_string(a->state));
-        json_builder_set_member_name(b, "active");
-        json_builder_add_boolean_value(b, a == active);
-        json_builder_set_member_name(b, "features");
-        json_builder_begin_array(b);
-        for (uint32_t bit = 1; bit & VD_SESSION_FEATURES_ALL; bit <<= 1)
-            if (a->features & bit)
-                json_builder_add_string_value(b, vd_session_feature_to_string(bit));
-        json_builder_end_array(b);
-        json_builder_set_member_name(b, "software");
-        json_builder_add_string_value(b, a->software ? a->software : "");
-        json_builder_set_member_name(b, "queued");
-        json_builder_add_int_value(b, (gint64)queued(a));
-        json_builder_end_object(b);
-    }
-    json_builder_end_array(b);
-}
-
-static void add_type_counters(JsonBuilder *b, const char *name, const TypeCounters *c)
-{
-    json_builder_set_member_name(b, name);
-    json_builder_begin_object(b);
-    /* Types this build does not know (a newer peer's) are summed under "UNKNOWN". */
-    uint64_t unknown_messages = 0, unknown_bytes = 0;
-    for (unsigned t = 0; t < AGENT_COUNTED_TYPES; t++) {
-        if (!c->messages[t])
-            continue;
-        const char *type_name = vd_session_msg_type_to_string(t);
-        if (t == AGENT_COUNTED_TYPES - 1 || g_str_equal(type_name, "UNKNOWN")) {
-            unknown_messages += c->messages[t];
-            unknown_bytes += c->bytes[t];
-            continue;
-        }
-        json_builder_set_member_name(b, type_name);
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "messages");
-        json_builder_add_int_value(b, (gint64)c->messages[t]);
-        json_builder_set_member_name(b, "bytes");
-        json_builder_add_int_value(b, (gint64)c->bytes[t]);
-        json_builder_end_object(b);
-    }
-    if (unknown_messages) {
-        json_builder_set_member_name(b, "UNKNOWN");
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "messages");
-        json_builder_add_int_value(b, (gint64)unknown_messages);
-        json_builder_set_member_name(b, "bytes");
-        json_builder_add_int_value(b, (gint64)unknown_bytes);
-        json_builder_end_object(b);
-    }
-    json_builder_end_object(b);
-}
-
-void vd_agents_counters(const VdAgents *agents, JsonBuilder *b)
-{
-    add_type_counters(b, "to_agent", &agents->to_agent);
-    add_type_counters(b, "from_agent", &agents->from_agent);
-}
-
-void vd_agents_errors(const VdAgents *agents, JsonBuilder *b)
-{
-    static const char *const names[REFUSED_END] = {
-        [REFUSED_NOT_OWNER] = "refused_not_owner",
-        [REFUSED_DUPLICATE] = "refused_duplicate",
-        [REFUSED_LIMIT] = "refused_limit",
-        [REFUSED_NO_SESSION] = "refused_no_session",
-    };
-    for (unsigned i = 0; i < REFUSED_END; i++) {
-        if (!names[i])
-            continue;
-        json_builder_set_member_name(b, names[i]);
-        json_builder_add_int_value(b, (gint64)agents->refused_by[i]);
-    }
-    json_builder_set_member_name(b, "agent_stalled");
-    json_builder_add_int_value(b, (gint64)agents->stalled);
-}
-
 uint32_t vd_agent_features(const VdAgent *agent)
 {
     return agent->features;
-}
-
-uint64_t vd_agents_refused(const VdAgents *agents)
-{
-    return agents->refused;
-}
-
-uint64_t vd_agents_protocol_errors(const VdAgents *agents)
-{
-    return agents->protocol_errors;
 }
 
 int vd_agent_send(VdAgent *agent, const VdSessionMsg *msg)
@@ -979,11 +674,11 @@ int vd_agent_send(VdAgent *agent, const VdSessionMsg *msg)
     VdAgents *agents = agent->agents;
     if (agent->closing || agent->state != AGENT_READY)
         return -ENOTCONN;
-    if (queued(agent) >= VD_AGENT_OUT_MAX) {
+    if (agents_queued(agent) >= VD_AGENT_OUT_MAX) {
         /* Closed from the main loop, not from inside whoever is sending (in_send). */
         agent->in_send = true;
         agents->stalled++;
-        refuse(agent, VD_IPC_ERR_LIMIT, REFUSED_OTHER, "its output queue is full");
+        agents_refuse(agent, VD_IPC_ERR_LIMIT, REFUSED_OTHER, "its output queue is full");
         agent->in_send = false;
         return -ENOBUFS;
     }
@@ -1007,14 +702,14 @@ int vd_agent_send(VdAgent *agent, const VdSessionMsg *msg)
         if (!alive)
             return -EPIPE;
     }
-    if (queued(agent) >= VD_AGENT_OUT_HIGH)
+    if (agents_queued(agent) >= VD_AGENT_OUT_HIGH)
         agent->full = true;
     return 0;
 }
 
 bool vd_agent_full(const VdAgent *agent)
 {
-    return queued(agent) >= VD_AGENT_OUT_HIGH;
+    return agents_queued(agent) >= VD_AGENT_OUT_HIGH;
 }
 
 const char *vd_agent_session(const VdAgent *agent)

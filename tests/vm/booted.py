@@ -11,9 +11,12 @@ and hands over to systemd. The test talks to the guest through guest/ctl.py, run
 written here, on the virtio port vdtest.ctl.
 """
 import glob
+import json
 import os
 import shutil
+import socket
 import subprocess
+import time
 
 import vmlib
 from vmlib import VMError, log
@@ -212,6 +215,43 @@ class BootedGuest(vmlib.Guest):
     def __init__(self, name, seed, memory=2048, smp=2):
         super().__init__(name, host="spice", qga=True, memory=memory, smp=smp)
         self.seed = seed
+        self.qmp_path = os.path.join(self.sockdir, "qmp.sock")
+        self._qmp = None
+
+    def qmp(self, execute, arguments=None, timeout=20):
+        """One QMP command on QEMU's monitor socket; returns its "return" (events in between are skipped)."""
+        if self._qmp is None:
+            self._qmp = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self._qmp.connect(self.qmp_path)
+            self._qmp_buf = b""
+            self._qmp_read(timeout)  # the greeting
+            self._qmp.sendall(b'{"execute": "qmp_capabilities"}\n')
+            self._qmp_read(timeout)
+        req = {"execute": execute}
+        if arguments:
+            req["arguments"] = arguments
+        self._qmp.sendall(json.dumps(req).encode() + b"\n")
+        r = self._qmp_read(timeout)
+        if "error" in r:
+            raise VMError(f"QMP {execute}: {r['error']}")
+        return r.get("return")
+
+    def _qmp_read(self, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            while b"\n" in self._qmp_buf:
+                line, self._qmp_buf = self._qmp_buf.split(b"\n", 1)
+                msg = json.loads(line)
+                if "event" not in msg:
+                    return msg
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise VMError("no QMP reply in time")
+            self._qmp.settimeout(left)
+            data = self._qmp.recv(65536)
+            if not data:
+                raise VMError("QMP socket closed")
+            self._qmp_buf += data
 
     def command(self):
         vmlinuz, initrd, _ = vmlib.initramfs(os.path.join(vmlib.BUILD_ROOT, "tests", "vm", "cache"),
@@ -227,12 +267,13 @@ class BootedGuest(vmlib.Guest):
                 "-virtfs", f"local,path={vmlib.SOURCE_ROOT},mount_tag=source,readonly=on,{fs}",
                 "-virtfs", f"local,path={vmlib.BUILD_ROOT},mount_tag=build,readonly=on,{fs}",
                 "-vga", "none", "-device", "VGA",
-                "-device", "virtio-serial-pci",
+                "-qmp", f"unix:{self.qmp_path},server=on,wait=off",
+                "-device", "virtio-serial-pci,id=vser",
                 "-chardev", f"socket,id=ctl,path={self.ctl_path},server=on,wait=off",
                 "-device", "virtserialport,chardev=ctl,name=vdtest.ctl",
                 "-spice", f"unix=on,addr={self.spice_path},disable-ticketing=on",
                 "-chardev", "spicevmc,id=vdagent,name=vdagent",
-                "-device", "virtserialport,chardev=vdagent,name=com.redhat.spice.0",
+                "-device", "virtserialport,chardev=vdagent,name=com.redhat.spice.0,id=vdaport,bus=vser.0",
                 "-chardev", f"socket,id=qga,path={self.qga_path},server=on,wait=off",
                 "-device", "virtserialport,chardev=qga,name=org.qemu.guest_agent.0"]
 
@@ -244,6 +285,9 @@ class BootedGuest(vmlib.Guest):
         if self.ctl:
             self.ctl.close()
             self.ctl = None
+        if self._qmp:
+            self._qmp.close()
+            self._qmp = None
         shutil.rmtree(self.sockdir, ignore_errors=True)
 
 

@@ -25,7 +25,7 @@ import vmlib  # noqa: E402
 from spiceclient import SpiceClient  # noqa: E402
 from vmlib import VMError, wait_for  # noqa: E402
 
-CASES = 21
+CASES = 22
 AGENT_TIMEOUT = 180  # a session's autostart under TCG on a loaded 2-core machine
 # (session, label, how many detached vdagent starts hand the display to the user manager: Xfce's XDG autostart
 # and the Xsession.d hook; the hook alone; the hook, while graphical-session.target starts the unit itself)
@@ -283,6 +283,30 @@ def main():
             vmlib.log(f"agents of alice after the kill: {agents_of('alice')}")
             return clipboard_reaches("alice", cur["display"])
         tap.case("kill -9 the session agent: it comes back (clipboard works)", kill_agent)
+
+        def hotplug():
+            # With vdagentd and its socket stopped, QEMU unplugs the SPICE port and plugs it in again: only udev
+            # (70-vdagentd.rules, on the port's add or change event) can start vdagentd now.
+            sh("systemctl stop vdagentd.socket vdagentd.service")
+            g.qmp("device_del", {"id": "vdaport"})
+            if not wait_for(lambda: g.run("test -e /dev/virtio-ports/com.redhat.spice.0")[0] != 0, 30, interval=0.5):
+                return False, "the port did not go away after device_del"
+            mon = f"{booted.RESULTS}/udev-monitor.log"
+            mon_pid = g.run("udevadm monitor --kernel --udev --subsystem-match=virtio-ports", background=True, log=mon)
+            time.sleep(1)
+            g.qmp("device_add", {"driver": "virtserialport", "chardev": "vdagent", "name": "com.redhat.spice.0",
+                                 "id": "vdaport", "bus": "vser.0"})
+            active = wait_for(lambda: g.run("systemctl is-active vdagentd.service")[1].strip() == "active", 60, interval=1)
+            g.run(f"kill {mon_pid}; true")
+            with open(os.path.join(g.results, "udev-monitor.log"), errors="replace") as f:
+                events = re.findall(r"^(KERNEL|UDEV)\s*\[[\d.]+\]\s+(\w+)\s+\S+", f.read(), re.M)
+            vmlib.log(f"port events after device_add: {events}")
+            if not active:
+                return False, f"vdagentd not started by udev within 60 s; events {events}"
+            client.cmd("wait-agent 60", timeout=70)
+            return clipboard_reaches("alice", cur["display"])
+        tap.case("the SPICE port unplugged and plugged in again (QMP) with vdagentd stopped: udev starts it, "
+                 "the agent reconnects", hotplug)
 
         g.run(f"journalctl -b --no-pager -o short-monotonic > {booted.RESULTS}/journal-before-shutdown.log", timeout=60)
         qga = vmlib.QGA(g.qga_path)

@@ -24,6 +24,24 @@ echo 'alice:*:19000:0:99999:7:::' >$acct/etc/shadow
 chmod 640 $acct/etc/shadow
 chown 4242:4242 $acct/home/alice
 chmod 700 $acct/home/alice
+# A system bus and logind (python3-dbusmock): its Suspend really suspends the guest to RAM.
+cat >$run/bus.conf <<XML
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig><type>system</type><listen>unix:path=$run/bus</listen>
+<policy context="default"><allow send_destination="*"/><allow receive_sender="*"/><allow own="*"/>
+<allow user="*"/></policy></busconfig>
+XML
+dbus-daemon --config-file=$run/bus.conf --fork --print-pid >$run/bus.pid 2>>$res/dbus.log </dev/null
+export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$run/bus
+python3 -m dbusmock --template logind --system </dev/null >>$res/logind.log 2>&1 &
+for i in $(seq 100); do
+    gdbus introspect --system -d org.freedesktop.login1 -o /org/freedesktop/login1 >/dev/null 2>&1 && break
+    sleep 0.2
+done
+gdbus call --system -d org.freedesktop.login1 -o /org/freedesktop/login1 \
+    -m org.freedesktop.DBus.Mock.AddMethod org.freedesktop.login1.Manager Suspend b '' \
+    "import subprocess; subprocess.Popen(['sh', '-c', 'sleep 0.5; echo mem > /sys/power/state'])" >/dev/null
 # The helpers, each as its socket unit would start it.
 helper=$build/src/system/vdagentd-qga-helper
 for f in fs time hotplug account; do

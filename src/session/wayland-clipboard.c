@@ -677,6 +677,8 @@ static void on_host_data(VdWlClipboard *clip, const VdSessionMsg *msg)
         paste_host_done(clip, sel);
         return;
     default:
+        /* The message dispatch sends only the three above here. */
+        g_critical("clipboard: BUG: %s reached the host data path", vd_session_msg_type_to_string(msg->type));
         return;
     }
 }
@@ -1162,6 +1164,7 @@ const VdClipboardOps vd_wl_clipboard_ops = {
 
 VdWlClipboard *vd_wl_clipboard_new(VdDc *dc, struct wl_seat *seat, const VdBackendHost *host, void *user_data)
 {
+    g_return_val_if_fail(dc && host, NULL);
     VdWlClipboard *clip = g_new0(VdWlClipboard, 1);
     clip->dc = dc;
     clip->host = *host;

@@ -50,6 +50,7 @@ const char *vd_dc_kind_to_string(VdDcKind kind)
 
 bool vd_dc_bind(VdDc *dc, struct wl_registry *registry, uint32_t name, const char *interface, uint32_t version)
 {
+    g_return_val_if_fail(dc && registry && interface, false);
     if (strcmp(interface, ext_data_control_manager_v1_interface.name) == 0) {
         if (dc->kind == VD_DC_WLR) { /* ext is preferred: drop wlr's */
             wl_proxy_marshal_flags(dc->manager, ZWLR_DATA_CONTROL_MANAGER_V1_DESTROY, NULL, dc->version,
@@ -73,6 +74,7 @@ bool vd_dc_bind(VdDc *dc, struct wl_registry *registry, uint32_t name, const cha
 
 bool vd_dc_has_primary(const VdDc *dc)
 {
+    g_return_val_if_fail(dc, false);
     return dc->kind == VD_DC_EXT || (dc->kind == VD_DC_WLR && dc->version >= 2);
 }
 
@@ -83,6 +85,7 @@ static const struct wl_interface *iface(const VdDc *dc, const struct wl_interfac
 
 struct wl_proxy *vd_dc_get_device(VdDc *dc, struct wl_seat *seat, const VdDcDeviceListener *listener, void *data)
 {
+    g_return_val_if_fail(dc && listener, NULL);
     const struct wl_interface *i =
         iface(dc, &ext_data_control_device_v1_interface, &zwlr_data_control_device_v1_interface);
     struct wl_proxy *device = wl_proxy_marshal_flags(dc->manager, EXT_DATA_CONTROL_MANAGER_V1_GET_DATA_DEVICE, i,
@@ -94,6 +97,7 @@ struct wl_proxy *vd_dc_get_device(VdDc *dc, struct wl_seat *seat, const VdDcDevi
 
 struct wl_proxy *vd_dc_create_source(VdDc *dc, const VdDcSourceListener *listener, void *data)
 {
+    g_return_val_if_fail(dc && listener, NULL);
     const struct wl_interface *i =
         iface(dc, &ext_data_control_source_v1_interface, &zwlr_data_control_source_v1_interface);
     struct wl_proxy *source =
@@ -105,12 +109,14 @@ struct wl_proxy *vd_dc_create_source(VdDc *dc, const VdDcSourceListener *listene
 
 void vd_dc_source_offer(struct wl_proxy *source, const char *mime_type)
 {
+    g_return_if_fail(source && mime_type);
     wl_proxy_marshal_flags(source, EXT_DATA_CONTROL_SOURCE_V1_OFFER, NULL, wl_proxy_get_version(source), 0,
                            mime_type);
 }
 
 void vd_dc_device_set(struct wl_proxy *device, bool primary, struct wl_proxy *source)
 {
+    g_return_if_fail(device);
     wl_proxy_marshal_flags(device,
                            primary ? EXT_DATA_CONTROL_DEVICE_V1_SET_PRIMARY_SELECTION
                                    : EXT_DATA_CONTROL_DEVICE_V1_SET_SELECTION,
@@ -119,11 +125,13 @@ void vd_dc_device_set(struct wl_proxy *device, bool primary, struct wl_proxy *so
 
 void vd_dc_offer_listen(struct wl_proxy *offer, const VdDcOfferListener *listener, void *data)
 {
+    g_return_if_fail(offer && listener);
     wl_proxy_add_listener(offer, (void (**)(void))listener, data);
 }
 
 void vd_dc_offer_receive(struct wl_proxy *offer, const char *mime_type, int fd)
 {
+    g_return_if_fail(offer && mime_type);
     wl_proxy_marshal_flags(offer, EXT_DATA_CONTROL_OFFER_V1_RECEIVE, NULL, wl_proxy_get_version(offer), 0,
                            mime_type, fd);
 }
@@ -149,8 +157,10 @@ void vd_dc_offer_destroy(struct wl_proxy *offer)
     destroy(offer, EXT_DATA_CONTROL_OFFER_V1_DESTROY);
 }
 
-void vd_dc_free(VdDc *dc)
+void vd_dc_clear(VdDc *dc)
 {
+    if (!dc)
+        return;
     destroy(dc->manager, EXT_DATA_CONTROL_MANAGER_V1_DESTROY);
     dc->manager = NULL;
     dc->kind = VD_DC_NONE;

@@ -49,6 +49,7 @@ static double output_scale(const VdWlOutputInfo *o)
 unsigned vd_wl_layout_compute(const VdWlOutputInfo *outputs, unsigned n, const int *map, unsigned n_map,
                               VdLayout *ret)
 {
+    g_return_val_if_fail(ret && (outputs || n == 0), 0);
     VdLayout l = { 0 };
     double k = 0;
     int64_t min_x = INT64_MAX, min_y = INT64_MAX, max_x = INT64_MIN, max_y = INT64_MIN;

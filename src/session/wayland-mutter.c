@@ -289,6 +289,7 @@ bool vd_wl_mutter_present(const VdWlMutter *mu)
 
 void vd_wl_mutter_apply(VdWlMutter *mu, uint32_t request_id, const VdMonitorsConfig *config)
 {
+    g_return_if_fail(mu && config);
     if (!mu->busy) {
         start(mu, request_id, config);
         return;
@@ -337,6 +338,7 @@ static void on_bus(GObject *source, GAsyncResult *res, gpointer data)
 
 VdWlMutter *vd_wl_mutter_new(const VdBackendHost *host, void *user_data)
 {
+    g_return_val_if_fail(host, NULL);
     VdWlMutter *mu = g_new0(VdWlMutter, 1);
     mu->host = *host;
     mu->user_data = user_data;

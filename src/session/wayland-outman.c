@@ -458,6 +458,7 @@ static void start_next(VdWlOutman *om)
 
 void vd_wl_outman_apply(VdWlOutman *om, uint32_t request_id, const VdMonitorsConfig *config)
 {
+    g_return_if_fail(om && config);
     if (!om->config && !om->config_timer) {
         start(om, request_id, config);
         return;
@@ -474,6 +475,7 @@ void vd_wl_outman_apply(VdWlOutman *om, uint32_t request_id, const VdMonitorsCon
 
 unsigned vd_wl_outman_names(VdWlOutman *om, const char **names, unsigned max)
 {
+    g_return_val_if_fail(om && (names || max == 0), 0);
     g_autoptr(GPtrArray) sorted = g_ptr_array_copy(om->heads, NULL, NULL);
     g_ptr_array_set_free_func(sorted, NULL);
     g_ptr_array_sort(sorted, cmp_heads);
@@ -486,6 +488,7 @@ unsigned vd_wl_outman_names(VdWlOutman *om, const char **names, unsigned max)
 VdWlOutman *vd_wl_outman_new(struct wl_registry *registry, uint32_t name, uint32_t version,
                              const VdBackendHost *host, void *user_data)
 {
+    g_return_val_if_fail(registry && host, NULL);
     VdWlOutman *om = g_new0(VdWlOutman, 1);
     om->host = *host;
     om->user_data = user_data;

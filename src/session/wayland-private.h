@@ -97,7 +97,8 @@ void vd_dc_offer_receive(struct wl_proxy *offer, const char *mime_type, int fd);
 void vd_dc_device_destroy(struct wl_proxy *device);
 void vd_dc_source_destroy(struct wl_proxy *source);
 void vd_dc_offer_destroy(struct wl_proxy *offer);
-void vd_dc_free(VdDc *dc);
+/* Destroys the manager and forgets the kind; dc itself is embedded, not freed. NULL is fine. */
+void vd_dc_clear(VdDc *dc);
 
 /* --- output management (wayland-outman.c) --- */
 

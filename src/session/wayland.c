@@ -465,7 +465,7 @@ static void wayland_backend_free(VdBackend *b)
     vd_wl_clipboard_free(wl->clipboard);
     vd_wl_outman_free(wl->outman);
     vd_wl_mutter_free(wl->mutter);
-    vd_dc_free(&wl->dc);
+    vd_dc_clear(&wl->dc);
     g_ptr_array_free(wl->outputs, TRUE);
     if (wl->xdg_manager)
         zxdg_output_manager_v1_destroy(wl->xdg_manager);
@@ -481,6 +481,7 @@ static void wayland_backend_free(VdBackend *b)
 
 VdBackend *vd_wayland_backend_new(const char *display, const VdBackendHost *host, void *user_data, GError **error)
 {
+    g_return_val_if_fail(host, NULL);
     struct wl_display *dpy = wl_display_connect(display);
     if (!dpy) {
         int e = errno;

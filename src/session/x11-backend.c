@@ -215,6 +215,7 @@ static void x11_backend_free(VdBackend *b)
 
 VdBackend *vd_x11_backend_new(const char *display, const VdBackendHost *host, void *user_data, GError **error)
 {
+    g_return_val_if_fail(host, NULL);
     g_autoptr(GError) local = NULL;
 
     if (the_x11) {

@@ -121,7 +121,7 @@ void vd_qga_cmd_file_read(VdQgaCall *call, JsonObject *args)
         vd_qga_call_error(call, VD_QGA_ERROR_GENERIC, "failed to read file: %s", g_strerror(errno));
         return;
     }
-    f->eof = n == 0 && count > 0 ? TRUE : n < count;
+    f->eof = n < count; /* a short read: the end of the file (or of what a FIFO has now) */
     g_autofree char *b64 = g_base64_encode(buf, (gsize) n);
     JsonObject *o = json_object_new();
     json_object_set_int_member(o, "count", n);

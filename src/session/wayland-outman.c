@@ -49,6 +49,7 @@ struct VdWlOutman {
     bool have_serial;
     /* the configuration in flight */
     struct zwlr_output_configuration_v1 *config;
+    GPtrArray *config_heads; /* its zwlr_output_configuration_head_v1 proxies */
     uint32_t config_request;
     bool config_partial; /* some displays had no head: an error for the host even if applied */
     VdMonitorsConfig config_wanted;
@@ -230,6 +231,26 @@ static const struct zwlr_output_manager_v1_listener manager_listener = {
 
 /* --- applying --- */
 
+/* Ends the configuration in flight on our side. Its head objects have no destructor request: the
+ * compositor forgets them with the configuration, the client frees their proxies itself. */
+static void config_drop(VdWlOutman *om)
+{
+    if (om->config) {
+        zwlr_output_configuration_v1_destroy(om->config);
+        om->config = NULL;
+    }
+    if (om->config_heads)
+        g_ptr_array_set_size(om->config_heads, 0);
+}
+
+static void config_enable_head(VdWlOutman *om, WlHead *h, struct zwlr_output_configuration_head_v1 **ret)
+{
+    struct zwlr_output_configuration_head_v1 *ch = zwlr_output_configuration_v1_enable_head(om->config, h->proxy);
+    g_ptr_array_add(om->config_heads, ch);
+    if (ret)
+        *ret = ch;
+}
+
 static int cmp_heads(gconstpointer a, gconstpointer b)
 {
     const WlHead *x = *(WlHead *const *)a, *y = *(WlHead *const *)b;
@@ -241,10 +262,7 @@ static void start_next(VdWlOutman *om);
 static void config_done(VdWlOutman *om, uint32_t result, const char *what)
 {
     g_clear_handle_id(&om->config_timer, g_source_remove);
-    if (om->config) {
-        zwlr_output_configuration_v1_destroy(om->config);
-        om->config = NULL;
-    }
+    config_drop(om);
     om->retry_on_done = false;
     if (result == VD_REPLY_SUCCESS && om->config_partial) {
         g_message("monitors config %u applied, but not every display has a head: error", om->config_request);
@@ -277,8 +295,7 @@ static void on_config_cancelled(void *data, struct zwlr_output_configuration_v1 
     /* The outputs changed since the state the configuration was made for: once more, against the
      * new state (the protocol's own advice), within the same timeout. */
     om->retried = true;
-    zwlr_output_configuration_v1_destroy(om->config);
-    om->config = NULL;
+    config_drop(om);
     g_debug("monitors config %u cancelled by the compositor (outputs changed): trying again", om->config_request);
     if (om->serial != om->config_serial)
         resend(om);
@@ -380,7 +397,8 @@ static const char *send_config(VdWlOutman *om, const VdMonitorsConfig *c, bool *
                 y = 0;
                 next_x += m->width / scale;
             }
-            struct zwlr_output_configuration_head_v1 *ch = zwlr_output_configuration_v1_enable_head(om->config, h->proxy);
+            struct zwlr_output_configuration_head_v1 *ch;
+            config_enable_head(om, h, &ch);
             WlMode *best = NULL;
             for (unsigned k = 0; k < h->modes->len; k++) {
                 WlMode *md = g_ptr_array_index(h->modes, k);
@@ -409,7 +427,7 @@ static const char *send_config(VdWlOutman *om, const VdMonitorsConfig *c, bool *
     for (unsigned i = n; i < sorted->len; i++) {
         WlHead *h = g_ptr_array_index(sorted, i);
         if (h->enabled)
-            (void)zwlr_output_configuration_v1_enable_head(om->config, h->proxy);
+            config_enable_head(om, h, NULL);
         else
             zwlr_output_configuration_v1_disable_head(om->config, h->proxy);
     }
@@ -493,6 +511,7 @@ VdWlOutman *vd_wl_outman_new(struct wl_registry *registry, uint32_t name, uint32
     om->host = *host;
     om->user_data = user_data;
     om->heads = g_ptr_array_new_with_free_func((GDestroyNotify)head_free);
+    om->config_heads = g_ptr_array_new_with_free_func((GDestroyNotify)wl_proxy_destroy);
     om->manager = wl_registry_bind(registry, name, &zwlr_output_manager_v1_interface, MIN(version, 2u));
     zwlr_output_manager_v1_add_listener(om->manager, &manager_listener, om);
     return om;
@@ -503,8 +522,8 @@ void vd_wl_outman_free(VdWlOutman *om)
     if (!om)
         return;
     g_clear_handle_id(&om->config_timer, g_source_remove);
-    if (om->config)
-        zwlr_output_configuration_v1_destroy(om->config);
+    config_drop(om);
+    g_ptr_array_free(om->config_heads, TRUE);
     g_free(om->waiting);
     g_ptr_array_free(om->heads, TRUE);
     zwlr_output_manager_v1_destroy(om->manager);

@@ -72,6 +72,7 @@ fail:
 
 int vd_audio_alsa_apply(const char *card, const VdVolume *v, char **ret_text)
 {
+    g_return_val_if_fail(v && ret_text, -EINVAL);
     const char *element = v->playback ? VD_ALSA_PLAYBACK_ELEMENT : VD_ALSA_RECORD_ELEMENT;
     snd_mixer_t *mixer = NULL;
     snd_mixer_selem_id_t *sid;

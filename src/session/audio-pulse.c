@@ -253,6 +253,7 @@ static gboolean on_job_timeout(gpointer user_data)
 
 int vd_audio_pulse_apply(VdAudioPulse *p, const VdVolume *v, VdAudioDoneFunc done, void *user_data)
 {
+    g_return_val_if_fail(p && v, -EINVAL);
     if (p->busy)
         return -EBUSY;
     p->job_timer = g_timeout_add(VD_AUDIO_PULSE_TIMEOUT_MS, on_job_timeout, p);

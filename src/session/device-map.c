@@ -25,6 +25,7 @@ struct VdDeviceMap {
 
 char *vd_device_map_pci_address(const char *device_path)
 {
+    g_return_val_if_fail(device_path, NULL);
     g_auto(GStrv) parts = g_strsplit(device_path, "/", -1);
     GString *out = NULL;
 
@@ -51,6 +52,7 @@ char *vd_device_map_pci_address(const char *device_path)
 
 char *vd_device_map_xorg_name(const char *kernel_name)
 {
+    g_return_val_if_fail(kernel_name, NULL);
     /* Where the modesetting driver's connector type names differ from the kernel's. */
     static const struct { const char *kernel, *xorg; } renames[] = {
         { "HDMI-A-", "HDMI-" }, { "Component-", "CTV-" }, { "Unknown-", "None-" },
@@ -144,6 +146,7 @@ static void clear_entries(VdDeviceMap *map)
 
 bool vd_device_map_set_info(VdDeviceMap *map, const VdGraphicsDeviceInfo *info)
 {
+    g_return_val_if_fail(map && info, false);
     Entry before[VD_LIMIT_MONITORS];
     bool had = map->has_info;
 
@@ -191,7 +194,7 @@ bool vd_device_map_set_info(VdDeviceMap *map, const VdGraphicsDeviceInfo *info)
 
 bool vd_device_map_has_info(const VdDeviceMap *map)
 {
-    return map->has_info;
+    return map && map->has_info; /* NULL: no device map, so no info */
 }
 
 static int find_name(const char *name, const char *const *outputs, unsigned n)
@@ -224,6 +227,7 @@ static int mapped(const VdDeviceMap *map, uint32_t display_id, const char *const
 int vd_device_map_lookup(const VdDeviceMap *map, uint32_t display_id, const char *const *outputs, unsigned n,
                          bool *ret_by_info)
 {
+    g_return_val_if_fail(outputs || n == 0, -1); /* map may be NULL: by name only */
     if (ret_by_info)
         *ret_by_info = false;
     if (display_id >= VD_LIMIT_MONITORS)
@@ -245,6 +249,7 @@ int vd_device_map_lookup(const VdDeviceMap *map, uint32_t display_id, const char
 
 void vd_device_map_report(const VdDeviceMap *map, const char *const *outputs, unsigned n, VdDeviceMapReport *ret)
 {
+    g_return_if_fail(ret && (outputs || n == 0)); /* map may be NULL */
     memset(ret, 0, sizeof(*ret));
     for (uint32_t d = 0; d < VD_LIMIT_MONITORS && ret->count < VD_IPC_MAX_DISPLAYS; d++) {
         bool by_info;

@@ -78,6 +78,7 @@ static char *compose(const char *name, const char *middle)
 
 int vd_files_sanitize_name(const char *name, char **ret)
 {
+    g_return_val_if_fail(ret, -EINVAL); /* name is the host's: checked below, never asserted */
     if (!name || !*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strchr(name, '/') ||
         !g_utf8_validate(name, -1, NULL) ||
         strncmp(name, VD_FILES_TEMP_PREFIX, strlen(VD_FILES_TEMP_PREFIX)) == 0)
@@ -98,6 +99,7 @@ int vd_files_sanitize_name(const char *name, char **ret)
 
 char *vd_files_clash_name(const char *name, unsigned n)
 {
+    g_return_val_if_fail(name, NULL);
     if (n == 0)
         return compose(name, "");
     char middle[32];
@@ -512,6 +514,7 @@ unsigned vd_files_active(const VdFiles *files)
 
 VdFiles *vd_files_new(const char *dir, VdFilesStatusFunc send_status_fn, void *user_data)
 {
+    g_return_val_if_fail(send_status_fn, NULL);
     VdFiles *files = g_new0(VdFiles, 1);
 
     files->dir = g_strdup(dir);

@@ -280,6 +280,7 @@ static void on_closed(GDBusConnection *bus, const char *sender, const char *path
 
 void vd_notify_set_bus(VdNotify *v, GDBusConnection *bus)
 {
+    g_return_if_fail(v); /* bus may be NULL: no notifications */
     if (v->bus) {
         g_dbus_connection_signal_unsubscribe(v->bus, v->action_sub);
         g_dbus_connection_signal_unsubscribe(v->bus, v->closed_sub);

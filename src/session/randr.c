@@ -122,11 +122,13 @@ static int output_for_display(const VdRandr *r, unsigned display_id, char **name
 
 void vd_randr_set_device_map(VdRandr *r, const VdDeviceMap *map)
 {
+    g_return_if_fail(r); /* map may be NULL: no device map */
     r->devmap = map;
 }
 
 void vd_randr_get_device_map(VdRandr *r, VdDeviceMapReport *ret)
 {
+    g_return_if_fail(r && ret);
     XRRScreenResources *res = XRRGetScreenResourcesCurrent(r->dpy, r->root);
 
     memset(ret, 0, sizeof(*ret));
@@ -161,6 +163,7 @@ static void screen_size(VdRandr *r, unsigned *w, unsigned *h)
 
 void vd_randr_get_layout(VdRandr *r, VdLayout *ret)
 {
+    g_return_if_fail(r && ret);
     XRRScreenResources *res = XRRGetScreenResourcesCurrent(r->dpy, r->root);
     unsigned w, h;
 
@@ -401,6 +404,7 @@ static void screen_mm(const VdMonitorsConfig *c, unsigned w, unsigned h, int *mm
 
 int vd_randr_apply(VdRandr *r, const VdMonitorsConfig *c)
 {
+    g_return_val_if_fail(r && c, -EINVAL);
     const char *reason = NULL;
     int ret = check_config(c, &reason);
 
@@ -571,6 +575,7 @@ out:
 
 VdRandr *vd_randr_new(Display *dpy, GError **error)
 {
+    g_return_val_if_fail(dpy, NULL);
     int event_base, error_base, major = 0, minor = 0;
 
     if (!XRRQueryExtension(dpy, &event_base, &error_base) || !XRRQueryVersion(dpy, &major, &minor) ||
@@ -600,6 +605,7 @@ void vd_randr_free(VdRandr *r)
 
 bool vd_randr_handle_event(VdRandr *r, XEvent *event)
 {
+    g_return_val_if_fail(r && event, false);
     if (event->type == r->event_base + RRScreenChangeNotify || event->type == r->event_base + RRNotify) {
         XRRUpdateConfiguration(event);
         return true;

@@ -25,6 +25,7 @@ struct VdVolumeSync {
 
 int vd_audio_mode_from_string(const char *s, VdAudioMode *ret)
 {
+    g_return_val_if_fail(ret, -EINVAL);
     static const char *const names[] = { "auto", "pulse", "alsa", "off" };
 
     for (unsigned i = 0; i < G_N_ELEMENTS(names); i++)
@@ -140,6 +141,7 @@ static void kick(VdVolumeSync *vs)
 
 void vd_volume_sync_set(VdVolumeSync *vs, const VdVolume *v)
 {
+    g_return_if_fail(vs && v);
     if (vs->mode == VD_AUDIO_OFF) {
         g_debug("audio: volume ignored (--audio off)");
         return;

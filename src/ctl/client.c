@@ -165,6 +165,7 @@ bool vd_ctl_client_recv(VdCtlClient *client, VdControlMsg *ret, int timeout_ms, 
 
 bool vd_ctl_client_call(VdCtlClient *client, const VdControlMsg *request, int timeout_ms, GError **error)
 {
+    g_return_val_if_fail(client && request, false);
     if (!vd_ctl_client_send(client, request, error))
         return false;
     VdControlMsg reply = { 0 };
@@ -217,6 +218,7 @@ static int connect_socket(const char *path, GError **error)
 
 VdCtlClient *vd_ctl_client_connect(const char *path, int timeout_ms, GError **error)
 {
+    g_return_val_if_fail(path, NULL);
     int fd = connect_socket(path, error);
     if (fd < 0)
         return NULL;

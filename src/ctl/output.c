@@ -9,6 +9,7 @@
 
 void vd_ctl_print_json(FILE *out, JsonNode *node)
 {
+    g_return_if_fail(out && node);
     g_autoptr(JsonGenerator) gen = json_generator_new();
     json_generator_set_pretty(gen, TRUE);
     json_generator_set_indent(gen, 2);
@@ -272,6 +273,7 @@ static void print_object(FILE *out, JsonObject *obj, int indent)
 
 void vd_ctl_print_plain(FILE *out, JsonNode *node)
 {
+    g_return_if_fail(out && node);
     if (JSON_NODE_HOLDS_OBJECT(node))
         print_object(out, json_node_get_object(node), 0);
     else if (is_table(node))
@@ -312,6 +314,7 @@ static const char *direction_label(uint32_t direction)
 
 void vd_ctl_print_trace(FILE *out, const VdTrace *t, bool json)
 {
+    g_return_if_fail(out && t);
     bool host = t->direction == VD_TRACE_HOST_TO_GUEST || t->direction == VD_TRACE_GUEST_TO_HOST;
     const char *type_name = host ? vd_msg_type_to_string(t->type) : vd_session_msg_type_to_string(t->type);
     if (json) {

@@ -91,6 +91,7 @@ static char *agent_verdict(JsonObject *agent, const char *where)
 
 char *vd_ctl_clipboard_verdict(JsonObject *status)
 {
+    g_return_val_if_fail(status, NULL);
     JsonObject *port = get_object(status, "port");
     if (!get_bool(port, "open")) {
         const char *error = get_string(port, "last_error");

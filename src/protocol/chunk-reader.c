@@ -49,6 +49,7 @@ struct VdChunkReader {
 
 void vd_chunk_reader_config_init(VdChunkReaderConfig *config)
 {
+    g_return_if_fail(config);
     *config = (VdChunkReaderConfig){
         .whole_max = VD_LIMIT_WHOLE_MESSAGE,
         .stream_max = VD_LIMIT_STREAMED_MESSAGE,
@@ -87,6 +88,7 @@ static void port_state_clear(PortState *ps)
 
 void vd_chunk_reader_reset_port(VdChunkReader *reader, uint32_t port)
 {
+    g_return_if_fail(reader);
     PortState *ps;
 
     if (port != VD_PORT_CLIENT && port != VD_PORT_SERVER)
@@ -103,6 +105,7 @@ void vd_chunk_reader_reset_port(VdChunkReader *reader, uint32_t port)
 
 void vd_chunk_reader_reset(VdChunkReader *reader)
 {
+    g_return_if_fail(reader);
     for (size_t i = 0; i < N_PORTS; i++) {
         port_state_clear(&reader->ports[i]);
         reader->ports[i].generation++;
@@ -115,6 +118,7 @@ void vd_chunk_reader_reset(VdChunkReader *reader)
 
 bool vd_chunk_reader_in_message(const VdChunkReader *reader, uint32_t port)
 {
+    g_return_val_if_fail(reader, false);
     if (port != VD_PORT_CLIENT && port != VD_PORT_SERVER)
         return false;
     return reader->ports[port].header_len > 0;
@@ -301,6 +305,7 @@ static int port_step(VdChunkReader *reader, uint32_t port, const uint8_t *data, 
 int vd_chunk_reader_feed(VdChunkReader *reader, const uint8_t *buf, size_t len, VdReadCallback callback,
                          void *user_data, VdReadError *error)
 {
+    g_return_val_if_fail(reader && (buf || len == 0) && callback, -EINVAL);
     const FeedCtx ctx = { callback, user_data, error };
 
     while (len > 0) {

@@ -9,6 +9,7 @@
 
 void vd_chunk_writer_init(VdChunkWriter *writer)
 {
+    g_return_if_fail(writer);
     *writer = (VdChunkWriter){ .port = VD_PORT_CLIENT };
 }
 
@@ -23,6 +24,7 @@ static void append_chunk_header(GByteArray *out, uint32_t port, uint32_t size)
 
 int vd_chunk_writer_begin(VdChunkWriter *writer, GByteArray *out, uint32_t type, uint32_t size)
 {
+    g_return_val_if_fail(writer && out, -EINVAL);
     uint8_t hdr[VD_MSG_HEADER_SIZE];
     uint32_t first;
 
@@ -46,6 +48,7 @@ int vd_chunk_writer_begin(VdChunkWriter *writer, GByteArray *out, uint32_t type,
 
 int vd_chunk_writer_write(VdChunkWriter *writer, GByteArray *out, const void *data, size_t len)
 {
+    g_return_val_if_fail(writer && out && (data || len == 0), -EINVAL);
     const uint8_t *p = data;
 
     if (!writer->active)
@@ -75,11 +78,13 @@ int vd_chunk_writer_write(VdChunkWriter *writer, GByteArray *out, const void *da
 
 bool vd_chunk_writer_busy(const VdChunkWriter *writer)
 {
+    g_return_val_if_fail(writer, false);
     return writer->active;
 }
 
 void vd_chunk_writer_reset(VdChunkWriter *writer)
 {
+    g_return_if_fail(writer);
     uint32_t port = writer->port;
 
     *writer = (VdChunkWriter){ .port = port ? port : VD_PORT_CLIENT };
@@ -87,6 +92,7 @@ void vd_chunk_writer_reset(VdChunkWriter *writer)
 
 int vd_frame_message(GByteArray *out, uint32_t type, const void *payload, uint32_t len)
 {
+    g_return_val_if_fail(out && (payload || len == 0), -EINVAL);
     VdChunkWriter writer;
     int r;
 

@@ -135,6 +135,7 @@ static void get_body(VdIpcCursor *c, VdControlMsg *m)
 int vd_control_msg_decode(uint16_t type, const uint8_t *payload, size_t len, VdControlMsg *ret,
                           const char **reason)
 {
+    g_return_val_if_fail((payload || len == 0) && ret, -EINVAL);
     VdControlMsg m = { .type = type };
     VdIpcCursor c;
     int r;
@@ -157,6 +158,8 @@ int vd_control_msg_decode(uint16_t type, const uint8_t *payload, size_t len, VdC
 
 void vd_control_msg_clear(VdControlMsg *msg)
 {
+    if (!msg)
+        return;
     switch (msg->type) {
     case VD_IPC_HELLO:
         vd_ipc_hello_clear(&msg->u.hello);
@@ -260,5 +263,6 @@ static bool accepts(uint16_t type, const uint8_t *payload, size_t len)
 
 int vd_control_msg_encode(GByteArray *out, const VdControlMsg *msg)
 {
+    g_return_val_if_fail(out && msg, -EINVAL);
     return vd_ipc_encode_checked(out, msg->type, put_body_any, accepts, msg);
 }

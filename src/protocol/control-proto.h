@@ -78,4 +78,5 @@ typedef struct {
 int vd_control_msg_decode(uint16_t type, const uint8_t *payload, size_t len, VdControlMsg *ret,
                           const char **reason);
 int vd_control_msg_encode(GByteArray *out, const VdControlMsg *msg);
-void vd_control_msg_clear(VdControlMsg *msg);
+void vd_control_msg_clear(VdControlMsg *msg); /* NULL is fine */
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VdControlMsg, vd_control_msg_clear)

@@ -266,6 +266,7 @@ int vd_ipc_cursor_finish(VdIpcCursor *c, const char **reason)
 
 void vd_ipc_put_hello(GByteArray *out, const VdIpcHello *h)
 {
+    g_return_if_fail(out && h);
     vd_ipc_put_u32(out, h->magic);
     vd_ipc_put_u16(out, h->version_major);
     vd_ipc_put_u16(out, h->version_minor);
@@ -275,6 +276,7 @@ void vd_ipc_put_hello(GByteArray *out, const VdIpcHello *h)
 
 int vd_ipc_get_hello(VdIpcCursor *c, VdIpcHello *ret)
 {
+    g_return_val_if_fail(c && ret, -EINVAL);
     VdIpcHello h = { 0 };
 
     h.magic = vd_ipc_get_u32(c);
@@ -292,17 +294,21 @@ int vd_ipc_get_hello(VdIpcCursor *c, VdIpcHello *ret)
 
 void vd_ipc_hello_clear(VdIpcHello *h)
 {
+    if (!h)
+        return;
     g_clear_pointer(&h->software, g_free);
 }
 
 void vd_ipc_put_error(GByteArray *out, const VdIpcError *e)
 {
+    g_return_if_fail(out && e);
     vd_ipc_put_u32(out, e->code);
     vd_ipc_put_string(out, e->message);
 }
 
 int vd_ipc_get_error(VdIpcCursor *c, VdIpcError *ret)
 {
+    g_return_val_if_fail(c && ret, -EINVAL);
     VdIpcError e = { 0 };
 
     e.code = vd_ipc_get_u32(c);
@@ -319,6 +325,8 @@ int vd_ipc_get_error(VdIpcCursor *c, VdIpcError *ret)
 
 void vd_ipc_error_clear(VdIpcError *e)
 {
+    if (!e)
+        return;
     g_clear_pointer(&e->message, g_free);
 }
 
@@ -353,6 +361,7 @@ void vd_ipc_decoder_free(VdIpcDecoder *d)
 
 size_t vd_ipc_decoder_pending(const VdIpcDecoder *d)
 {
+    g_return_val_if_fail(d, 0);
     return d->header_len + d->payload_len;
 }
 
@@ -380,6 +389,7 @@ static int decoder_check_header(VdIpcDecoder *d)
 int vd_ipc_decoder_feed(VdIpcDecoder *d, const uint8_t *buf, size_t len, VdIpcFrameCallback cb,
                         void *user_data, const char **reason)
 {
+    g_return_val_if_fail(d && (buf || len == 0) && cb, -EINVAL);
     size_t pos = 0;
 
     for (;;) {

@@ -110,10 +110,12 @@ int vd_ipc_cursor_finish(VdIpcCursor *c, const char **reason);
 /* Hello and error payloads, shared by both protocols. */
 void vd_ipc_put_hello(GByteArray *out, const VdIpcHello *h);
 int vd_ipc_get_hello(VdIpcCursor *c, VdIpcHello *ret);
-void vd_ipc_hello_clear(VdIpcHello *h);
+void vd_ipc_hello_clear(VdIpcHello *h); /* NULL is fine */
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VdIpcHello, vd_ipc_hello_clear)
 void vd_ipc_put_error(GByteArray *out, const VdIpcError *e);
 int vd_ipc_get_error(VdIpcCursor *c, VdIpcError *ret);
-void vd_ipc_error_clear(VdIpcError *e);
+void vd_ipc_error_clear(VdIpcError *e); /* NULL is fine */
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VdIpcError, vd_ipc_error_clear)
 
 /* --- incremental frame decoding over a stream socket --- */
 typedef struct VdIpcDecoder VdIpcDecoder;

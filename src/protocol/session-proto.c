@@ -288,6 +288,7 @@ static bool type_known(uint16_t type)
 int vd_session_msg_decode(uint16_t type, const uint8_t *payload, size_t len, VdSessionMsg *ret,
                           const char **reason)
 {
+    g_return_val_if_fail((payload || len == 0) && ret, -EINVAL);
     VdSessionMsg m = { .type = type };
     VdIpcCursor c;
     int r;
@@ -310,6 +311,8 @@ int vd_session_msg_decode(uint16_t type, const uint8_t *payload, size_t len, VdS
 
 void vd_session_msg_clear(VdSessionMsg *msg)
 {
+    if (!msg)
+        return;
     switch (msg->type) {
     case VD_IPC_HELLO:
         vd_ipc_hello_clear(&msg->u.hello);
@@ -502,6 +505,7 @@ static bool accepts(uint16_t type, const uint8_t *payload, size_t len)
 
 int vd_session_msg_encode(GByteArray *out, const VdSessionMsg *msg)
 {
+    g_return_val_if_fail(out && msg, -EINVAL);
     return vd_ipc_encode_checked(out, msg->type, put_body_any, accepts, msg);
 }
 

@@ -134,7 +134,8 @@ int vd_session_msg_decode(uint16_t type, const uint8_t *payload, size_t len, VdS
                           const char **reason);
 /* Appends one whole frame. Returns 0 or -EMSGSIZE. */
 int vd_session_msg_encode(GByteArray *out, const VdSessionMsg *msg);
-void vd_session_msg_clear(VdSessionMsg *msg);
+void vd_session_msg_clear(VdSessionMsg *msg); /* NULL is fine */
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VdSessionMsg, vd_session_msg_clear)
 
 /* One line for vdagent-ctl's trace, the session-protocol counterpart of vd_message_summary(): the
  * decoded fields of a frame's payload, "(undecodable: reason)" for a frame the decoder refuses, ""

@@ -16,7 +16,7 @@ import time
 import vdipc
 import vdtest
 import xserver
-from vdtest import peak_rss_kib, sanitized, stop_process, wait_for  # wait_for: also bench/clipboard's
+from vdtest import peak_rss_kib, reset_peak_rss, sanitized, stop_process, wait_for  # wait_for: also bench/clipboard's
 
 BUILD_ROOT = os.environ.get("VD_BUILD_ROOT", os.path.join(os.path.dirname(__file__), "../../build"))
 VDAGENT = os.environ.get("VDAGENT", os.path.join(BUILD_ROOT, "src/session/vdagent"))
@@ -92,6 +92,10 @@ class Session:
 
     def vm_hwm_kib(self):
         return peak_rss_kib(self.proc.pid)
+
+    def reset_hwm_kib(self):
+        """Restarts the agent's peak RSS from now; -> its RSS now (KiB)."""
+        return reset_peak_rss(self.proc.pid)
 
     def stop(self):
         """Stops the agent; -> a problem (str) if it did not exit cleanly (crash, sanitizer

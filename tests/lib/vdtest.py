@@ -189,6 +189,15 @@ def peak_rss_kib(pid):
     return proc_status(pid, "VmHWM")
 
 
+def reset_peak_rss(pid):
+    """Starts pid's VmHWM afresh from its current RSS (writing 5 to /proc/PID/clear_refs, Linux
+    >= 4.0); -> that RSS in KiB. A peak measured after it is what one operation cost on top of
+    what the process already held: its shared-library pages and earlier allocations do not count."""
+    with open("/proc/%d/clear_refs" % pid, "w") as f:
+        f.write("5")
+    return proc_status(pid, "VmRSS")
+
+
 def sanitized(binary=None):
     """Whether this is an ASan build, where RSS figures mean nothing (freed memory sits in
     quarantine): VD_SANITIZED as tests/meson.build sets it, else whether binary links ASan."""

@@ -158,6 +158,10 @@ static void on_read(GObject *source, GAsyncResult *result, gpointer user_data)
         return;
     }
     gsize len = (gsize) (nl - h->in->data);
+    if (len > VD_QGA_HELPER_MAX_REPLY) { /* the newline came in the same read as the excess */
+        helper_fail(h, "a reply over %d bytes", VD_QGA_HELPER_MAX_REPLY);
+        return;
+    }
     if (len + 1 != h->in->len) {
         helper_fail(h, "more than one reply to one request");
         return;

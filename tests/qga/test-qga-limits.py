@@ -1,0 +1,215 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The limits of the QGA verbs of issue 13, each hit at N and just past it.
+
+usage: test-qga-limits.py driver PATH | vdagentd PATH   (as test-qga.py)
+
+- guest-network-get-interfaces: 1024 interfaces, 256 addresses each (qga-verbs.h) — real bridge
+  interfaces in a network namespace of our own (as root: the script re-runs itself under
+  `unshare --net`; skipped otherwise). The machine's own interfaces are never touched.
+- guest-get-users from utmp: 65536 records — a utmp file of ours (VDAGENT_QGA_UTMP).
+- A helper's reply line: 4 MiB (qga-helper.h) — the test plays the fs helper on its socket
+  (VDAGENT_QGA_HELPER_DIR) and answers with lines of exactly 4 MiB and one byte more.
+Past a limit the user sees a truncated reply (or the helper's GenericError) and one clear log line.
+"""
+import importlib.util
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import threading
+
+from vdtest import Skip
+
+spec = importlib.util.spec_from_file_location('qga_base', os.path.join(os.path.dirname(__file__), 'test-qga.py'))
+base = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(base)
+check, Failure = base.check, base.Failure
+
+MAX_INTERFACES = 1024    # VD_QGA_MAX_INTERFACES
+MAX_IF_ADDRESSES = 256   # VD_QGA_MAX_IF_ADDRESSES
+MAX_UTMP_ENTRIES = 65536  # VD_QGA_MAX_UTMP_ENTRIES
+MAX_REPLY = 4 * 1024 * 1024  # VD_QGA_HELPER_MAX_REPLY
+NS_MARK = 'VD_QGA_LIMITS_NETNS'
+
+
+def in_own_netns():
+    return os.environ.get(NS_MARK) == '1'
+
+
+def ip_batch(lines):
+    r = subprocess.run(['ip', '-batch', '-'], input='\n'.join(lines) + '\n', capture_output=True, text=True)
+    check(r.returncode == 0, 'ip -batch: %s' % r.stderr[-500:])
+
+
+def warnings_of(agent, text):
+    return [line for line in agent.stderr().splitlines() if text in line]
+
+
+def interfaces(h):
+    return {i['name']: i for i in h.ret('guest-network-get-interfaces', timeout=60)}
+
+
+def t_addresses(s):
+    if not in_own_netns():
+        raise Skip('needs root for a network namespace of its own')
+    ip_batch(['link add vdlim0 type bridge'] +
+             ['address add 10.77.%d.%d/32 dev vdlim0' % (i // 256, i % 256) for i in range(MAX_IF_ADDRESSES)])
+    agent, h = s.agent()
+    line = '"vdlim0": reporting the first %d addresses only' % MAX_IF_ADDRESSES
+    try:
+        got = interfaces(h)['vdlim0'].get('ip-addresses', [])
+        check(len(got) == MAX_IF_ADDRESSES, 'at the limit: %d addresses' % len(got))
+        check(not warnings_of(agent, line), 'a truncation warning at the limit')
+        ip_batch(['address add 10.77.200.1/32 dev vdlim0'])
+        got = interfaces(h)['vdlim0'].get('ip-addresses', [])
+        check(len(got) == MAX_IF_ADDRESSES, 'past the limit: %d addresses' % len(got))
+        check('10.77.200.1' not in [a['ip-address'] for a in got], 'the address past the limit is reported')
+        check(len(warnings_of(agent, line)) == 1, 'no clear log line past the limit:\n%s' % agent.stderr()[-800:])
+        h.ping()
+        s.finish(agent, h)
+    finally:
+        ip_batch(['link del vdlim0'])
+
+
+def t_interfaces(s):
+    if not in_own_netns():
+        raise Skip('needs root for a network namespace of its own')
+    have = len(socket.if_nameindex())  # lo (/sys/class/net is the machine's: sysfs is not remounted)
+    names = ['vdl%d' % i for i in range(MAX_INTERFACES - have + 1)]
+    ip_batch(['link add %s type bridge' % n for n in names[:-1]])
+    agent, h = s.agent()
+    line = 'reporting the first %d interfaces only' % MAX_INTERFACES
+    try:
+        got = interfaces(h)
+        check(len(got) == MAX_INTERFACES and names[-2] in got, 'at the limit: %d interfaces' % len(got))
+        check(not warnings_of(agent, line), 'a truncation warning at the limit')
+        ip_batch(['link add %s type bridge' % names[-1]])
+        got = interfaces(h)
+        check(len(got) == MAX_INTERFACES, 'past the limit: %d interfaces' % len(got))
+        check(names[-1] not in got, 'the interface past the limit (the newest) is reported')
+        check(len(warnings_of(agent, line)) == 1, 'no clear log line past the limit:\n%s' % agent.stderr()[-800:])
+        h.ping()
+        s.finish(agent, h)
+    finally:
+        ip_batch(['link del %s' % n for n in names if os.path.exists('/sys/class/net/' + n)])
+
+
+def utmp_record(ut_type, user='', seconds=0):
+    """glibc's struct utmpx on 64-bit Linux (384 bytes)."""
+    return struct.pack('<hxxi32s4s32s256shhiii16s20x', ut_type, 4242, b'pts/9', b'9', user.encode(), b'',
+                       0, 0, 0, seconds, 0, b'')
+
+
+def t_utmp(s):
+    check(len(utmp_record(7)) == 384, 'utmpx layout')
+    path = os.path.join(s.tmp, 'utmp')
+    dead = utmp_record(8)  # DEAD_PROCESS: read, counted, not a user
+    line = 'reading the first %d utmp records only' % MAX_UTMP_ENTRIES
+    env = dict(s.env, VDAGENT_QGA_UTMP=path, DBUS_SYSTEM_BUS_ADDRESS='unix:path=' + os.path.join(s.tmp, 'no-bus'))
+    for extra in (0, 1):
+        with open(path, 'wb') as f:
+            f.write(dead * (MAX_UTMP_ENTRIES - 1 + extra) + utmp_record(7, 'lastone', 1000))
+        agent, h = s.agent(env=env)
+        got = h.ret('guest-get-users', timeout=60)
+        if extra == 0:
+            check(got == [{'user': 'lastone', 'login-time': 1000.0}], 'at the limit: %r' % got)
+            check(not warnings_of(agent, line), 'a truncation warning at the limit')
+        else:
+            check(got == [], 'past the limit, the last record is read: %r' % got)
+            check(len(warnings_of(agent, line)) == 1, 'no clear log line past the limit:\n%s' % agent.stderr()[-800:])
+        s.finish(agent, h)
+
+
+class FakeFsHelper:
+    """Plays vdagentd-qga-fs.socket: each request line read gets the next of `replies` (bytes)."""
+
+    def __init__(self, directory, replies):
+        os.makedirs(directory, exist_ok=True)
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.bind(os.path.join(directory, 'qga-fs.sock'))
+        self.sock.listen(4)
+        self.replies = list(replies)
+        self.errors = []
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        try:
+            while self.replies:
+                conn, _ = self.sock.accept()
+                with conn, conn.makefile('rb') as f:
+                    # The daemon keeps its connection between requests, and drops it after a bad reply.
+                    while self.replies and f.readline():
+                        conn.sendall(self.replies.pop(0))
+        except OSError as e:
+            self.errors.append(e)
+
+    def stop(self):
+        self.sock.close()
+
+
+def reply_line(size):
+    """{"return": "xx…"} of exactly `size` bytes."""
+    head, tail = b'{"return": "', b'"}'
+    return head + b'x' * (size - len(head) - len(tail)) + tail
+
+
+def t_helper_reply(s):
+    directory = os.path.join(s.tmp, 'fake-helpers')
+    over_nl = reply_line(MAX_REPLY + 1) + b'\n'  # the excess and the newline may come in one read
+    over = reply_line(MAX_REPLY + 1)              # no newline at all
+    helper = FakeFsHelper(directory, [reply_line(MAX_REPLY) + b'\n', over_nl, over])
+    agent, h = s.agent(env=dict(s.env, VDAGENT_QGA_HELPER_DIR=directory))
+    line = 'guest-fsfreeze-status: the fs helper: a reply over %d bytes' % MAX_REPLY
+    try:
+        # At the limit the helper layer passes the line on; but the port itself keeps at most
+        # VD_QGA_MAX_OUTPUT (1 MiB) of replies the host has not read, so the host is reconnected.
+        h.send({'execute': 'guest-fsfreeze-status'})
+        try:
+            r = h.reply(timeout=60)[1]
+            raise Failure('a reply through the 1 MiB port limit: %.200r' % r)
+        except Failure as e:
+            check('closed the connection' in str(e), str(e))
+        check(not warnings_of(agent, line), 'the helper layer refused a reply of exactly 4 MiB')
+        check(warnings_of(agent, 'bytes of replies are not read by the host: reconnecting'),
+              'no port-limit log line:\n%s' % agent.stderr()[-800:])
+        h.drop()
+        h.accept(timeout=30)
+        for n in (1, 2):
+            h.error('guest-fsfreeze-status', 'GenericError',
+                    r'^guest-fsfreeze-status: the privileged fs helper failed: a reply over %d bytes$' % MAX_REPLY)
+            check(len(warnings_of(agent, line)) == n, 'no clear log line past the limit:\n%s' % agent.stderr()[-800:])
+        h.ping()
+        s.finish(agent, h)
+        check(not helper.errors, 'fake helper: %r' % helper.errors)
+    finally:
+        helper.stop()
+
+
+def main():
+    if len(sys.argv) != 3 or sys.argv[1] not in ('driver', 'vdagentd'):
+        print(__doc__, file=sys.stderr)
+        return 2
+    unshare = shutil.which('unshare')
+    if os.geteuid() == 0 and not in_own_netns() and unshare and shutil.which('ip'):
+        os.environ[NS_MARK] = '1'
+        os.execv(unshare, [unshare, '--net', sys.executable] + sys.argv)
+    s = base.Suite(sys.argv[1], sys.argv[2])
+    try:
+        s.tap.run('guest-network-get-interfaces: %d addresses per interface, then truncated and logged'
+                  % MAX_IF_ADDRESSES, t_addresses, s)
+        s.tap.run('guest-network-get-interfaces: %d interfaces, then truncated and logged' % MAX_INTERFACES,
+                  t_interfaces, s)
+        s.tap.run('guest-get-users: %d utmp records read, then logged' % MAX_UTMP_ENTRIES, t_utmp, s)
+        s.tap.run('a helper reply of 4 MiB passes the helper layer; one byte more: GenericError and logged', t_helper_reply, s)
+    finally:
+        s.cleanup()
+    print('1..%d' % s.tap.n)
+    return s.tap.status()
+
+
+if __name__ == '__main__':
+    sys.exit(main())

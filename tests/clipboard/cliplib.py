@@ -104,7 +104,9 @@ class Session:
         if not stop_process(self.proc, 20):
             problem = "did not exit on SIGTERM"
         log = self.log()
-        for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:", "CRITICAL", "g_assert"):
+        # ": critical: " is how our log writer (src/common/log.c) prints a g_critical: a failed
+        # argument check or an impossible state transition. "CRITICAL" is GLib's own format.
+        for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:", ": critical: ", "CRITICAL", "g_assert"):
             if bad in log:
                 problem = "its log has %r" % bad
         if problem is None and self.proc.returncode != 0:

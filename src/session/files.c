@@ -213,6 +213,8 @@ static void send_gio_error(VdFiles *files, uint32_t id, GIOErrorEnum code)
 
 static void xfer_free(Xfer *x)
 {
+    if (!x)
+        return;
     if (x->fd >= 0) {
         close(x->fd);
         if (unlinkat(x->dir_fd, x->temp, 0) < 0 && errno != ENOENT)

@@ -49,6 +49,8 @@ struct VdNotify {
 
 static void note_free(Note *n)
 {
+    if (!n)
+        return;
     g_free(n->name);
     g_strfreev(n->paths);
     g_free(n->why);

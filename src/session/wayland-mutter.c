@@ -64,6 +64,8 @@ typedef struct {
 
 static void monitor_free(MutterMonitor *m)
 {
+    if (!m)
+        return;
     g_free(m->connector);
     g_ptr_array_free(m->mode_ids, TRUE);
     g_array_free(m->sizes, TRUE);

@@ -136,10 +136,29 @@ static void run_hooks(const char *action)
     if (!dir)
         return;
     g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    guint skipped = 0;
     for (const char *n = g_dir_read_name(dir); n; n = g_dir_read_name(dir)) {
-        if (!ignored_hook(n) && names->len < VD_QGA_MAX_HOOKS)
+        if (ignored_hook(n))
+            continue;
+        if (names->len < VD_QGA_MAX_HOOKS) {
             g_ptr_array_add(names, g_strdup(n));
+            continue;
+        }
+        /* Full: keep the first names in name order, whatever order the directory lists them in. */
+        skipped++;
+        guint last = 0;
+        for (guint i = 1; i < names->len; i++) {
+            if (strcmp(g_ptr_array_index(names, i), g_ptr_array_index(names, last)) > 0)
+                last = i;
+        }
+        if (strcmp(n, g_ptr_array_index(names, last)) < 0) {
+            g_free(g_ptr_array_index(names, last));
+            g_ptr_array_index(names, last) = g_strdup(n);
+        }
     }
+    if (skipped)
+        g_warning("fsfreeze hooks in \"%s\" %s: running the first %d by name, %u more skipped", options.hook_dir,
+                  action, VD_QGA_MAX_HOOKS, skipped);
     g_ptr_array_sort(names, compare_names);
     for (guint i = 0; i < names->len; i++) {
         g_autofree char *path = g_build_filename(options.hook_dir, g_ptr_array_index(names, i), NULL);

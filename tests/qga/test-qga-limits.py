@@ -8,6 +8,8 @@ usage: test-qga-limits.py driver PATH | vdagentd PATH   (as test-qga.py)
   interfaces in a network namespace of our own (as root: the script re-runs itself under
   `unshare --net`; skipped otherwise). The machine's own interfaces are never touched.
 - guest-get-users from utmp: 65536 records — a utmp file of ours (VDAGENT_QGA_UTMP).
+- fsfreeze hooks: 64 run — the fs helper with a hook directory of ours and `--only-under` an
+  empty directory, so guest-fsfreeze-freeze freezes nothing (and needs no lock) but runs the hooks.
 - A helper's reply line: 4 MiB (qga-helper.h) — the test plays the fs helper on its socket
   (VDAGENT_QGA_HELPER_DIR) and answers with lines of exactly 4 MiB and one byte more.
 Past a limit the user sees a truncated reply (or the helper's GenericError) and one clear log line.
@@ -23,15 +25,24 @@ import threading
 
 from vdtest import Skip
 
-spec = importlib.util.spec_from_file_location('qga_base', os.path.join(os.path.dirname(__file__), 'test-qga.py'))
-base = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(base)
+
+
+def load(name, file):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(os.path.dirname(__file__), file))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+base = load('qga_base', 'test-qga.py')
+verbs = load('qga_verbs', 'test-qga-verbs.py')  # its Helper: systemd-socket-activate as the unit would
 check, Failure = base.check, base.Failure
 
 MAX_INTERFACES = 1024    # VD_QGA_MAX_INTERFACES
 MAX_IF_ADDRESSES = 256   # VD_QGA_MAX_IF_ADDRESSES
 MAX_UTMP_ENTRIES = 65536  # VD_QGA_MAX_UTMP_ENTRIES
 MAX_REPLY = 4 * 1024 * 1024  # VD_QGA_HELPER_MAX_REPLY
+MAX_HOOKS = 64           # VD_QGA_MAX_HOOKS
 NS_MARK = 'VD_QGA_LIMITS_NETNS'
 
 
@@ -189,6 +200,44 @@ def t_helper_reply(s):
         helper.stop()
 
 
+def t_hooks(s):
+    hooks = os.path.join(s.tmp, 'hooks')
+    nothing = os.path.join(s.tmp, 'no-mounts')
+    os.mkdir(hooks)
+    os.mkdir(nothing)
+    log = os.path.join(s.tmp, 'hooks.log')
+    names = ['h%02d' % i for i in range(MAX_HOOKS + 1)]
+
+    def add(name):
+        path = os.path.join(hooks, name)
+        with open(path, 'w') as f:
+            f.write('#!/bin/sh\necho "${0##*/} $1" >> "%s"\n' % log)
+        os.chmod(path, 0o755)
+
+    for name in reversed(names[:-1]):
+        add(name)
+    helper = verbs.Helper(s, 'fs', ['--hook-dir', hooks, '--only-under', nothing])
+    env = dict(s.env)
+    line = 'running the first %d by name, 1 more skipped' % MAX_HOOKS
+    agent, h = s.agent(env=env)
+    try:
+        for extra in (0, 1):
+            if extra:
+                add(names[-1])
+            if os.path.exists(log):
+                os.unlink(log)
+            check(h.ret('guest-fsfreeze-freeze', timeout=60) == 0, 'froze something')
+            with open(log) as f:
+                ran = f.read().split('\n')
+            want = ['%s freeze' % n for n in names[:MAX_HOOKS]] + ['%s thaw' % n for n in names[:MAX_HOOKS]] + ['']
+            check(ran == want, '%d hooks in the directory: ran %r' % (MAX_HOOKS + extra, ran[:3] + ['…'] + ran[-3:]))
+            warned = [x for x in helper.text().splitlines() if line in x]
+            check(len(warned) == 2 * extra, 'log lines %r:\n%s' % (warned, helper.text()[-800:]))
+        s.finish(agent, h)
+    finally:
+        helper.stop()
+
+
 def main():
     if len(sys.argv) != 3 or sys.argv[1] not in ('driver', 'vdagentd'):
         print(__doc__, file=sys.stderr)
@@ -204,6 +253,7 @@ def main():
         s.tap.run('guest-network-get-interfaces: %d interfaces, then truncated and logged' % MAX_INTERFACES,
                   t_interfaces, s)
         s.tap.run('guest-get-users: %d utmp records read, then logged' % MAX_UTMP_ENTRIES, t_utmp, s)
+        s.tap.run('fsfreeze: %d hooks run in name order, then the rest skipped and logged' % MAX_HOOKS, t_hooks, s)
         s.tap.run('a helper reply of 4 MiB passes the helper layer; one byte more: GenericError and logged', t_helper_reply, s)
     finally:
         s.cleanup()

@@ -27,10 +27,29 @@ GIO_TOO_MANY_OPEN_FILES = 31
 GIO_INVALID_DATA = 35
 
 
+_agents = []  # every Agent this run started, for assert_no_bugs()
+
+
+def bug_lines(log):
+    """The lines of an agent's log that are bugs: a failed argument check (GLib's "assertion '...'
+    failed") or an impossible state transition ("BUG:"), both logged as critical by
+    src/common/log.c. Other critical lines are runtime errors some cases provoke on purpose."""
+    return [line for line in log.splitlines()
+            if ": critical: " in line and ("BUG:" in line or "assertion '" in line)]
+
+
+def assert_no_bugs():
+    """A case for the end of a suite: no agent it started logged a bug."""
+    bugs = [line for a in _agents for line in a.bugs()]
+    assert not bugs, "\n".join(bugs)
+
+
 class Agent:
     """The real vdagent in the foreground, its stderr in a log file."""
 
     def __init__(self, display, socket_path=None, file_dir=None, args=(), env=None, debug=True):
+        _agents.append(self)
+        self.seen_bugs = []
         self.tmp = tempfile.mkdtemp(prefix="vd-agent-")
         self.log_path = os.path.join(self.tmp, "vdagent.log")
         argv = [VDAGENT, "--foreground"]
@@ -58,6 +77,12 @@ class Agent:
         with open(self.log_path, errors="replace") as f:
             return f.read()
 
+    def bugs(self):
+        """bug_lines() of the log, remembered once cleanup() has removed it."""
+        if os.path.exists(self.log_path):
+            self.seen_bugs = bug_lines(self.log())
+        return self.seen_bugs
+
     def wait(self, timeout=10.0):
         return self.proc.wait(timeout)
 
@@ -68,6 +93,7 @@ class Agent:
 
     def cleanup(self):
         self.stop()
+        self.bugs()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 

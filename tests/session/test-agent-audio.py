@@ -17,6 +17,7 @@ import tempfile
 import time
 
 import vdwire
+import agentlib
 from agentlib import Agent
 from daemon import VDAGENTD, Vdagentd
 from pulse import PipeWireServer, PulseServer
@@ -264,6 +265,7 @@ try:
         ("PipeWire (pipewire-pulse, WirePlumber) replaces PulseAudio: volumes applied there", t_pipewire),
         ("--audio off: capability withdrawn, nothing applied", t_audio_off),
         ("--audio with a bad value: usage error", t_bad_option),
+        ("no agent logged a bug (failed argument check, impossible transition)", agentlib.assert_no_bugs),
     ], first_is_setup=True)
 finally:
     for k in ("agent", "pw", "pa", "pulse"):

@@ -15,6 +15,7 @@ import tempfile
 import time
 
 import vdwire
+import agentlib
 from agentlib import Agent
 from daemon import VDAGENTD, Vdagentd
 from vdtest import Skip, Tap, wait_for
@@ -137,6 +138,7 @@ try:
         ("spice-server's two-head virtio-vga info: each head on its connector's output", t_two_heads),
         ("a malformed GRAPHICS_DEVICE_INFO is dropped, the map stays", t_malformed),
         ("an empty GRAPHICS_DEVICE_INFO restores the output order", t_empty),
+        ("no agent logged a bug (failed argument check, impossible transition)", agentlib.assert_no_bugs),
     ], first_is_setup=True)
 finally:
     if "agent" in state:

@@ -10,6 +10,7 @@ import tempfile
 import time
 
 import vdwire
+import agentlib
 from agentlib import Agent
 from daemon import VDAGENTD, Vdagentd
 from vdtest import Skip, Tap, wait_for
@@ -114,6 +115,7 @@ try:
         ("file in 64 KiB messages of 2048-byte chunks through vdagentd", t_file),
         ("hostile file name through vdagentd: ERROR, nothing written", t_hostile_name),
         ("vdagentd restarts: the agent reconnects and works", t_daemon_restart),
+        ("no agent logged a bug (failed argument check, impossible transition)", agentlib.assert_no_bugs),
     ], first_is_setup=True)
 finally:
     if "agent" in state:

@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 
 import vdipc
+import agentlib
 from agentlib import (GIO_EXISTS, GIO_INVALID_DATA, GIO_INVALID_FILENAME, GIO_NO_SPACE, GIO_TOO_MANY_OPEN_FILES,
                       Agent, settle_layout)
 from vdtest import Skip, Tap, wait_for
@@ -429,6 +430,7 @@ try:
         ("daemon dies mid-transfer: nothing left, reconnect", t_daemon_dies),
         ("agent killed mid-transfer: temporary removed by the next one", t_agent_killed),
         ("XDG download directory, then ~/Downloads", t_xdg_download_dir),
+        ("no agent logged a bug (failed argument check, impossible transition)", agentlib.assert_no_bugs),
     ])
 finally:
     agent.cleanup()

@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 
 import vdipc
+import agentlib
 from agentlib import Agent, apply_config, layout_rects, monitor, settle_layout
 from vdtest import Tap
 from xserver import XorgDummy, parse_xrandr
@@ -195,6 +196,7 @@ try:
         ("a display past the outputs: error, the rest applied", t_more_displays_than_outputs),
         ("a change made with xrandr is reported", t_external_change),
         ("eight monitors", t_eight),
+        ("no agent logged a bug (failed argument check, impossible transition)", agentlib.assert_no_bugs),
     ], first_is_setup=True)
 finally:
     if agent:

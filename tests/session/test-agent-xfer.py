@@ -21,6 +21,7 @@ import time
 
 import dbus
 import vdwire
+import agentlib
 from agentlib import Agent
 from daemon import VDAGENTD, Vdagentd
 from logind import PrivateBus, _die_with_parent
@@ -418,6 +419,7 @@ try:
         ("--open-dir with a file manager that does not answer: xdg-open after 5 s", t_open_dir_timeout),
         ("--open-dir without a file manager: xdg-open DIR", t_open_dir_xdg_open),
         ("every option of vdagent --help is in vdagent(1) and docs/session-agent.md", t_options_documented),
+        ("no agent logged a bug (failed argument check, impossible transition)", agentlib.assert_no_bugs),
     ], first_is_setup=True)
 finally:
     if "agent" in state:

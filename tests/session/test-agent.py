@@ -11,6 +11,7 @@ import tempfile
 import time
 
 import vdipc
+import agentlib
 from agentlib import Agent, apply_config, layout_rects, monitor, settle_layout, threads, wakeups, VDAGENT
 from footprint import MEASURE_ENV, VDAGENT_IDLE_PRIVATE_DIRTY_KIB, describe, footprint
 from vdtest import Skip, Tap, sanitized
@@ -381,6 +382,7 @@ try:
         ("no agent port, no socket: exit 0 quietly", t_no_port_quiet),
         ("--socket given: waits for the daemon", t_explicit_socket_waits),
         ("command line: --version, --help, bad option, no display", t_command_line),
+        ("no agent logged a bug (failed argument check, impossible transition)", agentlib.assert_no_bugs),
     ])
 finally:
     agent.cleanup()

@@ -50,6 +50,8 @@ void vd_qga_fs_init(const VdQgaFsOptions *opts)
         options.hook_dir = VD_QGA_FSFREEZE_HOOK_DIR;
     if (!options.freeze_timeout_s)
         options.freeze_timeout_s = VD_QGA_FREEZE_TIMEOUT_S;
+    if (!options.hook_timeout_s)
+        options.hook_timeout_s = VD_QGA_HOOK_TIMEOUT_S;
 }
 
 static void mount_clear(gpointer data)
@@ -173,14 +175,14 @@ static void run_hooks(const char *action)
             continue;
         }
         int status = 0;
-        gint64 deadline = g_get_monotonic_time() + (gint64) VD_QGA_HOOK_TIMEOUT_S * G_USEC_PER_SEC;
+        gint64 deadline = g_get_monotonic_time() + (gint64) options.hook_timeout_s * G_USEC_PER_SEC;
         pid_t w;
         while ((w = waitpid(pid, &status, WNOHANG)) == 0 && g_get_monotonic_time() < deadline)
             g_usleep(10000);
         if (w == 0) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
-            g_warning("fsfreeze hook \"%s\" %s: killed after %d s", path, action, VD_QGA_HOOK_TIMEOUT_S);
+            g_warning("fsfreeze hook \"%s\" %s: killed after %u s", path, action, options.hook_timeout_s);
         } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
             g_warning("fsfreeze hook \"%s\" %s: failed (status %d): ignored", path, action, status);
         } else {

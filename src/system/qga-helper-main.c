@@ -112,12 +112,14 @@ static void cleanup(void)
 int main(int argc, char **argv)
 {
     g_autofree char *hook_dir = NULL, *only_under = NULL, *rtc = NULL, *root = NULL;
-    int freeze_timeout = 0, debug = 0;
+    int freeze_timeout = 0, hook_timeout = 0, debug = 0;
     gboolean debug_flag = FALSE;
     GOptionEntry entries[] = {
         {"hook-dir", 0, 0, G_OPTION_ARG_FILENAME, &hook_dir, "fsfreeze hooks (default " VD_QGA_FSFREEZE_HOOK_DIR ")",
          "DIR"},
         {"freeze-timeout", 0, 0, G_OPTION_ARG_INT, &freeze_timeout, "Thaw after this long frozen", "SECONDS"},
+        {"hook-timeout", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &hook_timeout,
+         "Test hook: kill an fsfreeze hook after this long (at most the default)", "SECONDS"},
         {"only-under", 0, 0, G_OPTION_ARG_FILENAME, &only_under, "Test hook: only mounts below DIR", "DIR"},
         {"rtc", 0, 0, G_OPTION_ARG_FILENAME, &rtc, "The RTC device (default " VD_QGA_RTC_DEVICE ")", "PATH"},
         {"root", 0, 0, G_OPTION_ARG_FILENAME, &root, "Test hook: passwd, shadow and homes below DIR", "DIR"},
@@ -139,7 +141,11 @@ int main(int argc, char **argv)
             g_printerr("vdagentd-qga-helper: --freeze-timeout: 1 to 86400 seconds\n");
             return 2;
         }
-        VdQgaFsOptions fs = {hook_dir, only_under, (guint) freeze_timeout};
+        if (hook_timeout < 0 || hook_timeout > VD_QGA_HOOK_TIMEOUT_S) {
+            g_printerr("vdagentd-qga-helper: --hook-timeout: 1 to %d seconds\n", VD_QGA_HOOK_TIMEOUT_S);
+            return 2;
+        }
+        VdQgaFsOptions fs = {hook_dir, only_under, (guint) freeze_timeout, (guint) hook_timeout};
         vd_qga_fs_init(&fs);
     } else if (g_str_equal(family, "time")) {
         vd_qga_time_init(rtc);

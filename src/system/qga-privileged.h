@@ -10,6 +10,7 @@ typedef struct {
     const char *hook_dir;   /* fsfreeze hooks: executables run with "freeze" / "thaw" */
     const char *only_under; /* test hook: only mounts at or below this directory (NULL: all) */
     guint freeze_timeout_s; /* thaw by itself after this long frozen */
+    guint hook_timeout_s;   /* test hook: kill a hook after this long (0: VD_QGA_HOOK_TIMEOUT_S) */
 } VdQgaFsOptions;
 
 #define VD_QGA_FSFREEZE_HOOK_DIR "/etc/qemu/fsfreeze-hook.d" /* qemu-ga's convention */

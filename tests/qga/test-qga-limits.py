@@ -8,7 +8,8 @@ usage: test-qga-limits.py driver PATH | vdagentd PATH   (as test-qga.py)
   interfaces in a network namespace of our own (as root: the script re-runs itself under
   `unshare --net`; skipped otherwise). The machine's own interfaces are never touched.
 - guest-get-users from utmp: 65536 records — a utmp file of ours (VDAGENT_QGA_UTMP).
-- fsfreeze hooks: 64 run — the fs helper with a hook directory of ours and `--only-under` an
+- fsfreeze hooks: 64 run, each killed after its timeout (scaled down with the helper's hidden
+  --hook-timeout test hook) — the fs helper with a hook directory of ours and `--only-under` an
   empty directory, so guest-fsfreeze-freeze freezes nothing (and needs no lock) but runs the hooks.
 - A helper's reply line: 4 MiB (qga-helper.h) — the test plays the fs helper on its socket
   (VDAGENT_QGA_HELPER_DIR) and answers with lines of exactly 4 MiB and one byte more.
@@ -22,6 +23,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 
 from vdtest import Skip
 
@@ -43,6 +45,7 @@ MAX_IF_ADDRESSES = 256   # VD_QGA_MAX_IF_ADDRESSES
 MAX_UTMP_ENTRIES = 65536  # VD_QGA_MAX_UTMP_ENTRIES
 MAX_REPLY = 4 * 1024 * 1024  # VD_QGA_HELPER_MAX_REPLY
 MAX_HOOKS = 64           # VD_QGA_MAX_HOOKS
+HOOK_TIMEOUT = 2         # --hook-timeout (VD_QGA_HOOK_TIMEOUT_S is 60)
 NS_MARK = 'VD_QGA_LIMITS_NETNS'
 
 
@@ -208,15 +211,15 @@ def t_hooks(s):
     log = os.path.join(s.tmp, 'hooks.log')
     names = ['h%02d' % i for i in range(MAX_HOOKS + 1)]
 
-    def add(name):
+    def add(name, before=''):
         path = os.path.join(hooks, name)
         with open(path, 'w') as f:
-            f.write('#!/bin/sh\necho "${0##*/} $1" >> "%s"\n' % log)
+            f.write('#!/bin/sh\n%secho "${0##*/} $1" >> "%s"\n' % (before, log))
         os.chmod(path, 0o755)
 
     for name in reversed(names[:-1]):
         add(name)
-    helper = verbs.Helper(s, 'fs', ['--hook-dir', hooks, '--only-under', nothing])
+    helper = verbs.Helper(s, 'fs', ['--hook-dir', hooks, '--only-under', nothing, '--hook-timeout', str(HOOK_TIMEOUT)])
     env = dict(s.env)
     line = 'running the first %d by name, 1 more skipped' % MAX_HOOKS
     agent, h = s.agent(env=env)
@@ -233,6 +236,23 @@ def t_hooks(s):
             check(ran == want, '%d hooks in the directory: ran %r' % (MAX_HOOKS + extra, ran[:3] + ['…'] + ran[-3:]))
             warned = [x for x in helper.text().splitlines() if line in x]
             check(len(warned) == 2 * extra, 'log lines %r:\n%s' % (warned, helper.text()[-800:]))
+        # The timeout (--hook-timeout: the 60 s default scaled down): a hook finishing just within it
+        # runs to its end; one that takes longer is killed, logged, and the next hook still runs.
+        for name in names:
+            os.unlink(os.path.join(hooks, name))
+        add('h00', 'sleep %s\n' % (HOOK_TIMEOUT - 1))
+        add('h01', 'exec sleep 30\n')  # exec: the process killed is the sleep itself
+        add('h02')
+        os.unlink(log)
+        start = time.monotonic()
+        check(h.ret('guest-fsfreeze-freeze', timeout=60) == 0, 'froze something')
+        took = time.monotonic() - start
+        with open(log) as f:
+            ran = f.read().split('\n')
+        check(ran == ['h00 freeze', 'h02 freeze', 'h00 thaw', 'h02 thaw', ''], 'ran %r' % ran)
+        check(2 * (2 * HOOK_TIMEOUT - 1) <= took < 25, 'took %.1f s' % took)
+        killed = [x for x in helper.text().splitlines() if '/h01" ' in x and 'killed after %d s' % HOOK_TIMEOUT in x]
+        check(len(killed) == 2, 'killed: %r:\n%s' % (killed, helper.text()[-800:]))
         s.finish(agent, h)
     finally:
         helper.stop()
@@ -253,7 +273,7 @@ def main():
         s.tap.run('guest-network-get-interfaces: %d interfaces, then truncated and logged' % MAX_INTERFACES,
                   t_interfaces, s)
         s.tap.run('guest-get-users: %d utmp records read, then logged' % MAX_UTMP_ENTRIES, t_utmp, s)
-        s.tap.run('fsfreeze: %d hooks run in name order, then the rest skipped and logged' % MAX_HOOKS, t_hooks, s)
+        s.tap.run('fsfreeze hooks: %d run in name order, then the rest skipped and logged; killed after the timeout' % MAX_HOOKS, t_hooks, s)
         s.tap.run('a helper reply of 4 MiB passes the helper layer; one byte more: GenericError and logged', t_helper_reply, s)
     finally:
         s.cleanup()

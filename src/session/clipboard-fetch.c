@@ -12,7 +12,9 @@
  */
 #include "clipboard-private.h"
 
+#include <X11/Xlib-xcb.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef enum {
@@ -43,7 +45,8 @@ static const char *fetch_state_to_string(VdFetchState state)
 typedef struct {
     uint8_t *data;
     size_t len;
-    bool x_owned; /* XFree, else g_free */
+    bool x_owned;  /* XFree, else g_free (unless reply) */
+    void *reply;   /* an xcb reply that data points into: free() */
 } VdChunk;
 
 /* The only ways a conversion moves on; a fetch never goes back to TARGETS, and DRAIN and SEND are
@@ -83,7 +86,9 @@ static void chunk_free(VdChunk *c)
 {
     if (!c)
         return;
-    if (c->x_owned)
+    if (c->reply)
+        free(c->reply);
+    else if (c->x_owned)
         XFree(c->data);
     else
         g_free(c->data);
@@ -425,25 +430,33 @@ static void on_data_answer(VdXClipboard *clip, unsigned sel, Atom property)
 static void on_incr_chunk(VdXClipboard *clip, unsigned sel)
 {
     VdFetch *f = clip->sel[sel].fetch;
-    Atom type;
-    int format;
-    unsigned long n = 0, after = 0;
-    unsigned char *data = NULL;
-    /* Read whole and delete: the deletion asks the owner for the next chunk. */
-    if (XGetWindowProperty(clip->dpy, clip->win, clip->atoms.property[sel], 0, 0x1fffffff, True, AnyPropertyType,
-                           &type, &format, &n, &after, &data) != Success) {
+    /* Read whole and delete: the deletion asks the owner for the next chunk. Through xcb, not
+     * XGetWindowProperty: the chunk is kept in the reply the data arrived in, where Xlib would copy
+     * every chunk (the whole INCR answer) once more into a buffer of its own. */
+    xcb_connection_t *xc = XGetXCBConnection(clip->dpy);
+    xcb_get_property_cookie_t cookie = xcb_get_property(xc, 1, (xcb_window_t)clip->win,
+                                                        (xcb_atom_t)clip->atoms.property[sel],
+                                                        XCB_GET_PROPERTY_TYPE_ANY, 0, 0x1fffffff);
+    xcb_generic_error_t *err = NULL;
+    xcb_get_property_reply_t *reply = xcb_get_property_reply(xc, cookie, &err);
+    if (!reply) {
+        if (err)
+            g_message("clipboard: reading the %s INCR chunk failed (X error %u)", vd_selection_to_string(sel),
+                      err->error_code);
+        free(err);
         fetch_end(clip, sel, true);
         return;
     }
-    if (type == None) { /* not there (any more): a stale notification */
-        if (data)
-            XFree(data);
+    if (reply->type == XCB_NONE) { /* not there (any more): a stale notification */
+        free(reply);
         return;
     }
-    size_t len = (size_t)n * (size_t)(format / 8);
+    Atom type = reply->type;
+    int format = reply->format;
+    unsigned char *data = xcb_get_property_value(reply);
+    size_t len = (size_t)xcb_get_property_value_length(reply);
     if (len == 0) {
-        if (data)
-            XFree(data);
+        free(reply);
         if (f->state == VD_FETCH_DRAIN) {
             fetch_end(clip, sel, false);
             return;
@@ -463,13 +476,13 @@ static void on_incr_chunk(VdXClipboard *clip, unsigned sel)
     }
     arm_owner_timer(clip, sel);
     if (f->state == VD_FETCH_DRAIN) {
-        XFree(data);
+        free(reply);
         return;
     }
     if (f->received == 0)
         f->latin1 = type == clip->atoms.string;
     if (format != 8) {
-        XFree(data);
+        free(reply);
         g_message("clipboard: the %s owner sent INCR data of format %d: the host gets an empty answer",
                   vd_selection_to_string(sel), format);
         reply_empty(clip, sel, f->type);
@@ -477,7 +490,7 @@ static void on_incr_chunk(VdXClipboard *clip, unsigned sel)
         return;
     }
     if (f->received + len > fetch_limit(clip, f)) {
-        XFree(data);
+        free(reply);
         refuse_too_large(clip, sel, f->received + len);
         reply_empty(clip, sel, f->type);
         g_queue_clear_full(&f->chunks, (GDestroyNotify)chunk_free);
@@ -487,7 +500,7 @@ static void on_incr_chunk(VdXClipboard *clip, unsigned sel)
     VdChunk *c = g_new0(VdChunk, 1);
     c->data = data;
     c->len = len;
-    c->x_owned = true;
+    c->reply = reply;
     g_queue_push_tail(&f->chunks, c);
     f->received += len;
 }

@@ -40,6 +40,19 @@ static char *helper_path(const Helper *h)
     return g_build_filename(dir, name, NULL);
 }
 
+static guint scaled_timeout_ms(guint timeout_ms)
+{
+    const char *text = g_getenv(VD_QGA_HELPER_TIMEOUT_DIVISOR_ENV);
+    guint64 divisor;
+    if (!text || !g_getenv(VD_QGA_HELPER_DIR_ENV))
+        return timeout_ms;
+    if (!g_ascii_string_to_unsigned(text, 10, 2, 60, &divisor, NULL)) {
+        g_warning("qga: %s=\"%s\" ignored: not 2 to 60", VD_QGA_HELPER_TIMEOUT_DIVISOR_ENV, text);
+        return timeout_ms;
+    }
+    return timeout_ms / (guint) divisor;
+}
+
 static void helper_drop(Helper *h)
 {
     if (h->io) {
@@ -224,9 +237,9 @@ void vd_qga_helper_forward(VdQgaCall *call, JsonObject *args, const char *family
 
     h->call = call;
     h->request = g_strdup_printf("%s\n", text);
-    h->timeout_ms = timeout_ms;
+    h->timeout_ms = scaled_timeout_ms(timeout_ms);
     h->audit = audit;
-    h->timer = g_timeout_add(timeout_ms, on_timeout, h);
+    h->timer = g_timeout_add(h->timeout_ms, on_timeout, h);
     if (!h->in)
         h->in = g_byte_array_new();
     if (h->conn) {

@@ -28,6 +28,9 @@
 #define VD_QGA_HELPER_DIR "/run/vdagentd"
 /* Test hook: another directory for the helpers' sockets (absolute path). */
 #define VD_QGA_HELPER_DIR_ENV "VDAGENT_QGA_HELPER_DIR"
+/* Test hook, honoured only together with VD_QGA_HELPER_DIR_ENV: the answer timeouts divided by N
+ * (2 to 60), so that a test sees them expire in seconds. */
+#define VD_QGA_HELPER_TIMEOUT_DIVISOR_ENV "VDAGENT_QGA_HELPER_TIMEOUT_DIVISOR"
 
 #define VD_QGA_HELPER_MAX_REQUEST (64 * 1024)      /* a request line (the daemon's own limit too) */
 #define VD_QGA_HELPER_MAX_REPLY (4 * 1024 * 1024)  /* a reply line */

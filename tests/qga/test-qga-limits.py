@@ -11,6 +11,8 @@ usage: test-qga-limits.py driver PATH | vdagentd PATH   (as test-qga.py)
 - fsfreeze hooks: 64 run, each killed after its timeout (scaled down with the helper's hidden
   --hook-timeout test hook) — the fs helper with a hook directory of ours and `--only-under` an
   empty directory, so guest-fsfreeze-freeze freezes nothing (and needs no lock) but runs the hooks.
+- A helper's answer timeouts, 60 s and 600 s for guest-fstrim, divided by 20
+  (VDAGENT_QGA_HELPER_TIMEOUT_DIVISOR, a test hook honoured with VDAGENT_QGA_HELPER_DIR only).
 - A helper's reply line: 4 MiB (qga-helper.h) — the test plays the fs helper on its socket
   (VDAGENT_QGA_HELPER_DIR) and answers with lines of exactly 4 MiB and one byte more.
 Past a limit the user sees a truncated reply (or the helper's GenericError) and one clear log line.
@@ -45,6 +47,7 @@ MAX_IF_ADDRESSES = 256   # VD_QGA_MAX_IF_ADDRESSES
 MAX_UTMP_ENTRIES = 65536  # VD_QGA_MAX_UTMP_ENTRIES
 MAX_REPLY = 4 * 1024 * 1024  # VD_QGA_HELPER_MAX_REPLY
 MAX_HOOKS = 64           # VD_QGA_MAX_HOOKS
+TIMEOUT_DIVISOR = 20     # VDAGENT_QGA_HELPER_TIMEOUT_DIVISOR: 60 s -> 3 s, 600 s -> 30 s
 HOOK_TIMEOUT = 2         # --hook-timeout (VD_QGA_HOOK_TIMEOUT_S is 60)
 NS_MARK = 'VD_QGA_LIMITS_NETNS'
 
@@ -138,7 +141,8 @@ def t_utmp(s):
 
 
 class FakeFsHelper:
-    """Plays vdagentd-qga-fs.socket: each request line read gets the next of `replies` (bytes)."""
+    """Plays vdagentd-qga-fs.socket: each request line read gets the next of `replies`: bytes, or
+    (seconds, bytes) sent after a delay, or None: no answer at all."""
 
     def __init__(self, directory, replies):
         os.makedirs(directory, exist_ok=True)
@@ -157,7 +161,12 @@ class FakeFsHelper:
                 with conn, conn.makefile('rb') as f:
                     # The daemon keeps its connection between requests, and drops it after a bad reply.
                     while self.replies and f.readline():
-                        conn.sendall(self.replies.pop(0))
+                        reply = self.replies.pop(0)
+                        if isinstance(reply, tuple):
+                            time.sleep(reply[0])
+                            reply = reply[1]
+                        if reply is not None:
+                            conn.sendall(reply)
         except OSError as e:
             self.errors.append(e)
 
@@ -258,6 +267,32 @@ def t_hooks(s):
         helper.stop()
 
 
+def t_helper_timeouts(s):
+    directory = os.path.join(s.tmp, 'slow-helpers')
+    regular, slow = 60 // TIMEOUT_DIVISOR, 600 // TIMEOUT_DIVISOR
+    helper = FakeFsHelper(directory, [(regular - 1, b'{"return": "thawed"}\n'), None,
+                                      (regular + 1, b'{"return": {"paths": []}}\n')])
+    agent, h = s.agent(env=dict(s.env, VDAGENT_QGA_HELPER_DIR=directory,
+                                VDAGENT_QGA_HELPER_TIMEOUT_DIVISOR=str(TIMEOUT_DIVISOR)))
+    line = 'guest-fsfreeze-status: the fs helper: no answer within %d s (connection closed)' % regular
+    try:
+        check(h.ret('guest-fsfreeze-status', timeout=30) == 'thawed', 'an answer just within the timeout')
+        start = time.monotonic()
+        h.error('guest-fsfreeze-status', 'GenericError',
+                r'^guest-fsfreeze-status: the privileged fs helper failed: no answer within %d s \(connection closed\)$'
+                % regular)
+        took = time.monotonic() - start
+        check(regular - 0.5 <= took < regular + 5, 'the timeout took %.1f s' % took)
+        check(len(warnings_of(agent, line)) == 1, 'no clear log line:\n%s' % agent.stderr()[-800:])
+        # guest-fstrim has the long timeout: an answer after the regular one still arrives.
+        check(h.ret('guest-fstrim', timeout=slow) == {'paths': []}, 'fstrim past the regular timeout')
+        h.ping()
+        s.finish(agent, h)
+        check(not helper.errors, 'fake helper: %r' % helper.errors)
+    finally:
+        helper.stop()
+
+
 def main():
     if len(sys.argv) != 3 or sys.argv[1] not in ('driver', 'vdagentd'):
         print(__doc__, file=sys.stderr)
@@ -274,6 +309,8 @@ def main():
                   t_interfaces, s)
         s.tap.run('guest-get-users: %d utmp records read, then logged' % MAX_UTMP_ENTRIES, t_utmp, s)
         s.tap.run('fsfreeze hooks: %d run in name order, then the rest skipped and logged; killed after the timeout' % MAX_HOOKS, t_hooks, s)
+        s.tap.run('helper answers: within the 60 s (fstrim 600 s) timeouts, and past them (divided by %d)'
+                  % TIMEOUT_DIVISOR, t_helper_timeouts, s)
         s.tap.run('a helper reply of 4 MiB passes the helper layer; one byte more: GenericError and logged', t_helper_reply, s)
     finally:
         s.cleanup()

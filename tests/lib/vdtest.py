@@ -184,6 +184,17 @@ def proc_status(pid, field):
     raise KeyError(field)
 
 
+def need_private_mount_ns():
+    """Skip unless `unshare -m` can make a private mount namespace here. In a chroot (a fresh
+    machine's test run) the root is no mount point, and unshare cannot make its propagation
+    private: mounting there would reach the machine's own namespace, so such cases do not run."""
+    if not os.path.ismount("/"):
+        raise Skip("/ is not a mount point (a chroot): no private mount namespace for this case")
+    r = subprocess.run(["unshare", "-m", "--propagation", "private", "true"], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise Skip("no private mount namespace: %s" % r.stderr.strip())
+
+
 def peak_rss_kib(pid):
     """The process's peak resident set size so far (VmHWM), in KiB."""
     return proc_status(pid, "VmHWM")

@@ -162,7 +162,10 @@ class LoopMount:
 def t_fsinfo(h, ref, loop):
     want = by('mountpoint', ref.ret('guest-get-fsinfo'))
     got = by('mountpoint', h.ret('guest-get-fsinfo'))
-    for mp in (loop.dir, '/'):
+    # '/' too where it is a mount point of this root: in a chroot (a fresh machine's test run) it is
+    # not, and neither agent can list it.
+    points = (loop.dir, '/') if os.path.ismount('/') else (loop.dir, )
+    for mp in points:
         check(mp in got and mp in want, '%r missing: ours %r, qemu-ga %r' % (mp, list(got), list(want)))
         g, w = got[mp], want[mp]
         same_shape(g, w, mp, extra=('serial',))

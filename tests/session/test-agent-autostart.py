@@ -31,7 +31,7 @@ import cliplib
 import vdipc
 from cliplib import CLIP_CAPS, CLIPBOARD, UTF8_TEXT
 from swayworld import Sway, need_sway
-from vdtest import Skip, Tap, wait_for
+from vdtest import Skip, Tap, need_private_mount_ns, wait_for
 
 VDAGENT = os.environ["VDAGENT"]
 BUILD_ROOT = os.environ["VD_BUILD_ROOT"]
@@ -54,6 +54,7 @@ class Installed:
                 raise Skip("%s is not installed" % tool)
         if not os.path.isdir("/etc/sway/config.d"):
             raise Skip("this sway has no /etc/sway/config.d")
+        need_private_mount_ns()
         self.root = tempfile.mkdtemp(prefix="vd-autostart-")
         r = subprocess.run(["meson", "install", "-C", BUILD_ROOT, "--no-rebuild", "--quiet", "--destdir", self.root],
                            capture_output=True, text=True)
@@ -100,7 +101,12 @@ class World:
         os.chown(os.path.join(sway.runtime, "systemd"), sway.uid, sway.uid)
         self.calls_path = os.path.join(sway.runtime, "manager-calls.log")
         env = {k: sway.env[k] for k in ("PATH", "HOME", "XDG_RUNTIME_DIR", "LANG")}  # no display: only the hand-over's
-        self.manager = sway.popen(["/usr/bin/python3", FAKE_MANAGER, os.path.join(sway.runtime, "systemd", "private"),
+        # sway's uid may not reach the source tree (a checkout under /root): it runs a copy.
+        copy_dir = tempfile.mkdtemp(prefix="vd-autostart-manager-")
+        os.chmod(copy_dir, 0o755)
+        manager = shutil.copy(FAKE_MANAGER, copy_dir)
+        os.chmod(manager, 0o644)
+        self.manager = sway.popen(["/usr/bin/python3", manager, os.path.join(sway.runtime, "systemd", "private"),
                                    self.calls_path, "run", VDAGENT, "--foreground", "--debug", "--socket", self.sock],
                                   env=env, stdout=subprocess.PIPE, text=True)
         assert self.manager.stdout.readline().strip() == "ready"

@@ -13,7 +13,7 @@ import tempfile
 import time
 
 from daemon import VDAGENTD  # noqa: E402
-from vdtest import Tap  # noqa: E402
+from vdtest import Tap, need_private_mount_ns  # noqa: E402
 import vdipc  # noqa: E402
 from vdwire import TestHost, MSG_ANNOUNCE_CAPABILITIES, parse_announce_caps  # noqa: E402
 
@@ -157,6 +157,7 @@ def test_detached_logs_to_journal():
     # our own, in a private mount namespace (the machine's /run is untouched).
     if os.geteuid() != 0:
         raise AssertionError("needs root (a mount namespace)")
+    need_private_mount_ns()
     d, argv = daemon_argv("journal")
     argv.remove("--foreground")
     out = os.path.join(d, "result.json")

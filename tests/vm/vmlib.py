@@ -34,8 +34,9 @@ class VMError(Exception):
 
 
 def log(msg):
-    """Progress as TAP comments."""
-    print(f"# {msg}", flush=True)
+    """Progress as TAP comments (every line of a multi-line message)."""
+    for line in str(msg).splitlines() or [""]:
+        print(f"# {line}", flush=True)
 
 
 def kernel():

@@ -7,6 +7,8 @@ usage: test-qga-limits.py driver PATH | vdagentd PATH   (as test-qga.py)
 - guest-network-get-interfaces: 1024 interfaces, 256 addresses each (qga-verbs.h) — real bridge
   interfaces in a network namespace of our own (as root: the script re-runs itself under
   `unshare --net`; skipped otherwise). The machine's own interfaces are never touched.
+- guest-get-fsinfo: 4096 filesystems — bind mounts of a loop filesystem, in the mount namespace
+  of our own the same `unshare` gives (`--mount`: nothing reaches the machine's mounts).
 - guest-get-users from utmp: 65536 records — a utmp file of ours (VDAGENT_QGA_UTMP).
 - fsfreeze hooks: 64 run, each killed after its timeout (scaled down with the helper's hidden
   --hook-timeout test hook) — the fs helper with a hook directory of ours and `--only-under` an
@@ -17,6 +19,7 @@ usage: test-qga-limits.py driver PATH | vdagentd PATH   (as test-qga.py)
   (VDAGENT_QGA_HELPER_DIR) and answers with lines of exactly 4 MiB and one byte more.
 Past a limit the user sees a truncated reply (or the helper's GenericError) and one clear log line.
 """
+import ctypes
 import importlib.util
 import os
 import shutil
@@ -48,6 +51,7 @@ MAX_UTMP_ENTRIES = 65536  # VD_QGA_MAX_UTMP_ENTRIES
 MAX_REPLY = 4 * 1024 * 1024  # VD_QGA_HELPER_MAX_REPLY
 MAX_HOOKS = 64           # VD_QGA_MAX_HOOKS
 TIMEOUT_DIVISOR = 20     # VDAGENT_QGA_HELPER_TIMEOUT_DIVISOR: 60 s -> 3 s, 600 s -> 30 s
+MAX_MOUNTS = 4096        # VD_QGA_MAX_MOUNTS
 HOOK_TIMEOUT = 2         # --hook-timeout (VD_QGA_HOOK_TIMEOUT_S is 60)
 NS_MARK = 'VD_QGA_LIMITS_NETNS'
 
@@ -267,6 +271,55 @@ def t_hooks(s):
         helper.stop()
 
 
+def block_mounts():
+    """The mounts guest-get-fsinfo counts: a device with a major number and a /sys/dev/block entry."""
+    n = 0
+    with open('/proc/self/mountinfo') as f:
+        for line in f:
+            major, minor = line.split()[2].split(':')
+            n += major != '0' and os.path.exists('/sys/dev/block/%s:%s' % (major, minor))
+    return n
+
+
+def t_mounts(s):
+    if not in_own_netns():
+        raise Skip('needs root for a mount namespace of its own')
+    loop = verbs.LoopMount(s.tmp)  # in our mount namespace: gone with it
+    libc = ctypes.CDLL(None, use_errno=True)
+    base_dir = os.path.join(s.tmp, 'binds')
+    os.mkdir(base_dir)
+
+    def bind(i):
+        target = os.path.join(base_dir, 'm%d' % i)
+        os.mkdir(target)
+        if libc.mount(loop.dir.encode(), target.encode(), None, 4096, None) != 0:  # MS_BIND
+            raise Failure('bind mount: %s' % os.strerror(ctypes.get_errno()))
+        return target
+
+    have = block_mounts()
+    check(have < MAX_MOUNTS, '%d block mounts already' % have)
+    last = [bind(i) for i in range(MAX_MOUNTS - have)][-1]
+    sock = os.path.join(s.tmp, 'helpers', 'qga-fs.sock')
+    if os.path.exists(sock):
+        os.unlink(sock)
+    helper = verbs.Helper(s, 'fs', ['--only-under', os.path.join(s.tmp, 'nothing-frozen')])
+    line = 'guest-get-fsinfo: reporting the first %d filesystems only' % MAX_MOUNTS
+    agent, h = s.agent(env=dict(s.env))
+    try:
+        got = h.ret('guest-get-fsinfo', timeout=60)
+        check(len(got) == MAX_MOUNTS and got[0]['mountpoint'] == last, 'at the limit: %d, first %r' % (
+            len(got), got[0] if got else None))
+        check(line not in helper.text(), 'a warning at the limit')
+        newest = bind(MAX_MOUNTS)
+        got = h.ret('guest-get-fsinfo', timeout=60)
+        check(len(got) == MAX_MOUNTS and got[0]['mountpoint'] == newest, 'past the limit: %d, first %r' % (
+            len(got), got[0] if got else None))
+        check(helper.text().count(line) == 1, 'no clear log line:\n%s' % helper.text()[-800:])
+        s.finish(agent, h)
+    finally:
+        helper.stop()
+
+
 def t_helper_timeouts(s):
     directory = os.path.join(s.tmp, 'slow-helpers')
     regular, slow = 60 // TIMEOUT_DIVISOR, 600 // TIMEOUT_DIVISOR
@@ -300,7 +353,7 @@ def main():
     unshare = shutil.which('unshare')
     if os.geteuid() == 0 and not in_own_netns() and unshare and shutil.which('ip'):
         os.environ[NS_MARK] = '1'
-        os.execv(unshare, [unshare, '--net', sys.executable] + sys.argv)
+        os.execv(unshare, [unshare, '--net', '--mount', sys.executable] + sys.argv)
     s = base.Suite(sys.argv[1], sys.argv[2])
     try:
         s.tap.run('guest-network-get-interfaces: %d addresses per interface, then truncated and logged'
@@ -309,6 +362,7 @@ def main():
                   t_interfaces, s)
         s.tap.run('guest-get-users: %d utmp records read, then logged' % MAX_UTMP_ENTRIES, t_utmp, s)
         s.tap.run('fsfreeze hooks: %d run in name order, then the rest skipped and logged; killed after the timeout' % MAX_HOOKS, t_hooks, s)
+        s.tap.run('guest-get-fsinfo: %d filesystems, then truncated and logged' % MAX_MOUNTS, t_mounts, s)
         s.tap.run('helper answers: within the 60 s (fstrim 600 s) timeouts, and past them (divided by %d)'
                   % TIMEOUT_DIVISOR, t_helper_timeouts, s)
         s.tap.run('a helper reply of 4 MiB passes the helper layer; one byte more: GenericError and logged', t_helper_reply, s)

@@ -9,6 +9,7 @@ usage: test-qga-limits.py driver PATH | vdagentd PATH   (as test-qga.py)
   `unshare --net`; skipped otherwise). The machine's own interfaces are never touched.
 - guest-get-fsinfo: 4096 filesystems — bind mounts of a loop filesystem, in the mount namespace
   of our own the same `unshare` gives (`--mount`: nothing reaches the machine's mounts).
+- guest-get-disks: 4096 disks — a tmpfs over /sys/block in that mount namespace, with a size each.
 - guest-get-users from utmp: 65536 records — a utmp file of ours (VDAGENT_QGA_UTMP).
 - fsfreeze hooks: 64 run, each killed after its timeout (scaled down with the helper's hidden
   --hook-timeout test hook) — the fs helper with a hook directory of ours and `--only-under` an
@@ -52,6 +53,7 @@ MAX_REPLY = 4 * 1024 * 1024  # VD_QGA_HELPER_MAX_REPLY
 MAX_HOOKS = 64           # VD_QGA_MAX_HOOKS
 TIMEOUT_DIVISOR = 20     # VDAGENT_QGA_HELPER_TIMEOUT_DIVISOR: 60 s -> 3 s, 600 s -> 30 s
 MAX_MOUNTS = 4096        # VD_QGA_MAX_MOUNTS
+MAX_DISKS = 4096         # VD_QGA_MAX_DISKS
 HOOK_TIMEOUT = 2         # --hook-timeout (VD_QGA_HOOK_TIMEOUT_S is 60)
 NS_MARK = 'VD_QGA_LIMITS_NETNS'
 
@@ -320,6 +322,37 @@ def t_mounts(s):
         helper.stop()
 
 
+def t_disks(s):
+    if not in_own_netns():
+        raise Skip('needs root for a mount namespace of its own')
+    # 4097 block devices are not cheap: a tmpfs over /sys/block in our mount namespace only, with
+    # the attributes guest-get-disks reads (a size; no partitions, no device-mapper slaves).
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.mount(b'vd-qga-limits', b'/sys/block', b'tmpfs', 0, b'mode=0755') != 0:
+        raise Failure('tmpfs on /sys/block: %s' % os.strerror(ctypes.get_errno()))
+
+    def disk(i):
+        os.mkdir('/sys/block/vdl%d' % i)
+        with open('/sys/block/vdl%d/size' % i, 'w') as f:
+            f.write('8\n')
+
+    line = 'guest-get-disks: reporting the first %d disks and partitions only' % MAX_DISKS
+    try:
+        for i in range(MAX_DISKS):
+            disk(i)
+        agent, h = s.agent()
+        got = {d['name'] for d in h.ret('guest-get-disks', timeout=60)}
+        check(got == {'/dev/vdl%d' % i for i in range(MAX_DISKS)}, 'at the limit: %d disks' % len(got))
+        check(not warnings_of(agent, line), 'a warning at the limit')
+        disk(MAX_DISKS)
+        got = h.ret('guest-get-disks', timeout=60)
+        check(len(got) == MAX_DISKS, 'past the limit: %d disks' % len(got))
+        check(len(warnings_of(agent, line)) == 1, 'no clear log line:\n%s' % agent.stderr()[-800:])
+        s.finish(agent, h)
+    finally:
+        libc.umount2(b'/sys/block', 2)  # MNT_DETACH
+
+
 def t_helper_timeouts(s):
     directory = os.path.join(s.tmp, 'slow-helpers')
     regular, slow = 60 // TIMEOUT_DIVISOR, 600 // TIMEOUT_DIVISOR
@@ -363,6 +396,7 @@ def main():
         s.tap.run('guest-get-users: %d utmp records read, then logged' % MAX_UTMP_ENTRIES, t_utmp, s)
         s.tap.run('fsfreeze hooks: %d run in name order, then the rest skipped and logged; killed after the timeout' % MAX_HOOKS, t_hooks, s)
         s.tap.run('guest-get-fsinfo: %d filesystems, then truncated and logged' % MAX_MOUNTS, t_mounts, s)
+        s.tap.run('guest-get-disks: %d disks, then truncated and logged' % MAX_DISKS, t_disks, s)
         s.tap.run('helper answers: within the 60 s (fstrim 600 s) timeouts, and past them (divided by %d)'
                   % TIMEOUT_DIVISOR, t_helper_timeouts, s)
         s.tap.run('a helper reply of 4 MiB passes the helper layer; one byte more: GenericError and logged', t_helper_reply, s)

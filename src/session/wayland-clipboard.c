@@ -155,7 +155,7 @@ static const char *best_mime(const WlOffer *offer, uint32_t type)
     static const char *const bmp[] = { "image/bmp", "image/x-bmp", "image/x-MS-bmp" };
     const char *const *pref;
     unsigned n;
-    const char *one[1];
+    const char *one[G_N_ELEMENTS(text_mimes)]; /* type_to_mimes() writes up to this many */
     if (type == VD_CLIPBOARD_UTF8_TEXT) {
         pref = text_mimes;
         n = G_N_ELEMENTS(text_mimes);

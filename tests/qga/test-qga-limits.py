@@ -10,6 +10,8 @@ usage: test-qga-limits.py driver PATH | vdagentd PATH   (as test-qga.py)
 - guest-get-fsinfo: 4096 filesystems — bind mounts of a loop filesystem, in the mount namespace
   of our own the same `unshare` gives (`--mount`: nothing reaches the machine's mounts).
 - guest-get-disks: 4096 disks — a tmpfs over /sys/block in that mount namespace, with a size each.
+- guest-get-memory-blocks: 65536 blocks — a tmpfs over /sys/devices/system/memory likewise; such a
+  reply is over the port's 1 MiB of unread replies, so the host sees a reconnection either way.
 - guest-get-users from utmp: 65536 records — a utmp file of ours (VDAGENT_QGA_UTMP).
 - fsfreeze hooks: 64 run, each killed after its timeout (scaled down with the helper's hidden
   --hook-timeout test hook) — the fs helper with a hook directory of ours and `--only-under` an
@@ -54,6 +56,7 @@ MAX_HOOKS = 64           # VD_QGA_MAX_HOOKS
 TIMEOUT_DIVISOR = 20     # VDAGENT_QGA_HELPER_TIMEOUT_DIVISOR: 60 s -> 3 s, 600 s -> 30 s
 MAX_MOUNTS = 4096        # VD_QGA_MAX_MOUNTS
 MAX_DISKS = 4096         # VD_QGA_MAX_DISKS
+MAX_MEMORY_BLOCKS = 65536  # VD_QGA_MAX_MEMORY_BLOCKS
 HOOK_TIMEOUT = 2         # --hook-timeout (VD_QGA_HOOK_TIMEOUT_S is 60)
 NS_MARK = 'VD_QGA_LIMITS_NETNS'
 
@@ -353,6 +356,43 @@ def t_disks(s):
         libc.umount2(b'/sys/block', 2)  # MNT_DETACH
 
 
+def t_memory_blocks(s):
+    if not in_own_netns():
+        raise Skip('needs root for a mount namespace of its own')
+    # A tmpfs over /sys/devices/system/memory in our mount namespace: memoryN directories only
+    # (no online/removable attributes: offline, cannot be offlined).
+    memory = b'/sys/devices/system/memory'
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.mount(b'vd-qga-limits', memory, b'tmpfs', 0, b'mode=0755') != 0:
+        raise Failure('tmpfs on %s: %s' % (memory, os.strerror(ctypes.get_errno())))
+    line = 'guest-get-memory-blocks: reporting the first %d blocks only' % MAX_MEMORY_BLOCKS
+    port_line = 'bytes of replies are not read by the host: reconnecting'
+    try:
+        for i in range(MAX_MEMORY_BLOCKS):
+            os.mkdir('/sys/devices/system/memory/memory%d' % i)
+        agent, h = s.agent()
+        # 65536 blocks are ~3.4 MB of reply: more than the port's 1 MiB of unread replies
+        # (VD_QGA_MAX_OUTPUT), so the host is reconnected instead; the worker's own limit is not hit.
+        for extra, want in ((0, 0), (1, 1)):
+            if extra:
+                os.mkdir('/sys/devices/system/memory/memory%d' % MAX_MEMORY_BLOCKS)
+            h.send({'execute': 'guest-get-memory-blocks'})
+            try:
+                r = h.reply(timeout=60)[1]
+                raise Failure('a reply through the 1 MiB port limit: %.200r' % r)
+            except Failure as e:
+                check('closed the connection' in str(e), str(e))
+            check(len(warnings_of(agent, line)) == want, '%d blocks: truncation lines %r' % (
+                MAX_MEMORY_BLOCKS + extra, warnings_of(agent, line)))
+            check(len(warnings_of(agent, port_line)) == extra + 1, 'no port-limit line:\n%s' % agent.stderr()[-800:])
+            h.drop()
+            h.accept(timeout=30)
+        h.ping()
+        s.finish(agent, h)
+    finally:
+        libc.umount2(memory, 2)  # MNT_DETACH
+
+
 def t_helper_timeouts(s):
     directory = os.path.join(s.tmp, 'slow-helpers')
     regular, slow = 60 // TIMEOUT_DIVISOR, 600 // TIMEOUT_DIVISOR
@@ -397,6 +437,8 @@ def main():
         s.tap.run('fsfreeze hooks: %d run in name order, then the rest skipped and logged; killed after the timeout' % MAX_HOOKS, t_hooks, s)
         s.tap.run('guest-get-fsinfo: %d filesystems, then truncated and logged' % MAX_MOUNTS, t_mounts, s)
         s.tap.run('guest-get-disks: %d disks, then truncated and logged' % MAX_DISKS, t_disks, s)
+        s.tap.run('guest-get-memory-blocks: %d blocks, then truncated and logged (the port limit comes first)'
+                  % MAX_MEMORY_BLOCKS, t_memory_blocks, s)
         s.tap.run('helper answers: within the 60 s (fstrim 600 s) timeouts, and past them (divided by %d)'
                   % TIMEOUT_DIVISOR, t_helper_timeouts, s)
         s.tap.run('a helper reply of 4 MiB passes the helper layer; one byte more: GenericError and logged', t_helper_reply, s)

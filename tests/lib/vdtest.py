@@ -184,11 +184,22 @@ def proc_status(pid, field):
     raise KeyError(field)
 
 
+def root_is_mount_point():
+    """Whether this process's / is a mount point. In a chroot (a fresh machine's test run) it is
+    not: mountinfo then lists no mount at "/" (os.path.ismount("/") is always true, so it cannot
+    tell)."""
+    try:
+        with open("/proc/self/mountinfo") as f:
+            return any(line.split()[4] == "/" for line in f if len(line.split()) > 4)
+    except OSError:
+        return False
+
+
 def need_private_mount_ns():
     """Skip unless `unshare -m` can make a private mount namespace here. In a chroot (a fresh
     machine's test run) the root is no mount point, and unshare cannot make its propagation
     private: mounting there would reach the machine's own namespace, so such cases do not run."""
-    if not os.path.ismount("/"):
+    if not root_is_mount_point():
         raise Skip("/ is not a mount point (a chroot): no private mount namespace for this case")
     r = subprocess.run(["unshare", "-m", "--propagation", "private", "true"], capture_output=True, text=True)
     if r.returncode != 0:

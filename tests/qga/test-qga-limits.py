@@ -33,7 +33,7 @@ import sys
 import threading
 import time
 
-from vdtest import Skip
+from vdtest import Skip, root_is_mount_point
 
 
 
@@ -426,7 +426,7 @@ def main():
     unshare = shutil.which('unshare')
     # In a chroot (a fresh machine's test run) / is no mount point and `unshare --mount` cannot make
     # the namespace private: the namespace cases then skip rather than mount where it could leak.
-    if os.geteuid() == 0 and not in_own_netns() and unshare and shutil.which('ip') and os.path.ismount('/'):
+    if os.geteuid() == 0 and not in_own_netns() and unshare and shutil.which('ip') and root_is_mount_point():
         os.environ[NS_MARK] = '1'
         os.execv(unshare, [unshare, '--net', '--mount', sys.executable] + sys.argv)
     s = base.Suite(sys.argv[1], sys.argv[2])

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 
-from vdtest import Skip
+from vdtest import Skip, root_is_mount_point
 
 spec = importlib.util.spec_from_file_location('qga_base', os.path.join(os.path.dirname(__file__), 'test-qga.py'))
 base = importlib.util.module_from_spec(spec)
@@ -164,7 +164,7 @@ def t_fsinfo(h, ref, loop):
     got = by('mountpoint', h.ret('guest-get-fsinfo'))
     # '/' too where it is a mount point of this root: in a chroot (a fresh machine's test run) it is
     # not, and neither agent can list it.
-    points = (loop.dir, '/') if os.path.ismount('/') else (loop.dir, )
+    points = (loop.dir, '/') if root_is_mount_point() else (loop.dir, )
     for mp in points:
         check(mp in got and mp in want, '%r missing: ours %r, qemu-ga %r' % (mp, list(got), list(want)))
         g, w = got[mp], want[mp]

@@ -101,3 +101,20 @@ unsigned vd_wl_layout_compute(const VdWlOutputInfo *outputs, unsigned n, const i
     *ret = l;
     return (unsigned)lround(k * 120.0);
 }
+
+const char *vd_wl_monitors_config_check(const VdMonitorsConfig *c)
+{
+    unsigned enabled = 0;
+    for (uint32_t i = 0; i < c->count && i < VD_LIMIT_MONITORS; i++) {
+        const VdMonitor *m = &c->monitors[i];
+        if (!vd_monitor_enabled(m))
+            continue;
+        enabled++;
+        if (m->width > VD_WL_MAX_MONITOR_SIDE || m->height > VD_WL_MAX_MONITOR_SIDE)
+            return "a monitor is larger than " G_STRINGIFY(VD_WL_MAX_MONITOR_SIDE) " pixels";
+        if ((c->flags & VD_MONITORS_USE_POS) && (m->x < -VD_WL_MAX_POS || m->x > VD_WL_MAX_POS ||
+                                                 m->y < -VD_WL_MAX_POS || m->y > VD_WL_MAX_POS))
+            return "a monitor position is out of range";
+    }
+    return enabled == 0 ? "no monitor is enabled" : NULL;
+}

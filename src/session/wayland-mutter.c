@@ -242,29 +242,12 @@ static void on_state(GObject *source, GAsyncResult *res, gpointer data)
                            G_DBUS_CALL_FLAGS_NO_AUTO_START, VD_WL_APPLY_TIMEOUT_MS, mu->cancel, on_applied, mu);
 }
 
-static const char *check_config(const VdMonitorsConfig *c)
-{
-    unsigned enabled = 0;
-    for (uint32_t i = 0; i < c->count && i < VD_LIMIT_MONITORS; i++) {
-        const VdMonitor *m = &c->monitors[i];
-        if (!vd_monitor_enabled(m))
-            continue;
-        enabled++;
-        if (m->width > VD_WL_MAX_MONITOR_SIDE || m->height > VD_WL_MAX_MONITOR_SIDE)
-            return "a monitor is larger than " G_STRINGIFY(VD_WL_MAX_MONITOR_SIDE) " pixels";
-        if ((c->flags & VD_MONITORS_USE_POS) && (m->x < -VD_WL_MAX_POS || m->x > VD_WL_MAX_POS ||
-                                                 m->y < -VD_WL_MAX_POS || m->y > VD_WL_MAX_POS))
-            return "a monitor position is out of range";
-    }
-    return enabled == 0 ? "no monitor is enabled" : NULL;
-}
-
 static void start(VdWlMutter *mu, uint32_t request_id, const VdMonitorsConfig *config)
 {
     mu->busy = true;
     mu->request_id = request_id;
     mu->config = *config;
-    const char *why = check_config(config);
+    const char *why = vd_wl_monitors_config_check(config);
     if (why) {
         finish(mu, VD_REPLY_ERROR, why);
         return;

@@ -317,27 +317,10 @@ static gboolean on_config_timeout(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-static const char *check_config(const VdMonitorsConfig *c)
-{
-    unsigned enabled = 0;
-    for (uint32_t i = 0; i < c->count && i < VD_LIMIT_MONITORS; i++) {
-        const VdMonitor *m = &c->monitors[i];
-        if (!vd_monitor_enabled(m))
-            continue;
-        enabled++;
-        if (m->width > VD_WL_MAX_MONITOR_SIDE || m->height > VD_WL_MAX_MONITOR_SIDE)
-            return "a monitor is larger than " G_STRINGIFY(VD_WL_MAX_MONITOR_SIDE) " pixels";
-        if ((c->flags & VD_MONITORS_USE_POS) && (m->x < -VD_WL_MAX_POS || m->x > VD_WL_MAX_POS ||
-                                                 m->y < -VD_WL_MAX_POS || m->y > VD_WL_MAX_POS))
-            return "a monitor position is out of range";
-    }
-    return enabled == 0 ? "no monitor is enabled" : NULL;
-}
-
 /* Builds and applies the configuration for c. Returns NULL, or why nothing was sent. */
 static const char *send_config(VdWlOutman *om, const VdMonitorsConfig *c, bool *ret_partial)
 {
-    const char *why = check_config(c);
+    const char *why = vd_wl_monitors_config_check(c);
     if (why)
         return why;
     if (!om->have_serial)

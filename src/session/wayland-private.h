@@ -43,6 +43,10 @@ typedef struct {
 /* Sorts outputs by name, numbers compared as numbers ("HEADLESS-2" before "HEADLESS-10"). */
 int vd_wl_output_name_cmp(const char *a, const char *b);
 
+/* Why the host's monitors config c cannot be applied by any Wayland backend (a size or position
+ * past the limits above, or no monitor enabled); NULL if it can. */
+const char *vd_wl_monitors_config_check(const VdMonitorsConfig *c);
+
 /* The layout of n outputs (in name order; map[i] = output index for display id i, or -1; NULL:
  * display id i is output i). Rects are in "host pixels": logical coordinates times the largest scale
  * among the enabled outputs, shifted so the bounding box starts at 0,0; screen = the bounding box.
